@@ -1,0 +1,260 @@
+"""The ``mi`` command.
+
+Each area adds its subcommands through a ``register(subparsers)`` function listed in :data:`COMMANDS`, so
+later issues extend the CLI without touching the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from marketintel import __version__, config
+from marketintel.exceptions import MarketIntelError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _add_store_location(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--path", type=Path, default=None, help="the store's data directory (default: $MI_DATA_DIR/store)"
+    )
+
+
+def _add_serve_options(p: argparse.ArgumentParser) -> None:
+    _add_store_location(p)
+    p.add_argument("--host", default=None, help="interface to listen on (default: MI_STORE_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default: MI_STORE_PORT or 18123)")
+    p.add_argument("--users", type=Path, default=None, help="users file (default: MI_STORE_USERS_FILE)")
+    p.add_argument("--max-request-bytes", type=int, default=None, help="largest request body [bytes]")
+    p.add_argument("--max-query-bytes", type=int, default=None, help="largest query text [bytes]")
+    p.add_argument("--max-concurrent-queries", type=int, default=None, help="requests executed at once")
+    p.add_argument("--shutdown-grace", type=float, default=None, help="seconds SIGTERM waits for requests")
+
+
+def _serve_extra_args(args: argparse.Namespace) -> list[str]:
+    out: list[str] = []
+    for flag in ("users", "max_request_bytes", "max_query_bytes", "max_concurrent_queries", "shutdown_grace"):
+        value = getattr(args, flag)
+        if value is not None:
+            out += ["--" + flag.replace("_", "-"), str(value)]
+    return out
+
+
+def _store_path(args: argparse.Namespace) -> Path:
+    return Path(args.path).expanduser().resolve() if args.path else config.store_dir()
+
+
+def cmd_version(_args: argparse.Namespace) -> int:
+    """Print the versions of the platform and its engine libraries."""
+    from importlib.metadata import version
+
+    print(f"marketintel {__version__}")
+    for dist in ("chdb", "chdb-core", "clickhouse-connect", "pandas", "numpy", "pyarrow"):
+        try:
+            print(f"  {dist} {version(dist)}")
+        except Exception:
+            print(f"  {dist} (not installed)")
+    print(f"  python {sys.version.split()[0]}")
+    return 0
+
+
+def cmd_store_serve(args: argparse.Namespace) -> int:
+    """Run the embedded store in the foreground until SIGTERM / Ctrl-C."""
+    from marketintel.store.endpoint.auth import Users
+    from marketintel.store.endpoint.process import serve
+    from marketintel.store.endpoint.server import Limits
+
+    logging.basicConfig(
+        level=os.environ.get("MI_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    defaults = Limits()
+    limits = Limits(
+        max_request_bytes=args.max_request_bytes or defaults.max_request_bytes,
+        max_query_bytes=args.max_query_bytes or defaults.max_query_bytes,
+        max_concurrent_queries=args.max_concurrent_queries or defaults.max_concurrent_queries,
+        shutdown_grace_s=args.shutdown_grace if args.shutdown_grace is not None else defaults.shutdown_grace_s,
+    )
+    users = Users.load(args.users or config.store_users_file())
+    return serve(
+        _store_path(args),
+        args.host or config.store_host(),
+        args.port if args.port is not None else config.store_port(),
+        users,
+        limits,
+    )
+
+
+def cmd_store_start(args: argparse.Namespace) -> int:
+    """Start the embedded store in the background (no-op when it already runs)."""
+    from marketintel.store.endpoint.process import start_background
+
+    path = _store_path(args)
+    state = start_background(
+        path,
+        args.host or config.store_host(),
+        args.port if args.port is not None else config.store_port(),
+        _serve_extra_args(args),
+    )
+    print(f"store: {state.url} (pid {state.pid}, data {state.path}, log {Path(state.path) / 'mi-endpoint.log'})")
+    return 0
+
+
+def cmd_store_stop(args: argparse.Namespace) -> int:
+    """Stop the embedded store cleanly (SIGTERM: running requests finish first)."""
+    from marketintel.exceptions import StoreNotRunningError
+    from marketintel.store.endpoint.process import stop
+
+    try:
+        state = stop(_store_path(args), args.timeout)
+    except StoreNotRunningError as exc:
+        print(f"{exc}: nothing to stop")
+        return 0
+    print(f"stopped the store at {state.url} (pid {state.pid})")
+    return 0
+
+
+def cmd_store_status(args: argparse.Namespace) -> int:
+    """Say whether the store runs, where, and what it holds; exit 1 when it is not running."""
+    from marketintel.store.endpoint.process import ping, read_state
+
+    path = _store_path(args)
+    state = read_state(path)
+    if state is None:
+        print(f"store: not running for {path}. Start it with `mi store start` or `mi store serve`.")
+        return 1
+    up = ping(state.url)
+    print(f"store: {'running' if up else 'NOT ANSWERING'} at {state.url} (pid {state.pid}, chDB {state.engine_version})")
+    print(f"  data directory: {state.path}")
+    if up:
+        from marketintel.config import ClickHouseURL
+        from marketintel.store.client import connect
+
+        url = ClickHouseURL("http", state.host, state.port, args.user or "default", args.password or "", "default")
+        client = connect(url)
+        rows = client.query(
+            "SELECT database, name, total_rows, total_bytes FROM system.tables "
+            "WHERE database NOT IN ('system', 'INFORMATION_SCHEMA', 'information_schema') "
+            "ORDER BY database, name"
+        ).result_rows
+        print(f"  tables: {len(rows)}")
+        for db, name, nrows, nbytes in rows:
+            print(f"    {db}.{name}: {nrows or 0:,} rows, {(nbytes or 0) / 1e6:,.1f} MB")
+    return 0 if up else 1
+
+
+def cmd_store_migrate(args: argparse.Namespace) -> int:
+    """Create or update the platform's tables in ``MI_CLICKHOUSE_URL``."""
+    from marketintel.store import connect, migrate
+
+    report = migrate(connect(), cluster=args.cluster or config.store_cluster())
+    print(report)
+    return 0
+
+
+def cmd_store_user(args: argparse.Namespace) -> int:
+    """Add or replace a user of the embedded store (the password is stored as its SHA-256)."""
+    from marketintel.store.endpoint.auth import write_user
+
+    path = args.users or config.store_users_file()
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+    write_user(path, args.name, args.role, password)
+    print(f"user {args.name} ({args.role}) written to {path}; restart the store to apply")
+    return 0
+
+
+def cmd_store_sql(args: argparse.Namespace) -> int:
+    """Run one SQL statement against ``MI_CLICKHOUSE_URL`` and print the result."""
+    from marketintel.store import connect
+
+    client = connect()
+    result = client.raw_query(args.query, fmt=args.format)
+    sys.stdout.write(result.decode() if isinstance(result, bytes) else str(result))
+    return 0
+
+
+def register_store(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``mi store ...``."""
+    store = sub.add_parser("store", help="the ClickHouse store (embedded chDB endpoint by default)")
+    ssub = store.add_subparsers(dest="store_command", required=True, metavar="COMMAND")
+    p = ssub.add_parser("serve", help="serve the ClickHouse HTTP interface over a chDB directory (foreground)")
+    _add_serve_options(p)
+    p.set_defaults(func=cmd_store_serve)
+    p = ssub.add_parser("start", help="start `store serve` in the background and wait until it answers")
+    _add_serve_options(p)
+    p.set_defaults(func=cmd_store_start)
+    p = ssub.add_parser("stop", help="stop the store cleanly (acknowledged inserts are kept)")
+    _add_store_location(p)
+    p.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for it to exit")
+    p.set_defaults(func=cmd_store_stop)
+    p = ssub.add_parser("status", help="is the store running, where, and what it holds")
+    _add_store_location(p)
+    p.add_argument("--user", default=None, help="user to query as (default: default)")
+    p.add_argument("--password", default=None, help="its password")
+    p.set_defaults(func=cmd_store_status)
+    p = ssub.add_parser("migrate", help="create or update the platform's tables")
+    p.add_argument("--cluster", default=None, help="emit ON CLUSTER DDL for this cluster")
+    p.set_defaults(func=cmd_store_migrate)
+    p = ssub.add_parser("sql", help="run one SQL statement and print the result")
+    p.add_argument("query")
+    p.add_argument("--format", default="PrettyCompact", help="ClickHouse output format")
+    p.set_defaults(func=cmd_store_sql)
+    user = ssub.add_parser("user", help="manage the embedded store's users")
+    usub = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
+    p = usub.add_parser("set", help="add or replace a user")
+    p.add_argument("name")
+    p.add_argument("--role", choices=("admin", "writer", "reader"), required=True)
+    p.add_argument("--users", type=Path, default=None, help="users file (default: MI_STORE_USERS_FILE)")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.set_defaults(func=cmd_store_user)
+
+
+def register_demo(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``mi demo``."""
+    p = sub.add_parser("demo", help="start the store, migrate, load a sample and summarise it")
+    p.set_defaults(func=lambda args: __import__("marketintel.demo", fromlist=["run"]).run(args))
+
+
+#: every area's registration function, in help order
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [register_store, register_demo]  # type: ignore[type-arg]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``mi`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="mi",
+        description="Market intelligence for power, gas and carbon markets.",
+        epilog="Settings come from MI_* environment variables; see the README.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("version", help="print versions")
+    p.set_defaults(func=cmd_version)
+    for register in COMMANDS:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``mi``; domain errors print their message and exit with status 2."""
+    args = build_parser().parse_args(argv)
+    func: Handler = args.func
+    try:
+        return func(args)
+    except MarketIntelError as exc:
+        print(f"mi: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

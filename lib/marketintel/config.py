@@ -1,0 +1,136 @@
+"""Settings from environment variables (``MI_*``), read in one place.
+
+Every setting has a default that works on a fresh clone: the embedded store on 127.0.0.1 and a data
+directory under the user's home (``make`` points it at ``./data`` inside the clone).
+
+========================  ====================================================================
+variable                  meaning
+========================  ====================================================================
+``MI_DATA_DIR``           where the platform keeps its state (the store's data directory, logs)
+``MI_CLICKHOUSE_URL``     the ClickHouse HTTP endpoint, ``http://user:password@host:port/database``
+``MI_STORE_HOST``         interface the embedded store listens on (default ``127.0.0.1``)
+``MI_STORE_PORT``         port of the embedded store (default ``18123``)
+``MI_STORE_USERS_FILE``   TOML file with the store's users (default ``$MI_DATA_DIR/store/users.toml``)
+``MI_STORE_CLUSTER``      cluster name: when set, DDL is emitted ``ON CLUSTER`` with Replicated engines
+``MI_SHARED_DIR``         the read-only shared inputs (fixtures, datasets), default ``../shared``
+========================  ====================================================================
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
+
+from marketintel.exceptions import ConfigError
+
+DEFAULT_STORE_HOST = "127.0.0.1"
+DEFAULT_STORE_PORT = 18123
+#: The repository root when running from a source checkout (``lib/marketintel/config.py`` -> root).
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else None
+
+
+def data_dir() -> Path:
+    """Return the platform's state directory (``MI_DATA_DIR``), created if missing."""
+    raw = _env("MI_DATA_DIR")
+    path = Path(raw).expanduser() if raw else Path.home() / ".local" / "share" / "marketintel"
+    path.mkdir(parents=True, exist_ok=True)
+    return path.resolve()
+
+
+def store_dir() -> Path:
+    """Return the default data directory of the embedded store (``$MI_DATA_DIR/store``)."""
+    return data_dir() / "store"
+
+
+def store_host() -> str:
+    """Return the interface the embedded store listens on (``MI_STORE_HOST``)."""
+    return _env("MI_STORE_HOST") or DEFAULT_STORE_HOST
+
+
+def store_port() -> int:
+    """Return the port of the embedded store (``MI_STORE_PORT``)."""
+    raw = _env("MI_STORE_PORT")
+    if raw is None:
+        return DEFAULT_STORE_PORT
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ConfigError(f"MI_STORE_PORT must be an integer port in 1..65535, got {raw!r}") from None
+    if not 0 < port < 65536:
+        raise ConfigError(f"MI_STORE_PORT must be in 1..65535, got {port}")
+    return port
+
+
+def store_users_file() -> Path:
+    """Return the users file of the embedded store (``MI_STORE_USERS_FILE``)."""
+    raw = _env("MI_STORE_USERS_FILE")
+    return Path(raw).expanduser() if raw else store_dir() / "users.toml"
+
+
+def store_cluster() -> str | None:
+    """Return the ClickHouse cluster name for DDL (``MI_STORE_CLUSTER``), or None for a single node."""
+    return _env("MI_STORE_CLUSTER")
+
+
+def shared_dir() -> Path:
+    """Return the shared read-only inputs folder (``MI_SHARED_DIR``, default ``<repo>/../shared``)."""
+    raw = _env("MI_SHARED_DIR")
+    return Path(raw).expanduser().resolve() if raw else (REPO_ROOT.parent / "shared").resolve()
+
+
+@dataclass(frozen=True)
+class ClickHouseURL:
+    """A parsed ClickHouse HTTP endpoint address."""
+
+    scheme: str
+    host: str
+    port: int
+    username: str
+    password: str
+    database: str
+
+    @property
+    def is_local_default(self) -> bool:
+        """Whether this is the embedded store's default address."""
+        return self.host in ("127.0.0.1", "localhost") and self.port == store_port()
+
+    def redacted(self) -> str:
+        """Return the URL with the password replaced by ``***`` (safe to print)."""
+        auth = quote(self.username) + (":***" if self.password else "")
+        return f"{self.scheme}://{auth}@{self.host}:{self.port}/{self.database}"
+
+
+def clickhouse_url() -> ClickHouseURL:
+    """Parse ``MI_CLICKHOUSE_URL`` (default: the embedded store at ``http://127.0.0.1:18123/default``).
+
+    Raises
+    ------
+    ConfigError
+        If the URL is not ``http(s)://[user[:password]@]host[:port][/database]``.
+    """
+    raw = _env("MI_CLICKHOUSE_URL") or f"http://{store_host()}:{store_port()}/default"
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"MI_CLICKHOUSE_URL must look like http://user:password@host:8123/database, got {raw!r}"
+        )
+    try:
+        port = parts.port or (8443 if parts.scheme == "https" else 8123)
+    except ValueError:
+        raise ConfigError(f"MI_CLICKHOUSE_URL has an invalid port: {raw!r}") from None
+    database = parts.path.strip("/") or "default"
+    return ClickHouseURL(
+        scheme=parts.scheme,
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else "default",
+        password=unquote(parts.password) if parts.password else "",
+        database=database,
+    )

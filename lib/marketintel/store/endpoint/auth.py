@@ -1,0 +1,195 @@
+"""Users of the embedded store.
+
+With no users file, the store behaves like a fresh ClickHouse server on loopback: the ``default`` user has
+full access without a password. A users file (TOML) defines users with roles and SHA-256 password hashes
+(as ClickHouse's ``password_sha256_hex``)::
+
+    [users.default]
+    password_sha256_hex = "..."   # omit for no password (allowed on loopback only)
+    role = "admin"                # admin: everything
+
+    [users.flows]
+    password_sha256_hex = "..."
+    role = "writer"               # reads, inserts, SET/USE, OPTIMIZE; no DDL
+
+    [users.dashboard]
+    password_sha256_hex = "..."
+    role = "reader"               # reads only; writes and DDL are refused (ClickHouse readonly=2)
+
+``mi store user set NAME --role ROLE`` writes such entries. When the endpoint listens beyond loopback,
+every user must have a password, or it refuses to start.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from marketintel.exceptions import ConfigError
+from marketintel.store.endpoint.errors import ClickHouseError
+from marketintel.store.endpoint.sqltext import Kind
+
+ROLES = ("admin", "writer", "reader")
+#: statement kinds each role may run
+ALLOWED: dict[str, frozenset[Kind]] = {
+    "admin": frozenset(Kind),
+    "writer": frozenset({Kind.READ, Kind.INSERT, Kind.SESSION, Kind.WRITE}),
+    # readers run on read-only engine connections (readonly=2), which also refuse what the lexer cannot name
+    "reader": frozenset({Kind.READ, Kind.SESSION, Kind.UNKNOWN}),
+}
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class User:
+    """A store user: name, role and password hash (empty: no password)."""
+
+    name: str
+    role: str
+    password_sha256_hex: str = ""
+
+    def check_password(self, password: str) -> bool:
+        """Whether ``password`` is this user's password (constant-time comparison)."""
+        if not self.password_sha256_hex:
+            return password == ""
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        return hmac.compare_digest(digest, self.password_sha256_hex.lower())
+
+    def authorize(self, kind: Kind) -> None:
+        """Raise READONLY / ACCESS_DENIED if the role may not run a statement of this kind."""
+        if kind in ALLOWED[self.role]:
+            return
+        if self.role == "reader":
+            raise ClickHouseError.named("READONLY", f"{self.name}: Cannot execute query in readonly mode")
+        raise ClickHouseError.named(
+            "ACCESS_DENIED",
+            f"{self.name}: Not enough privileges. Role '{self.role}' may not run {kind.value.upper()} "
+            "statements; use a user with role 'admin'",
+        )
+
+
+class Users:
+    """The users of one endpoint."""
+
+    def __init__(self, users: dict[str, User], source: Path | None) -> None:
+        self.users = users
+        self.source = source
+
+    @classmethod
+    def default(cls) -> Users:
+        """The configuration of a fresh ClickHouse server: ``default`` without a password."""
+        return cls({"default": User("default", "admin")}, None)
+
+    @classmethod
+    def load(cls, path: Path | None) -> Users:
+        """Read a users file; a missing file means the default configuration.
+
+        Raises
+        ------
+        ConfigError
+            If the file is not valid TOML or names an unknown role.
+        """
+        if path is None or not path.exists():
+            return cls.default()
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"users file {path} is not valid TOML: {exc}") from None
+        users: dict[str, User] = {}
+        for name, entry in (data.get("users") or {}).items():
+            role = entry.get("role", "reader")
+            if role not in ROLES:
+                raise ConfigError(f"users file {path}: user {name!r} has role {role!r}; expected one of {ROLES}")
+            pw = str(entry.get("password_sha256_hex", ""))
+            if pw and (len(pw) != 64 or any(c not in "0123456789abcdefABCDEF" for c in pw)):
+                raise ConfigError(f"users file {path}: user {name!r} password_sha256_hex must be 64 hex digits")
+            users[name] = User(name, role, pw)
+        if not users:
+            raise ConfigError(f"users file {path} defines no [users.NAME] table")
+        return cls(users, path)
+
+    def check_exposure(self, host: str) -> None:
+        """Refuse passwordless users when listening beyond loopback.
+
+        Raises
+        ------
+        ConfigError
+            If ``host`` is not a loopback address and some user has no password.
+        """
+        if host in LOOPBACK:
+            return
+        open_users = sorted(u.name for u in self.users.values() if not u.password_sha256_hex)
+        if open_users:
+            raise ConfigError(
+                f"refusing to listen on {host}: users {open_users} have no password. Set passwords with "
+                "`mi store user set NAME --role ROLE` (users file: MI_STORE_USERS_FILE), or listen on 127.0.0.1"
+            )
+
+    def authenticate(self, name: str | None, password: str | None) -> User:
+        """Return the user for these credentials.
+
+        Raises
+        ------
+        ClickHouseError
+            REQUIRED_PASSWORD or AUTHENTICATION_FAILED, with ClickHouse's wording.
+        """
+        name = name or "default"
+        user = self.users.get(name)
+        if user is not None and user.password_sha256_hex and password is None:
+            raise ClickHouseError.named("REQUIRED_PASSWORD", f"{name}: Password required for user {name}")
+        if user is None or not user.check_password(password or ""):
+            raise ClickHouseError.named(
+                "AUTHENTICATION_FAILED",
+                f"{name}: Authentication failed: password is incorrect, or there is no user with such name",
+            )
+        return user
+
+
+def credentials(headers: dict[str, str], params: dict[str, str]) -> tuple[str | None, str | None]:
+    """Extract (user, password) from a request the ways ClickHouse accepts them.
+
+    ``Authorization: Basic``, ``X-ClickHouse-User`` / ``X-ClickHouse-Key`` headers, or ``user`` /
+    ``password`` URL parameters.
+    """
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("basic "):
+        try:
+            user, _, password = base64.b64decode(auth[6:].strip()).decode().partition(":")
+        except ValueError:
+            raise ClickHouseError.named("AUTHENTICATION_FAILED", "Malformed Basic authorization header") from None
+        return user, password
+    if "x-clickhouse-user" in headers:
+        return headers["x-clickhouse-user"], headers.get("x-clickhouse-key")
+    if "user" in params:
+        return params["user"], params.get("password")
+    return None, params.get("password")
+
+
+def write_user(path: Path, name: str, role: str, password: str) -> None:
+    """Add or replace a user in a users file (created if missing), storing only the password's hash.
+
+    Raises
+    ------
+    ConfigError
+        If the role is unknown or the name is not a plain identifier.
+    """
+    if role not in ROLES:
+        raise ConfigError(f"role must be one of {ROLES}, got {role!r}")
+    if not name.replace("_", "").replace("-", "").isalnum():
+        raise ConfigError(f"user name must be letters, digits, '_' or '-', got {name!r}")
+    existing = tomllib.loads(path.read_text()).get("users", {}) if path.exists() else {}
+    existing[name] = {"role": role, "password_sha256_hex": hashlib.sha256(password.encode()).hexdigest()}
+    lines = ["# Users of the embedded ClickHouse store (written by `mi store user set`).", ""]
+    for uname, entry in existing.items():
+        lines.append(f"[users.{uname}]")
+        lines.append(f'role = "{entry.get("role", "reader")}"')
+        if entry.get("password_sha256_hex"):
+            lines.append(f'password_sha256_hex = "{entry["password_sha256_hex"]}"')
+        lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines))
+    path.chmod(0o600)

@@ -1,0 +1,237 @@
+"""Just enough SQL lexing for the HTTP endpoint: statement kind, FORMAT clause, and where INSERT data starts.
+
+The engine parses SQL itself; the endpoint only needs to know (a) where an ``INSERT ... FORMAT X`` statement
+ends and its data begins inside a request body, (b) which output format a query asks for, and (c) which
+kind of statement it is, to enforce users' roles. The lexer skips string literals, quoted identifiers and
+comments, so keywords inside them are never taken for clauses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+_SPACE = " \t\r\n\f\v"
+
+
+class Kind(Enum):
+    """What a statement does, as far as access control is concerned."""
+
+    READ = "read"  # SELECT, WITH, SHOW, DESCRIBE, EXISTS, EXPLAIN, CHECK: produces a result
+    INSERT = "insert"
+    SESSION = "session"  # SET, USE: changes only the session
+    WRITE = "write"  # DELETE, UPDATE, OPTIMIZE: changes data, not the schema
+    DDL = "ddl"  # CREATE, DROP, ALTER, RENAME, TRUNCATE, ATTACH, DETACH, SYSTEM, GRANT, KILL ...
+    UNKNOWN = "unknown"  # not a statement keyword: let the engine answer (usually a syntax error)
+
+
+_READ = {"SELECT", "WITH", "SHOW", "DESC", "DESCRIBE", "EXISTS", "EXPLAIN", "CHECK", "VALUES"}
+_SESSION = {"SET", "USE"}
+_WRITE = {"DELETE", "UPDATE", "OPTIMIZE"}
+_DDL = {
+    "CREATE", "DROP", "ALTER", "RENAME", "TRUNCATE", "ATTACH", "DETACH", "EXCHANGE", "UNDROP", "SYSTEM",
+    "GRANT", "REVOKE", "KILL", "BACKUP", "RESTORE", "MOVE", "BEGIN", "COMMIT", "ROLLBACK", "REPLACE",
+}
+
+
+@dataclass(frozen=True)
+class Token:
+    """A lexical token: ``kind`` is ``word``, ``punct``, ``string`` or ``quoted``."""
+
+    kind: str
+    text: str
+    start: int
+    end: int
+
+
+class Incomplete(Exception):
+    """The text ended inside a literal or comment: more input is needed."""
+
+
+def iter_tokens(text: str, start: int = 0) -> Iterator[Token]:
+    """Yield the tokens of SQL text lazily, skipping whitespace and comments.
+
+    Lazy on purpose: an INSERT's binary data follows its statement, and must never be lexed.
+
+    Parameters
+    ----------
+    text : str
+        SQL text (bytes decoded as latin-1 keep their offsets).
+    start : int
+        Offset to start at.
+
+    Raises
+    ------
+    Incomplete
+        If the text ends inside a string literal, a quoted identifier or a block comment.
+    """
+    i, n = start, len(text)
+    while i < n:
+        c = text[i]
+        if c in _SPACE:
+            i += 1
+        elif text.startswith("--", i) or c == "#":
+            j = text.find("\n", i)
+            i = n if j < 0 else j + 1
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            if j < 0:
+                raise Incomplete
+            i = j + 2
+        elif c in "'\"`":
+            j = i + 1
+            while True:
+                if j >= n:
+                    raise Incomplete
+                if text[j] == "\\":
+                    j += 2
+                    continue
+                if text[j] == c:
+                    if j + 1 < n and text[j + 1] == c:  # a doubled quote escapes itself
+                        j += 2
+                        continue
+                    break
+                j += 1
+            yield Token("string" if c == "'" else "quoted", text[i : j + 1], i, j + 1)
+            i = j + 1
+        else:
+            m = _WORD.match(text, i)
+            if m:
+                yield Token("word", m.group(), i, m.end())
+                i = m.end()
+            else:
+                yield Token("punct", c, i, i + 1)
+                i += 1
+
+
+def tokens(text: str, start: int = 0) -> list[Token]:
+    """Return all tokens of SQL text (see :func:`iter_tokens`)."""
+    return list(iter_tokens(text, start))
+
+
+def first_keyword(sql: str) -> str:
+    """Return the statement's first keyword, upper-case (``""`` if there is none).
+
+    Lexes lazily, so text after the first word (an INSERT's data) is never read.
+    """
+    try:
+        for t in iter_tokens(sql):
+            if t.kind == "word":
+                return t.text.upper()
+            if t.text != "(":
+                return ""
+    except Incomplete:
+        pass
+    return ""
+
+
+def classify(sql: str) -> Kind:
+    """Return the :class:`Kind` of a statement."""
+    word = first_keyword(sql)
+    if word in _READ:
+        return Kind.READ
+    if word == "INSERT":
+        return Kind.INSERT
+    if word in _SESSION:
+        return Kind.SESSION
+    if word in _WRITE:
+        return Kind.WRITE
+    if word in _DDL:
+        return Kind.DDL
+    return Kind.UNKNOWN
+
+
+def output_format(sql: str) -> str | None:
+    """Return the top-level ``FORMAT name`` of a query, or None when it has none."""
+    try:
+        toks = tokens(sql)
+    except Incomplete:
+        return None
+    depth = 0
+    found: str | None = None
+    for k, t in enumerate(toks):
+        if t.kind == "punct" and t.text == "(":
+            depth += 1
+        elif t.kind == "punct" and t.text == ")":
+            depth -= 1
+        elif depth == 0 and t.kind == "word" and t.text.upper() == "FORMAT" and k + 1 < len(toks):
+            nxt = toks[k + 1]
+            if nxt.kind in ("word", "quoted"):
+                found = nxt.text.strip("`\"")
+    return found
+
+
+@dataclass(frozen=True)
+class InsertSplit:
+    """An ``INSERT ... FORMAT X`` statement separated from the data that follows it.
+
+    ``statement`` is the INSERT without its FORMAT clause (what ``send_insert`` takes), ``fmt`` the input
+    format and ``data_offset`` the offset in the text where the data begins.
+    """
+
+    statement: str
+    fmt: str
+    data_offset: int
+
+
+def split_insert(text: str, at_eof: bool) -> InsertSplit | None:
+    """Find where an INSERT's data begins.
+
+    Parameters
+    ----------
+    text : str
+        The start of the request: the query, then possibly data (bytes decoded as latin-1).
+    at_eof : bool
+        Whether ``text`` is everything there is (no more input will come).
+
+    Returns
+    -------
+    InsertSplit or None
+        None when the statement is an INSERT without inline data (``INSERT ... SELECT``), or when more
+        input is needed to tell (only when ``at_eof`` is false).
+
+    Raises
+    ------
+    Incomplete
+        If more input is needed to find the end of the statement.
+    """
+    depth = 0
+    toks_iter = iter_tokens(text)
+    prev: Token | None = None
+    for t in toks_iter:
+        if t.end >= len(text) and not at_eof:
+            raise Incomplete  # the token may continue in the next read
+        if t.kind == "punct" and t.text == "(":
+            depth += 1
+        elif t.kind == "punct" and t.text == ")":
+            depth -= 1
+        elif depth == 0 and t.kind == "word":
+            word = t.text.upper()
+            if word == "FORMAT" and (prev is None or prev.text.upper() not in ("INTO", "TABLE", ".")):
+                name = next(toks_iter, None)
+                if name is None or (name.end >= len(text) and not at_eof):
+                    raise Incomplete
+                return InsertSplit(text[: t.start].rstrip(), name.text.strip("`\""), _data_start(text, name.end))
+            if word == "VALUES" and (prev is None or prev.text.upper() not in ("INTO", "TABLE", ".")):
+                return InsertSplit(text[: t.start].rstrip(), "Values", t.end)
+            if word in ("SELECT", "WITH"):
+                return None
+        prev = t
+    if at_eof:
+        return None
+    raise Incomplete
+
+
+def _data_start(text: str, pos: int) -> int:
+    """Skip spaces and tabs after the format name, then at most one line break (as ClickHouse does)."""
+    n = len(text)
+    while pos < n and text[pos] in " \t":
+        pos += 1
+    if text.startswith("\r\n", pos):
+        return pos + 2
+    if pos < n and text[pos] == "\n":
+        return pos + 1
+    return pos
