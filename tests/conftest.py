@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,7 +56,13 @@ def ch_database(ch_client: Any) -> Iterator[str]:
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Keep tests away from the user's own data directory, store and users file."""
     monkeypatch.setenv("MI_DATA_DIR", str(tmp_path / "mi-data"))
-    for name in ("MI_CLICKHOUSE_URL", "MI_STORE_USERS_FILE", "MI_STORE_CLUSTER", "MI_STORE_PORT", "MI_STORE_HOST"):
+    for name in (
+        "MI_CLICKHOUSE_URL",
+        "MI_STORE_USERS_FILE",
+        "MI_STORE_CLUSTER",
+        "MI_STORE_PORT",
+        "MI_STORE_HOST",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -62,8 +62,9 @@ def ping(url: str) -> bool:
         return False
 
 
-def start_store(path: Path, *extra: str, port: int | None = None, env: dict[str, str] | None = None,
-                wait: bool = True) -> StoreProcess:
+def start_store(
+    path: Path, *extra: str, port: int | None = None, env: dict[str, str] | None = None, wait: bool = True
+) -> StoreProcess:
     """Start `mi store serve` on `path` and wait until it answers /ping."""
     port = port or free_port()
     path.mkdir(parents=True, exist_ok=True)
@@ -73,8 +74,22 @@ def start_store(path: Path, *extra: str, port: int | None = None, env: dict[str,
     full_env.setdefault("MI_DATA_DIR", str(path.parent))
     with open(log, "ab") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "marketintel.cli", "store", "serve", "--path", str(path), "--port", str(port), *extra],
-            stdout=fh, stderr=subprocess.STDOUT, env=full_env, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "marketintel.cli",
+                "store",
+                "serve",
+                "--path",
+                str(path),
+                "--port",
+                str(port),
+                *extra,
+            ],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            start_new_session=True,
         )
     sp = StoreProcess(path, port, proc, log)
     if wait:

@@ -28,7 +28,9 @@ def _add_store_location(p: argparse.ArgumentParser) -> None:
 
 def _add_serve_options(p: argparse.ArgumentParser) -> None:
     _add_store_location(p)
-    p.add_argument("--host", default=None, help="interface to listen on (default: MI_STORE_HOST or 127.0.0.1)")
+    p.add_argument(
+        "--host", default=None, help="interface to listen on (default: MI_STORE_HOST or 127.0.0.1)"
+    )
     p.add_argument("--port", type=int, default=None, help="port (default: MI_STORE_PORT or 18123)")
     p.add_argument("--users", type=Path, default=None, help="users file (default: MI_STORE_USERS_FILE)")
     p.add_argument("--max-request-bytes", type=int, default=None, help="largest request body [bytes]")
@@ -79,7 +81,9 @@ def cmd_store_serve(args: argparse.Namespace) -> int:
         max_request_bytes=args.max_request_bytes or defaults.max_request_bytes,
         max_query_bytes=args.max_query_bytes or defaults.max_query_bytes,
         max_concurrent_queries=args.max_concurrent_queries or defaults.max_concurrent_queries,
-        shutdown_grace_s=args.shutdown_grace if args.shutdown_grace is not None else defaults.shutdown_grace_s,
+        shutdown_grace_s=args.shutdown_grace
+        if args.shutdown_grace is not None
+        else defaults.shutdown_grace_s,
     )
     users = Users.load(args.users or config.store_users_file())
     return serve(
@@ -102,7 +106,9 @@ def cmd_store_start(args: argparse.Namespace) -> int:
         args.port if args.port is not None else config.store_port(),
         _serve_extra_args(args),
     )
-    print(f"store: {state.url} (pid {state.pid}, data {state.path}, log {Path(state.path) / 'mi-endpoint.log'})")
+    print(
+        f"store: {state.url} (pid {state.pid}, data {state.path}, log {Path(state.path) / 'mi-endpoint.log'})"
+    )
     return 0
 
 
@@ -130,13 +136,18 @@ def cmd_store_status(args: argparse.Namespace) -> int:
         print(f"store: not running for {path}. Start it with `mi store start` or `mi store serve`.")
         return 1
     up = ping(state.url)
-    print(f"store: {'running' if up else 'NOT ANSWERING'} at {state.url} (pid {state.pid}, chDB {state.engine_version})")
+    print(
+        f"store: {'running' if up else 'NOT ANSWERING'} at {state.url} "
+        f"(pid {state.pid}, chDB {state.engine_version})"
+    )
     print(f"  data directory: {state.path}")
     if up:
         from marketintel.config import ClickHouseURL
         from marketintel.store.client import connect
 
-        url = ClickHouseURL("http", state.host, state.port, args.user or "default", args.password or "", "default")
+        url = ClickHouseURL(
+            "http", state.host, state.port, args.user or "default", args.password or "", "default"
+        )
         client = connect(url)
         rows = client.query(
             "SELECT database, name, total_rows, total_bytes FROM system.tables "
@@ -186,7 +197,9 @@ def register_store(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     """Add ``mi store ...``."""
     store = sub.add_parser("store", help="the ClickHouse store (embedded chDB endpoint by default)")
     ssub = store.add_subparsers(dest="store_command", required=True, metavar="COMMAND")
-    p = ssub.add_parser("serve", help="serve the ClickHouse HTTP interface over a chDB directory (foreground)")
+    p = ssub.add_parser(
+        "serve", help="serve the ClickHouse HTTP interface over a chDB directory (foreground)"
+    )
     _add_serve_options(p)
     p.set_defaults(func=cmd_store_serve)
     p = ssub.add_parser("start", help="start `store serve` in the background and wait until it answers")

@@ -1,1 +1,1 @@
-"""The embedded store: the ClickHouse HTTP interface served over one chDB data directory (``mi store serve``)."""
+"""The embedded store: ClickHouse's HTTP interface over one chDB data directory (``mi store serve``)."""

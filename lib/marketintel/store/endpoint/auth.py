@@ -81,7 +81,7 @@ class Users:
 
     @classmethod
     def default(cls) -> Users:
-        """The configuration of a fresh ClickHouse server: ``default`` without a password."""
+        """Return the configuration of a fresh ClickHouse server: ``default`` without a password."""
         return cls({"default": User("default", "admin")}, None)
 
     @classmethod
@@ -103,10 +103,14 @@ class Users:
         for name, entry in (data.get("users") or {}).items():
             role = entry.get("role", "reader")
             if role not in ROLES:
-                raise ConfigError(f"users file {path}: user {name!r} has role {role!r}; expected one of {ROLES}")
+                raise ConfigError(
+                    f"users file {path}: user {name!r} has role {role!r}; expected one of {ROLES}"
+                )
             pw = str(entry.get("password_sha256_hex", ""))
             if pw and (len(pw) != 64 or any(c not in "0123456789abcdefABCDEF" for c in pw)):
-                raise ConfigError(f"users file {path}: user {name!r} password_sha256_hex must be 64 hex digits")
+                raise ConfigError(
+                    f"users file {path}: user {name!r} password_sha256_hex must be 64 hex digits"
+                )
             users[name] = User(name, role, pw)
         if not users:
             raise ConfigError(f"users file {path} defines no [users.NAME] table")
@@ -126,7 +130,8 @@ class Users:
         if open_users:
             raise ConfigError(
                 f"refusing to listen on {host}: users {open_users} have no password. Set passwords with "
-                "`mi store user set NAME --role ROLE` (users file: MI_STORE_USERS_FILE), or listen on 127.0.0.1"
+                "`mi store user set NAME --role ROLE` (users file: MI_STORE_USERS_FILE), "
+                "or listen on 127.0.0.1"
             )
 
     def authenticate(self, name: str | None, password: str | None) -> User:
@@ -160,7 +165,9 @@ def credentials(headers: dict[str, str], params: dict[str, str]) -> tuple[str | 
         try:
             user, _, password = base64.b64decode(auth[6:].strip()).decode().partition(":")
         except ValueError:
-            raise ClickHouseError.named("AUTHENTICATION_FAILED", "Malformed Basic authorization header") from None
+            raise ClickHouseError.named(
+                "AUTHENTICATION_FAILED", "Malformed Basic authorization header"
+            ) from None
         return user, password
     if "x-clickhouse-user" in headers:
         return headers["x-clickhouse-user"], headers.get("x-clickhouse-key")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from io import BufferedIOBase
 
 from marketintel.store.endpoint.codecs import DECODERS, CodecError, Decoder
 from marketintel.store.endpoint.errors import ClickHouseError
@@ -15,7 +15,7 @@ class BodyReader:
 
     Parameters
     ----------
-    rfile : BinaryIO
+    rfile : io.BufferedIOBase
         The connection's buffered input.
     headers : dict[str, str]
         Request headers, lower-case names.
@@ -23,7 +23,7 @@ class BodyReader:
         Largest body accepted [bytes], counted after decompression (and before, for the raw stream).
     """
 
-    def __init__(self, rfile: BinaryIO, headers: dict[str, str], max_bytes: int) -> None:
+    def __init__(self, rfile: BufferedIOBase, headers: dict[str, str], max_bytes: int) -> None:
         self._rfile = rfile
         self._max = max_bytes
         self._chunked = "chunked" in headers.get("transfer-encoding", "").lower()
@@ -71,7 +71,9 @@ class BodyReader:
             try:
                 size = int(line.split(b";")[0].strip(), 16)
             except ValueError:
-                raise ClickHouseError.named("BAD_ARGUMENTS", f"Invalid chunk size line {line[:40]!r}") from None
+                raise ClickHouseError.named(
+                    "BAD_ARGUMENTS", f"Invalid chunk size line {line[:40]!r}"
+                ) from None
             if size == 0:
                 while True:  # trailers, up to the empty line
                     trailer = self._rfile.readline(65536)

@@ -106,11 +106,11 @@ class _Lz4Encoder:
         if not self._started:
             head = self._c.begin()
             self._started = True
-        return head + self._c.compress(data)
+        return head + bytes(self._c.compress(data))
 
     def finish(self) -> bytes:
         head = b"" if self._started else self._c.begin()
-        return head + self._c.flush()
+        return head + bytes(self._c.flush())
 
 
 class _ZstdEncoder:

@@ -12,6 +12,7 @@ a client sends the same settings with every query).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -77,23 +78,21 @@ class Conn:
 
     def _current(self, key: str) -> str:
         res = self.raw.query(f"SELECT value FROM system.settings WHERE name = '{key}'", "TSVRaw")
-        text = res.bytes().decode().rstrip("\n")
+        text: str = res.bytes().decode().rstrip("\n")
         if text == "":
             raise ClickHouseError.named("UNKNOWN_SETTING", f"Unknown setting '{key}'")
         return text
 
     def forget(self, keys: list[str]) -> None:
-        """The session itself changed these settings (``SET``): its value is the new baseline."""
+        """Drop tracking of settings the session itself changed (``SET``): its value is the new baseline."""
         for key in keys:
             self.applied.pop(key, None)
             self.baseline.pop(key, None)
 
     def close(self) -> None:
         """Close the chDB connection."""
-        try:
+        with contextlib.suppress(Exception):  # closing is best effort
             self.raw.close()
-        except Exception:  # pragma: no cover - closing is best effort
-            pass
 
 
 @dataclass
@@ -112,7 +111,7 @@ class Engine:
 
     def __init__(self, path: str, *, max_idle_per_role: int = 32) -> None:
         self.path = path
-        self._keeper = chdb.connect(path)  # keeps the engine alive while pooled connections come and go
+        self._keeper = chdb.connect(path)  # type: ignore[no-untyped-call]  # keeps the engine alive while pooled connections come and go
         self._idle: dict[str, list[Conn]] = {}
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
@@ -130,7 +129,7 @@ class Engine:
 
     def _new(self, role: str) -> Conn:
         suffix = "?readonly=2" if role in READONLY_ROLES else ""
-        return Conn(chdb.connect(self.path + suffix), role)
+        return Conn(chdb.connect(self.path + suffix), role)  # type: ignore[no-untyped-call]
 
     @contextmanager
     def connection(self, role: str) -> Iterator[Conn]:
@@ -200,7 +199,7 @@ class Engine:
         return len(closed)
 
     def stats(self) -> dict[str, int]:
-        """Counts for ``mi store status``."""
+        """Return counts for ``mi store status``."""
         with self._lock:
             return {
                 "sessions": len(self._sessions),
@@ -216,7 +215,5 @@ class Engine:
             self._sessions.clear()
         for c in conns:
             c.close()
-        try:
+        with contextlib.suppress(Exception):
             self._keeper.close()
-        except Exception:  # pragma: no cover
-            pass

@@ -84,7 +84,8 @@ def _take_lock(path: Path) -> IO[str]:
         where = f" (pid {state.pid}, {state.url})" if state else ""
         raise StoreAlreadyRunningError(
             f"the store data directory {path} is already served by another endpoint{where}. chDB allows one "
-            f"process per data directory: use that endpoint, or stop it first with `mi store stop --path {path}`"
+            "process per data directory: use that endpoint, or stop it first with "
+            f"`mi store stop --path {path}`"
         ) from None
     return handle
 
@@ -133,8 +134,11 @@ def serve(
         if stop_requested.is_set():
             return
         stop_requested.set()
-        log.info("received %s: finishing %d running request(s), then stopping", signal.Signals(signum).name,
-                 server.active)
+        log.info(
+            "received %s: finishing %d running request(s), then stopping",
+            signal.Signals(signum).name,
+            server.active,
+        )
         server.shutting_down.set()
         threading.Thread(target=server.shutdown, daemon=True).start()
 
@@ -146,8 +150,13 @@ def serve(
             engine.expire_sessions()
 
     threading.Thread(target=reaper, daemon=True, name="session-reaper").start()
-    log.info("serving %s at %s (chDB %s, users: %s)", path, state.url, engine.version,
-             ", ".join(sorted(users.users)))
+    log.info(
+        "serving %s at %s (chDB %s, users: %s)",
+        path,
+        state.url,
+        engine.version,
+        ", ".join(sorted(users.users)),
+    )
     if ready is not None:
         ready.set()
     try:
@@ -155,8 +164,11 @@ def serve(
     finally:
         clean = server.wait_idle(limits.shutdown_grace_s)
         if not clean:
-            log.warning("%d request(s) still running after %.0f s; stopping anyway", server.active,
-                        limits.shutdown_grace_s)
+            log.warning(
+                "%d request(s) still running after %.0f s; stopping anyway",
+                server.active,
+                limits.shutdown_grace_s,
+            )
         server.server_close()
         engine.close()
         (path / STATE_FILE).unlink(missing_ok=True)
@@ -174,7 +186,9 @@ def ping(url: str, timeout_s: float = 2.0) -> bool:
         return False
 
 
-def start_background(path: Path, host: str, port: int, extra_args: list[str], timeout_s: float = 60.0) -> EndpointState:
+def start_background(
+    path: Path, host: str, port: int, extra_args: list[str], timeout_s: float = 60.0
+) -> EndpointState:
     """Start ``mi store serve`` detached, logging to the data directory; wait until it answers.
 
     Returns the running endpoint's state; if one already serves ``path``, returns that one.
@@ -190,11 +204,24 @@ def start_background(path: Path, host: str, port: int, extra_args: list[str], ti
         return existing
     path.mkdir(parents=True, exist_ok=True)
     log_path = path / LOG_FILE
-    cmd = [sys.executable, "-m", "marketintel.cli", "store", "serve", "--path", str(path), "--host", host,
-           "--port", str(port), *extra_args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "marketintel.cli",
+        "store",
+        "serve",
+        "--path",
+        str(path),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        *extra_args,
+    ]
     with open(log_path, "ab") as log_file:
-        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:

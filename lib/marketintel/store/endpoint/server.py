@@ -8,6 +8,7 @@ streamed in the requested format, sessions, settings as URL parameters, ClickHou
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import email.policy
 import json
@@ -30,7 +31,7 @@ from marketintel.store.endpoint.codecs import ENCODERS, Encoder, choose_encoding
 from marketintel.store.endpoint.engine import Conn, Engine
 from marketintel.store.endpoint.errors import ClickHouseError
 from marketintel.store.endpoint.sqltext import (
-    Incomplete,
+    IncompleteError,
     InsertSplit,
     Kind,
     classify,
@@ -166,7 +167,7 @@ class Handler(BaseHTTPRequestHandler):
     server: EndpointServer
     timeout = 3600
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Send access logs to the module logger (debug level)."""
         log.debug("%s %s", self.address_string(), format % args)
 
@@ -228,18 +229,24 @@ class Handler(BaseHTTPRequestHandler):
             return
         if url.path not in ("/", "/query"):
             self.close_connection = True
-            self._send_error(ClickHouseError.named("UNSUPPORTED_METHOD", f"There is no handler for {url.path}"))
+            self._send_error(
+                ClickHouseError.named("UNSUPPORTED_METHOD", f"There is no handler for {url.path}")
+            )
             return
         if server.shutting_down.is_set():
             self.close_connection = True
-            self._send_plain(503, "Code: 439. DB::Exception: The server is shutting down. (CANNOT_SCHEDULE_TASK)\n")
+            self._send_plain(
+                503, "Code: 439. DB::Exception: The server is shutting down. (CANNOT_SCHEDULE_TASK)\n"
+            )
             return
         server.enter()
         body: BodyReader | None = None
         try:
             headers = {k.lower(): v for k, v in self.headers.items()}
             params = dict(parse_qsl(url.query, keep_blank_values=True))
-            body = BodyReader(self.rfile, headers, server.limits.max_request_bytes) if method == "POST" else None
+            body = (
+                BodyReader(self.rfile, headers, server.limits.max_request_bytes) if method == "POST" else None
+            )
             if body is not None and headers.get("content-type", "").lower().startswith("multipart/form-data"):
                 params.update(_form_fields(body, headers["content-type"], server.limits.max_query_bytes))
                 body = None
@@ -266,7 +273,9 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             server.leave()
 
-    def _statement(self, params: dict[str, str], body: BodyReader | None) -> tuple[str, Kind, InsertSplit | None, bytes]:
+    def _statement(
+        self, params: dict[str, str], body: BodyReader | None
+    ) -> tuple[str, Kind, InsertSplit | None, bytes]:
         """Return (sql, kind, insert split, leftover data bytes) from the URL query and the body's start."""
         limit = self.server.limits.max_query_bytes
         url_query = params.get("query", "")
@@ -289,7 +298,7 @@ class Handler(BaseHTTPRequestHandler):
                 eof = True
 
         while True:  # enough text to know the statement's first word
-            first = next(iter_tokens(buf[: limit].decode("latin-1")), None) if buf else None
+            first = next(iter_tokens(buf[:limit].decode("latin-1")), None) if buf else None
             if eof or (first is not None and first.end < len(buf)):
                 break
             more()
@@ -298,7 +307,7 @@ class Handler(BaseHTTPRequestHandler):
             while True:
                 try:
                     split = split_insert(bytes(buf[:limit]).decode("latin-1"), eof or len(buf) >= limit)
-                except Incomplete:
+                except IncompleteError:
                     if len(buf) >= limit:
                         raise ClickHouseError.named(
                             "QUERY_IS_TOO_LARGE", f"INSERT statement is longer than {limit} bytes"
@@ -325,7 +334,12 @@ class Handler(BaseHTTPRequestHandler):
         return sql, kind, None, b""
 
     def _run(
-        self, method: str, params: dict[str, str], headers: dict[str, str], body: BodyReader | None, user: User
+        self,
+        method: str,
+        params: dict[str, str],
+        headers: dict[str, str],
+        body: BodyReader | None,
+        user: User,
     ) -> None:
         server = self.server
         sql, kind, split, data = self._statement(params, body)
@@ -336,7 +350,9 @@ class Handler(BaseHTTPRequestHandler):
                 "You should use method POST for modifying queries",
             )
         user.authorize(kind)
-        role = "reader" if method == "GET" else user.role  # GET runs on read-only connections, as in ClickHouse
+        role = (
+            "reader" if method == "GET" else user.role
+        )  # GET runs on read-only connections, as in ClickHouse
         if params.get("compress") == "1" or params.get("decompress") == "1":
             raise ClickHouseError.named(
                 "NOT_IMPLEMENTED",
@@ -345,7 +361,9 @@ class Handler(BaseHTTPRequestHandler):
             )
         query_id = params.get("query_id") or str(uuid.uuid4())
         database = params.get("database") or headers.get("x-clickhouse-database") or "default"
-        settings = {k: v for k, v in params.items() if k not in TRANSPORT_PARAMS and not k.startswith("param_")}
+        settings = {
+            k: v for k, v in params.items() if k not in TRANSPORT_PARAMS and not k.startswith("param_")
+        }
         qparams = {k[6:]: v for k, v in params.items() if k.startswith("param_")}
         session_id = params.get("session_id")
         ctx: AbstractContextManager[Conn]
@@ -473,14 +491,21 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # an error after the first row: ClickHouse's in-band exception block
             err = ClickHouseError.from_engine(exc)
             text = err.render(self.server.engine.version).encode()
-            block = b"__exception__\r\n%s\r\n%s\n%d %s\r\n__exception__\r\n" % (tag.encode(), text, len(text), tag.encode())
+            block = b"__exception__\r\n%s\r\n%s\n%d %s\r\n__exception__\r\n" % (
+                tag.encode(),
+                text,
+                len(text),
+                tag.encode(),
+            )
             self._write_chunk(enc.compress(block) if enc else block)
             log.info("error mid-stream %s: %s", err.code, err.message[:200])
         if enc:
             self._write_chunk(enc.finish())
         self.wfile.write(b"0\r\n\r\n")
 
-    def _send_buffered(self, stream: Any, first: Any, encoding: str | None, query_id: str, fmt: str | None) -> None:
+    def _send_buffered(
+        self, stream: Any, first: Any, encoding: str | None, query_id: str, fmt: str | None
+    ) -> None:
         """wait_end_of_query=1: run the query to its end before answering, so errors arrive as statuses."""
         with SpooledTemporaryFile(max_size=SPOOL_MEMORY) as spool:
             enc: Encoder | None = ENCODERS[encoding]() if encoding else None
@@ -514,9 +539,13 @@ class Handler(BaseHTTPRequestHandler):
         toks = [t for t in iter_tokens(sql)]
         head = toks[0].text.upper() if toks else ""
         if head == "USE" and len(toks) > 1:
-            conn.database = toks[1].text.strip("`\"")
+            conn.database = toks[1].text.strip('`"')
         elif head == "SET":
-            names = [toks[i - 1].text for i in range(2, len(toks)) if toks[i].text == "=" and toks[i - 1].kind == "word"]
+            names = [
+                toks[i - 1].text
+                for i in range(2, len(toks))
+                if toks[i].text == "=" and toks[i - 1].kind == "word"
+            ]
             conn.forget(names)
 
 
@@ -564,10 +593,8 @@ def _chunks(stream: Any, first: Any) -> Iterator[Any]:
 
 
 def _cancel(obj: Any) -> None:
-    try:
+    with contextlib.suppress(Exception):  # cancelling is best effort
         obj.cancel()
-    except Exception:  # pragma: no cover - cancel is best effort
-        pass
 
 
 def _summary(rows: int, nbytes: int) -> str:
@@ -589,4 +616,6 @@ def _float(value: str, name: str) -> float:
     try:
         return float(value)
     except ValueError:
-        raise ClickHouseError.named("BAD_ARGUMENTS", f"{name} must be a number of seconds, got {value!r}") from None
+        raise ClickHouseError.named(
+            "BAD_ARGUMENTS", f"{name} must be a number of seconds, got {value!r}"
+        ) from None

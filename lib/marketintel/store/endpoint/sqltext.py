@@ -32,8 +32,26 @@ _READ = {"SELECT", "WITH", "SHOW", "DESC", "DESCRIBE", "EXISTS", "EXPLAIN", "CHE
 _SESSION = {"SET", "USE"}
 _WRITE = {"DELETE", "UPDATE", "OPTIMIZE"}
 _DDL = {
-    "CREATE", "DROP", "ALTER", "RENAME", "TRUNCATE", "ATTACH", "DETACH", "EXCHANGE", "UNDROP", "SYSTEM",
-    "GRANT", "REVOKE", "KILL", "BACKUP", "RESTORE", "MOVE", "BEGIN", "COMMIT", "ROLLBACK", "REPLACE",
+    "CREATE",
+    "DROP",
+    "ALTER",
+    "RENAME",
+    "TRUNCATE",
+    "ATTACH",
+    "DETACH",
+    "EXCHANGE",
+    "UNDROP",
+    "SYSTEM",
+    "GRANT",
+    "REVOKE",
+    "KILL",
+    "BACKUP",
+    "RESTORE",
+    "MOVE",
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+    "REPLACE",
 }
 
 
@@ -47,7 +65,7 @@ class Token:
     end: int
 
 
-class Incomplete(Exception):
+class IncompleteError(Exception):
     """The text ended inside a literal or comment: more input is needed."""
 
 
@@ -65,7 +83,7 @@ def iter_tokens(text: str, start: int = 0) -> Iterator[Token]:
 
     Raises
     ------
-    Incomplete
+    IncompleteError
         If the text ends inside a string literal, a quoted identifier or a block comment.
     """
     i, n = start, len(text)
@@ -79,13 +97,13 @@ def iter_tokens(text: str, start: int = 0) -> Iterator[Token]:
         elif text.startswith("/*", i):
             j = text.find("*/", i + 2)
             if j < 0:
-                raise Incomplete
+                raise IncompleteError
             i = j + 2
         elif c in "'\"`":
             j = i + 1
             while True:
                 if j >= n:
-                    raise Incomplete
+                    raise IncompleteError
                 if text[j] == "\\":
                     j += 2
                     continue
@@ -123,7 +141,7 @@ def first_keyword(sql: str) -> str:
                 return t.text.upper()
             if t.text != "(":
                 return ""
-    except Incomplete:
+    except IncompleteError:
         pass
     return ""
 
@@ -148,7 +166,7 @@ def output_format(sql: str) -> str | None:
     """Return the top-level ``FORMAT name`` of a query, or None when it has none."""
     try:
         toks = tokens(sql)
-    except Incomplete:
+    except IncompleteError:
         return None
     depth = 0
     found: str | None = None
@@ -160,7 +178,7 @@ def output_format(sql: str) -> str | None:
         elif depth == 0 and t.kind == "word" and t.text.upper() == "FORMAT" and k + 1 < len(toks):
             nxt = toks[k + 1]
             if nxt.kind in ("word", "quoted"):
-                found = nxt.text.strip("`\"")
+                found = nxt.text.strip('`"')
     return found
 
 
@@ -195,7 +213,7 @@ def split_insert(text: str, at_eof: bool) -> InsertSplit | None:
 
     Raises
     ------
-    Incomplete
+    IncompleteError
         If more input is needed to find the end of the statement.
     """
     depth = 0
@@ -203,7 +221,7 @@ def split_insert(text: str, at_eof: bool) -> InsertSplit | None:
     prev: Token | None = None
     for t in toks_iter:
         if t.end >= len(text) and not at_eof:
-            raise Incomplete  # the token may continue in the next read
+            raise IncompleteError  # the token may continue in the next read
         if t.kind == "punct" and t.text == "(":
             depth += 1
         elif t.kind == "punct" and t.text == ")":
@@ -213,8 +231,10 @@ def split_insert(text: str, at_eof: bool) -> InsertSplit | None:
             if word == "FORMAT" and (prev is None or prev.text.upper() not in ("INTO", "TABLE", ".")):
                 name = next(toks_iter, None)
                 if name is None or (name.end >= len(text) and not at_eof):
-                    raise Incomplete
-                return InsertSplit(text[: t.start].rstrip(), name.text.strip("`\""), _data_start(text, name.end))
+                    raise IncompleteError
+                return InsertSplit(
+                    text[: t.start].rstrip(), name.text.strip('`"'), _data_start(text, name.end)
+                )
             if word == "VALUES" and (prev is None or prev.text.upper() not in ("INTO", "TABLE", ".")):
                 return InsertSplit(text[: t.start].rstrip(), "Values", t.end)
             if word in ("SELECT", "WITH"):
@@ -222,7 +242,7 @@ def split_insert(text: str, at_eof: bool) -> InsertSplit | None:
         prev = t
     if at_eof:
         return None
-    raise Incomplete
+    raise IncompleteError
 
 
 def _data_start(text: str, pos: int) -> int:

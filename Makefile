@@ -1,0 +1,60 @@
+# Two commands do all set-up on a fresh machine (Python 3.11, pip, npm, apt):
+#   make demo   - create .venv, install the pinned dependencies, run the demo on the embedded store
+#   make test   - the same set-up, then lint (ruff, mypy) and the test suite
+# Both are idempotent: when .venv is up to date they skip straight to the work.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+LOCK := requirements/lock.txt
+
+# The platform's state (store data, logs) lives inside the clone unless told otherwise.
+export MI_DATA_DIR ?= $(CURDIR)/data
+# Read-only shared inputs (fixtures, datasets) beside the clone; tests skip what needs them when absent.
+export MI_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help setup demo test lint pytest stop status clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml $(LOCK)
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 is required, found {sys.version.split()[0]} at {sys.executable}; set PYTHON=/path/to/python3.11"'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing pinned dependencies into $(VENV) (first time: about a minute)"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(LOCK)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv with the pinned dependencies (idempotent)
+
+demo: setup  ## start the embedded store, migrate, load a sample, print a summary
+	@$(BIN)/mi demo
+
+test: setup lint pytest  ## lint, type-check and run the test suite
+
+lint: setup  ## ruff and mypy on the library
+	@$(BIN)/ruff check lib connectors flows tests benchmarks
+	@$(BIN)/ruff format --check lib connectors flows tests benchmarks
+	@rm -rf build/typecheck && mkdir -p build/typecheck/marketintel
+	@for f in lib/marketintel/*; do ln -s "$(CURDIR)/$$f" build/typecheck/marketintel/; done
+	@ln -s "$(CURDIR)/connectors" build/typecheck/marketintel/connectors
+	@ln -s "$(CURDIR)/flows" build/typecheck/marketintel/flows
+	@$(BIN)/mypy
+
+pytest: setup  ## the test suite only
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+status: setup  ## is the embedded store running?
+	@$(BIN)/mi store status
+
+stop: setup  ## stop the embedded store
+	@$(BIN)/mi store stop
+
+clean:  ## remove .venv (the data directory is kept)
+	rm -rf $(VENV) build *.egg-info lib/*.egg-info
