@@ -27,6 +27,7 @@ from marketintel.store.endpoint.errors import ClickHouseError
 
 #: Roles a user can have (see :mod:`marketintel.store.endpoint.auth`).
 READONLY_ROLES = frozenset({"reader"})
+SESSION_LOCK_WAIT_S = 0.5
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -170,7 +171,9 @@ class Engine:
             raise ClickHouseError.named(
                 "SESSION_NOT_FOUND", f"Session {session_id} not found (it belongs to another user)"
             )
-        if not sess.lock.acquire(blocking=False):
+        # A short wait covers the previous request of the session, whose response the client may have
+        # read before this thread released the session; a genuinely concurrent request is refused.
+        if not sess.lock.acquire(timeout=SESSION_LOCK_WAIT_S):
             raise ClickHouseError.named(
                 "SESSION_IS_LOCKED", f"Session {session_id} is locked by a concurrent client."
             )

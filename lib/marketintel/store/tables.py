@@ -1,0 +1,517 @@
+"""The core tables of the store, as data (see ``ARCHITECTURE.md``, "Core tables").
+
+Table names are the contract between components; add columns as needed, keep the names. Look tables up
+in :data:`TABLES` (an unknown name fails with the list of known ones).
+
+Facts are point-in-time: each row carries ``published_at_utc`` (when the fact became knowable) and
+``ingested_at_utc`` (when the platform stored it). A revision (preliminary -> final) is a new row with a
+later ``published_at_utc``; writing the same payload again gives the same natural key and
+``published_at_utc`` and is collapsed by the ``ReplacingMergeTree`` (the latest ``ingested_at_utc``
+wins), so re-ingesting changes nothing in ``FINAL`` / latest-version reads.
+
+Intervals are half-open ``[interval_start_utc, interval_end_utc)``. Where values of one column come in
+several units (prices of power and gas, fundamentals), the row's ``unit`` column states the unit and the
+spec's unit of the value column says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+
+from marketintel.exceptions import SchemaError, UnknownTableError
+from marketintel.store.schema import INGESTED_AT, PUBLISHED_AT, UTC_TIMESTAMP, Column, TableSpec
+
+#: Unit text for value columns whose unit is given per row by the ``unit`` column.
+ROW_UNIT = "see `unit`"
+_NOW = "now64(3, 'UTC')"
+_LC = "LowCardinality(String)"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Column helpers: one definition of each recurring column
+# --------------------------------------------------------------------------------------------------------
+def _utc(name: str, description: str, *, nullable: bool = False, default: str | None = None) -> Column:
+    type_name = f"Nullable({UTC_TIMESTAMP})" if nullable else UTC_TIMESTAMP
+    return Column(name, type_name, None, description, default=default)
+
+
+def _dim(name: str, description: str, *, default: str | None = None) -> Column:
+    """Return a low-cardinality dimension column (market, area, variable, status, ...)."""
+    return Column(name, _LC, None, description, default=default)
+
+
+def _text(name: str, description: str, *, default: str | None = None) -> Column:
+    return Column(name, "String", None, description, default=default)
+
+
+def _value(name: str, description: str, unit: str = ROW_UNIT, *, nullable: bool = False) -> Column:
+    return Column(name, "Nullable(Float64)" if nullable else "Float64", unit, description)
+
+
+def _published() -> Column:
+    return _utc(PUBLISHED_AT, "When the fact became knowable (the source's publication time)")
+
+
+def _ingested() -> Column:
+    return _utc(
+        INGESTED_AT, "When the platform stored the row; the version among identical rows", default=_NOW
+    )
+
+
+def _source() -> Column:
+    return _dim("source", "Connector that produced the row (entry-point name, e.g. 'caiso')")
+
+
+def _interval() -> tuple[Column, Column]:
+    return (
+        _utc("interval_start_utc", "Start of the delivery / measurement interval (inclusive)"),
+        _utc("interval_end_utc", "End of the delivery / measurement interval (exclusive)"),
+    )
+
+
+def _currency() -> Column:
+    return _dim("currency", "ISO 4217 currency code of the prices, e.g. 'EUR', 'USD', 'GBP'")
+
+
+def _price_unit() -> Column:
+    return _dim("unit", "Unit of the prices, e.g. 'EUR/MWh', 'USD/MWh', 'GBp/therm', 'EUR/tCO2'")
+
+
+def _run_id(description: str, *, default: str | None = None) -> Column:
+    return _text("run_id", description, default=default)
+
+
+def _fact(
+    name: str,
+    description: str,
+    columns: Iterable[Column],
+    natural_key: tuple[str, ...],
+    *,
+    partition_by: str | None = None,
+    shard_by: tuple[str, ...] = (),
+) -> TableSpec:
+    """Return a point-in-time fact table: revisions are rows, re-ingests collapse on the latest ingest."""
+    return TableSpec(
+        name=name,
+        description=description,
+        columns=(*columns, _published(), _ingested()),
+        engine="ReplacingMergeTree",
+        order_by=(*natural_key, PUBLISHED_AT),
+        natural_key=natural_key,
+        partition_by=partition_by,
+        version_column=INGESTED_AT,
+        shard_by=shard_by,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Market data
+# --------------------------------------------------------------------------------------------------------
+INSTRUMENTS = _fact(
+    "instruments",
+    "Reference data: one row per instrument (price series or traded product) and revision",
+    [
+        _text("instrument_id", "Stable identifier, unique across sources, e.g. 'EEX.DE_POWER.BASE'"),
+        _dim("commodity", "power, gas or carbon"),
+        _dim("market", "Market operator or exchange, with its run where relevant, e.g. 'CAISO_DAM', 'EEX'"),
+        _text("location", "Delivery location (node, hub, zone, bidding area); '' if none", default="''"),
+        _dim(
+            "location_type", "Kind of location: node, hub, zone, bidding_area, ...; '' if none", default="''"
+        ),
+        _dim("product", "Product as in forward_quotes.product; '' for spot series", default="''"),
+        _currency(),
+        _price_unit(),
+        _dim("timezone", "IANA time zone of the market's delivery calendar (labels only; stamps stay UTC)"),
+        _text("description", "Human-readable description", default="''"),
+        _utc("valid_from_utc", "First instant the instrument exists"),
+        _utc("valid_to_utc", "Instant the instrument stops existing; NULL while it is active", nullable=True),
+        _source(),
+    ],
+    ("instrument_id",),
+)
+
+PRICES = _fact(
+    "prices",
+    "Market prices: one row per market, location, interval and revision",
+    [
+        *_interval(),
+        _dim("market", "Market and run the price clears in, e.g. 'CAISO_DAY_AHEAD_HOURLY', 'EPEX_DE_DA'"),
+        _text("location", "Pricing location: node, hub, zone or bidding area, as the source names it"),
+        _dim("location_type", "Kind of location: node, hub, zone, bidding_area, ..."),
+        _value("price", "Price of energy in the interval (the sum of the components where they exist)"),
+        _value(
+            "energy", "Energy (system marginal) component of the price; NULL if not published", nullable=True
+        ),
+        _value("congestion", "Congestion component of the price; NULL if not published", nullable=True),
+        _value("loss", "Marginal loss component of the price; NULL if not published", nullable=True),
+        _currency(),
+        _price_unit(),
+        _dim(
+            "revision",
+            "The source's label of this version (e.g. 'preliminary', 'final'); '' if it has none",
+            default="''",
+        ),
+        _source(),
+    ],
+    ("market", "location", "interval_start_utc", "interval_end_utc"),
+    partition_by="toYYYYMM(interval_start_utc)",
+    shard_by=("market", "location"),
+)
+
+FUNDAMENTALS = _fact(
+    "fundamentals",
+    "Fundamentals in long form (load, generation by fuel, flows, their forecasts): one row per variable,"
+    " area, interval and publication",
+    [
+        *_interval(),
+        _dim("market", "Market operator or data provider area set, e.g. 'ERCOT', 'ENTSOE'"),
+        _dim("area", "Area the value refers to (zone, bidding area, region, ...)"),
+        _dim(
+            "area_to",
+            "For flows: the receiving area (positive = from area to area_to); '' otherwise",
+            default="''",
+        ),
+        _dim("variable", "What is measured, e.g. 'load', 'load_forecast', 'generation_wind', 'flow'"),
+        _value("value", "Value of the variable over the interval"),
+        _dim("unit", "Unit of value, e.g. 'MW' (average power), 'MWh', 'degC'"),
+        _source(),
+    ],
+    ("market", "area", "area_to", "variable", "interval_start_utc", "interval_end_utc"),
+    partition_by="toYYYYMM(interval_start_utc)",
+    shard_by=("market", "area"),
+)
+
+FORWARD_QUOTES = _fact(
+    "forward_quotes",
+    "Forward and futures quotes: one row per contract, profile, trade date and revision",
+    [
+        Column("trade_date", "Date", None, "Trading day the quote belongs to (exchange calendar)"),
+        _dim("market", "Exchange or broker, e.g. 'EEX', 'ICE_ENDEX', 'NYMEX'"),
+        _dim("product", "Product, e.g. 'DE_POWER', 'TTF_GAS', 'EUA'"),
+        _dim("contract", "Contract label as the exchange names it, e.g. '2025-M03', '2026-Q1', 'CAL-27'"),
+        Column("delivery_start", "Date", None, "First delivery day (market-local calendar date, inclusive)"),
+        Column(
+            "delivery_end", "Date", None, "Day after the last delivery day (market-local date, exclusive)"
+        ),
+        _dim("profile", "Delivery profile: 'base', 'peak', 'offpeak', ..."),
+        _value("settle", "Settlement price; NULL if none was published", nullable=True),
+        _value("bid", "Best bid at the close; NULL if none", nullable=True),
+        _value("ask", "Best ask at the close; NULL if none", nullable=True),
+        _currency(),
+        _price_unit(),
+        _source(),
+    ],
+    ("market", "product", "profile", "trade_date", "contract"),
+    partition_by="toYYYYMM(trade_date)",
+    shard_by=("market", "product"),
+)
+
+# --------------------------------------------------------------------------------------------------------
+# Curves, forecasts, backtests
+# --------------------------------------------------------------------------------------------------------
+CURVES = _fact(
+    "curves",
+    "Forward curves: one row per curve, scenario, as-of time, delivery interval and publication",
+    [
+        _dim("curve_name", "Curve identifier, e.g. 'DE_POWER_BASE_HOURLY'"),
+        _dim("scenario", "Scenario the curve belongs to; 'base' for the unshifted curve", default="'base'"),
+        _utc("as_of_utc", "Information cutoff: the curve uses quotes published at or before this instant"),
+        _utc("delivery_start_utc", "Start of the delivery interval (inclusive)"),
+        _utc("delivery_end_utc", "End of the delivery interval (exclusive)"),
+        _value("value", "Forward price for delivery in the interval"),
+        _currency(),
+        _price_unit(),
+        _run_id("curve_runs.run_id of the build that produced the row"),
+    ],
+    ("curve_name", "scenario", "as_of_utc", "delivery_start_utc", "delivery_end_utc"),
+    partition_by="toYYYYMM(as_of_utc)",
+    shard_by=("curve_name", "scenario"),
+)
+
+CURVE_RUNS = _fact(
+    "curve_runs",
+    "Lineage of curve builds: one row per build (run) and status update",
+    [
+        _dim("curve_name", "Curve identifier, as in curves.curve_name"),
+        _dim("scenario", "Scenario, as in curves.scenario", default="'base'"),
+        _utc("as_of_utc", "Information cutoff of the build"),
+        _text("run_id", "Identifier of the build (UUID)"),
+        _dim("method", "Construction method, e.g. 'max_smoothness_exact', 'max_smoothness_qp'"),
+        _text("parameters", "Method parameters as JSON", default="'{}'"),
+        Column("input_quotes", "UInt32", "quotes", "Number of forward quotes the build used", default="0"),
+        _text("input_sha256", "sha256 of the input quotes as read (hex)", default="''"),
+        _value(
+            "max_reprice_error",
+            "Largest absolute difference between a contract price and the curve's average over it",
+            "see curves.unit",
+            nullable=True,
+        ),
+        _dim("status", "'running', 'ok' or 'failed'"),
+        _text("message", "Warnings or the error of a failed build", default="''"),
+        _dim("code_version", "marketintel version (or git revision) that ran the build", default="''"),
+        _utc("started_at_utc", "When the build started"),
+        _utc("finished_at_utc", "When the build finished; NULL while running", nullable=True),
+    ],
+    ("curve_name", "scenario", "as_of_utc", "run_id"),
+)
+
+FORECASTS = _fact(
+    "forecasts",
+    "Forecasts: one row per model, target, statistic, issue time, target interval and publication",
+    [
+        _dim("model", "Model identifier including its configuration, e.g. 'seasonal_naive_7d', 'lear_728'"),
+        _dim("market", "Market of the target, as in prices.market / fundamentals.market"),
+        _text("location", "Location or area of the target"),
+        _dim("variable", "Forecast target, e.g. 'price', 'load'"),
+        _dim(
+            "statistic", "Which statistic: 'mean', 'median' or a quantile such as 'q0.10'", default="'mean'"
+        ),
+        _utc("issue_time_utc", "Information cutoff: the forecast uses data published at or before it"),
+        *_interval(),
+        _value("value", "Forecast value"),
+        _dim("unit", "Unit of value, e.g. 'EUR/MWh', 'MW'"),
+        _run_id("Forecast or backtest run that produced the row", default="''"),
+    ],
+    (
+        "model",
+        "market",
+        "location",
+        "variable",
+        "statistic",
+        "issue_time_utc",
+        "interval_start_utc",
+        "interval_end_utc",
+    ),
+    partition_by="toYYYYMM(issue_time_utc)",
+    shard_by=("model", "market", "location", "variable"),
+)
+
+BACKTEST_RUNS = _fact(
+    "backtest_runs",
+    "Backtest runs: one row per run and status update",
+    [
+        _text("run_id", "Identifier of the backtest (UUID)"),
+        _dim("model", "Model under test, as in forecasts.model"),
+        _dim("market", "Market of the target"),
+        _text("location", "Location or area of the target"),
+        _dim("variable", "Forecast target, e.g. 'price'"),
+        _dim("benchmark", "Benchmark model for relative metrics and tests; '' if none", default="''"),
+        _text("config", "Backtest configuration as JSON (horizons, windows, recalibration)", default="'{}'"),
+        _utc("issue_start_utc", "First issue time of the rolling origin"),
+        _utc("issue_end_utc", "Last issue time of the rolling origin (inclusive)"),
+        _dim("recalibration", "How often the model is refitted, e.g. 'daily', 'weekly', 'never'"),
+        _dim("status", "'running', 'ok' or 'failed'"),
+        _text("message", "Warnings or the error of a failed run", default="''"),
+        _dim("code_version", "marketintel version (or git revision) that ran the backtest", default="''"),
+        _utc("started_at_utc", "When the run started"),
+        _utc("finished_at_utc", "When the run finished; NULL while running", nullable=True),
+    ],
+    ("model", "run_id"),
+)
+
+BACKTEST_METRICS = _fact(
+    "backtest_metrics",
+    "Backtest metrics and test statistics: one row per run, metric, grouping and benchmark",
+    [
+        _text("run_id", "backtest_runs.run_id"),
+        _dim("model", "Model under test"),
+        _dim("market", "Market of the target"),
+        _text("location", "Location or area of the target"),
+        _dim("variable", "Forecast target"),
+        _dim(
+            "metric", "MAE, RMSE, MAPE, WAPE, sMAPE, rMAE, MASE, DM_stat, DM_pvalue, GW_stat, GW_pvalue, ..."
+        ),
+        _dim("group_by", "Grouping dimension: 'all', 'hour', 'horizon', 'period', ...", default="'all'"),
+        _text("group_value", "Value of the grouping dimension, e.g. '13', '24h', '2024-Q1'", default="'all'"),
+        _dim("benchmark", "Reference model of relative metrics and tests; '' if none", default="''"),
+        _value("value", "Metric value"),
+        _dim(
+            "unit",
+            "Unit of value: the target's unit for MAE/RMSE, '%' for MAPE/WAPE/sMAPE, '1' (dimensionless)"
+            " for rMAE/MASE/statistics and p-values",
+        ),
+        Column("n_obs", "UInt64", "observations", "Number of forecast/actual pairs behind the value"),
+    ],
+    ("run_id", "metric", "group_by", "group_value", "benchmark"),
+)
+
+# --------------------------------------------------------------------------------------------------------
+# Ingestion and operations
+# --------------------------------------------------------------------------------------------------------
+RAW_PAYLOADS = TableSpec(
+    name="raw_payloads",
+    description="Every payload fetched from a source, byte for byte, including quarantined ones",
+    columns=(
+        _source(),
+        _dim("dataset", "Dataset of the source the payload belongs to"),
+        _text("sha256", "sha256 of payload (lower-case hex)"),
+        _text("url", "Where the payload was fetched from"),
+        _text(
+            "request", "The request as the connector built it (method, parameters) as JSON", default="'{}'"
+        ),
+        Column(
+            "http_status",
+            "UInt16",
+            None,
+            "HTTP status of the response; 0 if not fetched over HTTP",
+            default="0",
+        ),
+        _dim("content_type", "Media type of the payload, e.g. 'application/zip'", default="''"),
+        Column("size_bytes", "UInt64", "bytes", "Length of payload"),
+        Column("payload", "String", None, "The bytes exactly as fetched", codec="ZSTD(3)"),
+        _dim("status", "'ok' (parsed), 'quarantined' (could not be parsed) or 'pending'"),
+        _text("reason", "Why the payload was quarantined; '' when ok", default="''"),
+        _utc("fetched_at_utc", "When the payload was fetched"),
+        _ingested(),
+    ),
+    engine="ReplacingMergeTree",
+    order_by=("source", "dataset", "sha256"),
+    natural_key=("source", "dataset", "sha256"),
+    version_column=INGESTED_AT,
+    shard_by=("source", "dataset", "sha256"),
+)
+
+CHECKPOINTS = TableSpec(
+    name="checkpoints",
+    description="Resumable connector state: one row per source, dataset and stream (the latest wins)",
+    columns=(
+        _source(),
+        _dim("dataset", "Dataset of the source"),
+        _text(
+            "stream",
+            "Sub-stream of the dataset (e.g. one location); '' if the dataset is one stream",
+            default="''",
+        ),
+        _utc("watermark_utc", "End of the last interval ingested without gaps"),
+        _text("state", "Connector-specific state as JSON (cursors, ETags)", default="'{}'"),
+        _run_id("Run that wrote the checkpoint", default="''"),
+        _utc("updated_at_utc", "When the checkpoint was written; the version", default=_NOW),
+    ),
+    engine="ReplacingMergeTree",
+    order_by=("source", "dataset", "stream"),
+    natural_key=("source", "dataset", "stream"),
+    version_column="updated_at_utc",
+)
+
+DATA_QUALITY = TableSpec(
+    name="data_quality",
+    description="Results of data-quality checks (freshness, completeness, anomalies): an append-only log",
+    columns=(
+        _utc("checked_at_utc", "When the check ran"),
+        _dim("check_name", "Check identifier, e.g. 'freshness', 'completeness', 'spike'"),
+        _dim("table_name", "Store table checked"),
+        _dim("market", "Market checked; '' if the check spans markets", default="''"),
+        _text("location", "Location or area checked; '' if the check spans locations", default="''"),
+        _utc("window_start_utc", "Start of the checked window (inclusive)"),
+        _utc("window_end_utc", "End of the checked window (exclusive)"),
+        _dim("status", "'pass', 'warn' or 'fail'"),
+        _value("observed", "Measured value (e.g. lag, share of missing intervals)", ROW_UNIT, nullable=True),
+        _value("threshold", "Threshold the observed value was compared with", ROW_UNIT, nullable=True),
+        _dim("unit", "Unit of observed and threshold, e.g. 'min', '%'", default="''"),
+        _text("details", "Human-readable details (JSON or text)", default="''"),
+        _run_id("Run that executed the check", default="''"),
+    ),
+    engine="MergeTree",
+    order_by=("table_name", "check_name", "market", "location", "checked_at_utc"),
+    partition_by="toYYYYMM(checked_at_utc)",
+)
+
+ALERTS = TableSpec(
+    name="alerts",
+    description="Alerts raised by checks and runs: one row per alert, the latest update wins",
+    columns=(
+        _text("alert_id", "Identifier of the alert (UUID)"),
+        _dim("category", "What raised it, e.g. 'data_quality', 'ingestion', 'model'"),
+        _dim("severity", "'info', 'warning' or 'critical'"),
+        _utc("raised_at_utc", "When the alert was first raised"),
+        _dim("table_name", "Store table concerned; '' if none", default="''"),
+        _dim("market", "Market concerned; '' if none", default="''"),
+        _text("location", "Location concerned; '' if none", default="''"),
+        _text("title", "One-line summary"),
+        _text("message", "What was wrong and what would be right", default="''"),
+        _dim("status", "'open', 'acknowledged' or 'resolved'"),
+        _run_id("Run that raised or updated the alert", default="''"),
+        _utc("updated_at_utc", "When this version of the alert was written; the version", default=_NOW),
+    ),
+    engine="ReplacingMergeTree",
+    order_by=("alert_id",),
+    natural_key=("alert_id",),
+    version_column="updated_at_utc",
+)
+
+#: Bookkeeping of :func:`marketintel.store.migrate.migrate`; not a market table.
+SCHEMA_MIGRATIONS = TableSpec(
+    name="schema_migrations",
+    description="Migrations applied to this database: one row per table and change",
+    columns=(
+        _dim("table_name", "Table the migration changed"),
+        _text("spec_hash", "sha256 of the table spec the table was migrated to (hex)"),
+        _dim("action", "'create_table', 'add_columns' or 'update_comments'"),
+        _text("statements", "The DDL executed, separated by ';\\n'"),
+        _utc("applied_at_utc", "When the migration was applied", default=_NOW),
+    ),
+    engine="MergeTree",
+    order_by=("table_name", "applied_at_utc"),
+)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Registry
+# --------------------------------------------------------------------------------------------------------
+class TableRegistry(Mapping[str, TableSpec]):
+    """Table specs by name; an unknown name fails with the list of known ones."""
+
+    def __init__(self, specs: Iterable[TableSpec]) -> None:
+        self._specs: dict[str, TableSpec] = {}
+        for spec in specs:
+            if spec.name in self._specs:
+                raise SchemaError(f"table {spec.name!r} is registered twice")
+            self._specs[spec.name] = spec
+
+    def __getitem__(self, name: str) -> TableSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise UnknownTableError(
+                f"unknown table {name!r}; known tables: {', '.join(self._specs)}"
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __repr__(self) -> str:
+        return f"TableRegistry({list(self._specs)})"
+
+
+#: The core tables, by name.
+TABLES = TableRegistry(
+    [
+        INSTRUMENTS,
+        PRICES,
+        FUNDAMENTALS,
+        FORWARD_QUOTES,
+        CURVES,
+        CURVE_RUNS,
+        FORECASTS,
+        BACKTEST_RUNS,
+        BACKTEST_METRICS,
+        RAW_PAYLOADS,
+        CHECKPOINTS,
+        DATA_QUALITY,
+        ALERTS,
+    ]
+)
+
+
+def get_table(name: str) -> TableSpec:
+    """Return the spec of core table ``name``.
+
+    Raises
+    ------
+    UnknownTableError
+        If there is no such table (the message lists the known ones).
+    """
+    return TABLES[name]
