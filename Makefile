@@ -11,6 +11,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements/lock.txt
+LINT_PATHS := lib connectors flows tests $(wildcard benchmarks/*.py)
 
 # The platform's state (store data, logs) lives inside the clone unless told otherwise.
 export MI_DATA_DIR ?= $(CURDIR)/data
@@ -39,8 +40,8 @@ demo: setup  ## start the embedded store, migrate, load a sample, print a summar
 test: setup lint pytest  ## lint, type-check and run the test suite
 
 lint: setup  ## ruff and mypy on the library
-	@$(BIN)/ruff check lib connectors flows tests benchmarks
-	@$(BIN)/ruff format --check lib connectors flows tests benchmarks
+	@$(BIN)/ruff check $(LINT_PATHS)
+	@$(BIN)/ruff format --check $(LINT_PATHS)
 	@rm -rf build/typecheck && mkdir -p build/typecheck/marketintel
 	@for f in lib/marketintel/*; do ln -s "$(CURDIR)/$$f" build/typecheck/marketintel/; done
 	@ln -s "$(CURDIR)/connectors" build/typecheck/marketintel/connectors
