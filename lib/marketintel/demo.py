@@ -6,6 +6,8 @@ Later issues extend it into the full pipeline (ingestion, curves, backtests, rep
 from __future__ import annotations
 
 import argparse
+import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -140,11 +142,11 @@ def run(args: argparse.Namespace) -> int:
         f"  point in time: as of {as_of:%Y-%m-%d %H:%M} UTC, {len(known):,} of the price hours were published"
     )
     print("  last 7 delivery days, Europe/Oslo [EUR/MWh] (peak: weekdays 08-20):")
-    print("    " + daily.to_string(index=False).replace("\n", "\n    "))
+    print("    " + daily.to_string(index=False, na_rep="-").replace("\n", "\n    "))
+    mi = "mi" if shutil.which("mi") else str(Path(sys.executable).parent / "mi")
     print(f"\ndone in {time.perf_counter() - t0:.1f} s. Where to look:")
-    print(
-        f'  SQL:     mi store sql "SELECT * FROM prices FINAL LIMIT 5"   (or any client at {url.redacted()})'
-    )
-    print("  status:  mi store status     log: " + log_hint)
-    print("  stop:    make stop  (or mi store stop)")
+    print(f'  SQL:     {mi} store sql "SELECT * FROM prices FINAL LIMIT 5"')
+    print(f"           or any ClickHouse client at {url.redacted()}")
+    print(f"  status:  {mi} store status     log: {log_hint}")
+    print(f"  stop:    make stop  (or {mi} store stop)")
     return 0
