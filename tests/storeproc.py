@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -14,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import clickhouse_connect
+
+from marketintel.store.endpoint.process import serve_command
 
 
 def free_port() -> int:
@@ -74,18 +75,7 @@ def start_store(
     full_env.setdefault("MI_DATA_DIR", str(path.parent))
     with open(log, "ab") as fh:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "marketintel.cli",
-                "store",
-                "serve",
-                "--path",
-                str(path),
-                "--port",
-                str(port),
-                *extra,
-            ],
+            serve_command(path, port, extra_args=extra),
             stdout=fh,
             stderr=subprocess.STDOUT,
             env=full_env,

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -186,6 +187,26 @@ def ping(url: str, timeout_s: float = 2.0) -> bool:
         return False
 
 
+def serve_command(
+    path: Path, port: int, host: str | None = None, extra_args: Sequence[str] = ()
+) -> list[str]:
+    """Return the argv that runs ``mi store serve`` for ``path`` with this interpreter."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "marketintel.cli",
+        "store",
+        "serve",
+        "--path",
+        str(path),
+        "--port",
+        str(port),
+    ]
+    if host is not None:
+        cmd += ["--host", host]
+    return cmd + list(extra_args)
+
+
 def start_background(
     path: Path, host: str, port: int, extra_args: list[str], timeout_s: float = 60.0
 ) -> EndpointState:
@@ -204,20 +225,7 @@ def start_background(
         return existing
     path.mkdir(parents=True, exist_ok=True)
     log_path = path / LOG_FILE
-    cmd = [
-        sys.executable,
-        "-m",
-        "marketintel.cli",
-        "store",
-        "serve",
-        "--path",
-        str(path),
-        "--host",
-        host,
-        "--port",
-        str(port),
-        *extra_args,
-    ]
+    cmd = serve_command(path, port, host, extra_args)
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(
             cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
