@@ -9,6 +9,7 @@
 
 from marketintel.store.asof import Range, read_asof, read_issued
 from marketintel.store.client import connect
+from marketintel.store.insert import insert_df
 from marketintel.store.migrate import MigrationReport, migrate
 from marketintel.store.schema import Column, TableSpec, validate_frame
 from marketintel.store.tables import TABLES, get_table
@@ -21,6 +22,7 @@ __all__ = [
     "TableSpec",
     "connect",
     "get_table",
+    "insert_df",
     "migrate",
     "read_asof",
     "read_issued",
