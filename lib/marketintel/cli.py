@@ -148,12 +148,17 @@ def cmd_store_status(args: argparse.Namespace) -> int:
         url = ClickHouseURL(
             "http", state.host, state.port, args.user or "default", args.password or "", "default"
         )
-        client = connect(url)
-        rows = client.query(
-            "SELECT database, name, total_rows, total_bytes FROM system.tables "
-            "WHERE database NOT IN ('system', 'INFORMATION_SCHEMA', 'information_schema') "
-            "ORDER BY database, name"
-        ).result_rows
+        try:
+            client = connect(url)
+            rows = client.query(
+                "SELECT database, name, total_rows, total_bytes FROM system.tables "
+                "WHERE database NOT IN ('system', 'INFORMATION_SCHEMA', 'information_schema') "
+                "ORDER BY database, name"
+            ).result_rows
+        except Exception as exc:  # e.g. the users file requires a password: say so, do not crash
+            print(f"  tables: cannot list them as {url.username!r}: {str(exc).splitlines()[0][:200]}")
+            print("  (pass --user/--password of a user of the store)")
+            return 0
         print(f"  tables: {len(rows)}")
         for db, name, nrows, nbytes in rows:
             print(f"    {db}.{name}: {nrows or 0:,} rows, {(nbytes or 0) / 1e6:,.1f} MB")

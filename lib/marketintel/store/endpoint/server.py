@@ -252,6 +252,9 @@ class Handler(BaseHTTPRequestHandler):
             body = (
                 BodyReader(self.rfile, headers, server.limits.max_request_bytes) if method == "POST" else None
             )
+            has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+            if method == "GET" and has_body:
+                self.close_connection = True  # a GET body is ignored, so the connection cannot be reused
             if body is not None and headers.get("content-type", "").lower().startswith("multipart/form-data"):
                 params.update(_form_fields(body, headers["content-type"], server.limits.max_query_bytes))
                 body = None
