@@ -74,3 +74,24 @@ def test_bad_cli_input_names_what_was_expected() -> None:
         check=False,
     )
     assert res.returncode == 2 and "invalid int value" in res.stderr
+
+
+def test_mi_store_schema_prints_single_node_and_cluster_ddl_and_docs() -> None:
+    def run(*args: str) -> str:
+        res = subprocess.run(
+            [sys.executable, "-m", "marketintel.cli", "store", "schema", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert res.returncode == 0, res.stderr
+        return res.stdout
+
+    single = run()
+    assert "ENGINE = ReplacingMergeTree(" in single and "ON CLUSTER" not in single
+    assert "CREATE TABLE IF NOT EXISTS `default`.`prices`" in single
+    cluster = run("--cluster", "prod", "--database", "mi")
+    assert "ON CLUSTER 'prod'" in cluster and "ReplicatedReplacingMergeTree(" in cluster
+    assert "ENGINE = Distributed('prod', 'mi', 'prices_local'" in cluster
+    docs = run("--docs")
+    assert "## `prices`" in docs and "| `published_at_utc` |" in docs

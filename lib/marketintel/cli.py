@@ -174,6 +174,23 @@ def cmd_store_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_store_schema(args: argparse.Namespace) -> int:
+    """Print the schema as DDL (single node or cluster) or as Markdown docs, from the table specs."""
+    from marketintel.store import TABLES
+    from marketintel.store.schema import create_database_sql, create_table_sql, docs_markdown
+
+    specs = list(TABLES.values())
+    if args.docs:
+        print(docs_markdown(specs))
+        return 0
+    cluster = args.cluster or config.store_cluster()
+    statements = [create_database_sql(args.database, cluster)]
+    for spec in specs:
+        statements += create_table_sql(spec, args.database, cluster)
+    print(";\n\n".join(statements) + ";")
+    return 0
+
+
 def cmd_store_user(args: argparse.Namespace) -> int:
     """Add or replace a user of the embedded store (the password is stored as its SHA-256)."""
     from marketintel.store.endpoint.auth import write_user
@@ -222,6 +239,11 @@ def register_store(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p = ssub.add_parser("migrate", help="create or update the platform's tables")
     p.add_argument("--cluster", default=None, help="emit ON CLUSTER DDL for this cluster")
     p.set_defaults(func=cmd_store_migrate)
+    p = ssub.add_parser("schema", help="print the tables' DDL (or Markdown docs) from the schema specs")
+    p.add_argument("--cluster", default=None, help="ON CLUSTER DDL with Replicated and Distributed tables")
+    p.add_argument("--database", default="default", help="database name in the DDL")
+    p.add_argument("--docs", action="store_true", help="Markdown: every table and column with type and unit")
+    p.set_defaults(func=cmd_store_schema)
     p = ssub.add_parser("sql", help="run one SQL statement and print the result")
     p.add_argument("query")
     p.add_argument("--format", default="PrettyCompact", help="ClickHouse output format")

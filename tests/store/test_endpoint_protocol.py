@@ -366,3 +366,13 @@ def test_unknown_path_and_native_compression_are_refused(store: StoreProcess) ->
     assert status == 500 and b"no handler" in data
     status, headers, data = request(store, {"compress": "1"}, b"SELECT 1")
     assert status == 501 and headers["x-clickhouse-exception-code"] == "48"
+
+
+def test_idle_sessions_expire(store: StoreProcess) -> None:
+    sid = "test-session-expiring"
+    sql(store, "CREATE TEMPORARY TABLE tmp (a UInt8)", session_id=sid, session_timeout="1")
+    # each request sets the session's timeout (default 60 s), as in ClickHouse
+    assert sql(store, "SELECT count() FROM tmp", session_id=sid, session_timeout="1") == b"0\n"
+    time.sleep(3.5)  # timeout 1 s, reaper every 1 s
+    status, headers, _ = request(store, {"session_id": sid, "session_check": "1"}, b"SELECT 1")
+    assert (status, headers["x-clickhouse-exception-code"]) == (500, "372")

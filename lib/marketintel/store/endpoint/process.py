@@ -147,7 +147,7 @@ def serve(
     signal.signal(signal.SIGINT, on_signal)
 
     def reaper() -> None:
-        while not stop_requested.wait(5.0):
+        while not stop_requested.wait(1.0):
             engine.expire_sessions()
 
     threading.Thread(target=reaper, daemon=True, name="session-reaper").start()
