@@ -15,7 +15,6 @@ import platform
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -25,6 +24,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from marketintel.store.endpoint.process import serve_command
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO / "benchmarks"
@@ -238,18 +239,7 @@ def start_endpoint(path: Path, *extra: str, port: int | None = None, timeout_s: 
     env.setdefault("MI_DATA_DIR", str(path.parent))
     with open(log_path, "ab") as fh:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "marketintel.cli",
-                "store",
-                "serve",
-                "--path",
-                str(path),
-                "--port",
-                str(port),
-                *extra,
-            ],
+            serve_command(path, port, extra_args=extra),
             stdout=fh,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
