@@ -191,6 +191,20 @@ def cmd_store_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_store_compact(args: argparse.Namespace) -> int:
+    """Compact quiet partitions (one part each), so FINAL reads stop merging at query time."""
+    from marketintel.store import TABLES, connect
+    from marketintel.store.maintenance import compact
+
+    tables = args.tables or [name for name, spec in TABLES.items() if spec.engine == "ReplacingMergeTree"]
+    done = compact(connect(), tables, quiet_minutes=args.quiet_minutes, dry_run=args.dry_run)
+    verb = "would compact" if args.dry_run else "compacted"
+    for st in done:
+        print(f"{verb} {st.table} partition {st.partition}: {st.parts} parts, {st.rows:,} rows")
+    print(f"{verb} {len(done)} partition(s) of {len(tables)} table(s)")
+    return 0
+
+
 def cmd_store_user(args: argparse.Namespace) -> int:
     """Add or replace a user of the embedded store (the password is stored as its SHA-256)."""
     from marketintel.store.endpoint.auth import write_user
@@ -244,6 +258,11 @@ def register_store(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--database", default="default", help="database name in the DDL")
     p.add_argument("--docs", action="store_true", help="Markdown: every table and column with type and unit")
     p.set_defaults(func=cmd_store_schema)
+    p = ssub.add_parser("compact", help="merge each quiet partition into one part (faster FINAL reads)")
+    p.add_argument("tables", nargs="*", help="tables (default: every ReplacingMergeTree table of the schema)")
+    p.add_argument("--quiet-minutes", type=float, default=60.0, help="skip partitions written more recently")
+    p.add_argument("--dry-run", action="store_true", help="only list what would be compacted")
+    p.set_defaults(func=cmd_store_compact)
     p = ssub.add_parser("sql", help="run one SQL statement and print the result")
     p.add_argument("query")
     p.add_argument("--format", default="PrettyCompact", help="ClickHouse output format")
