@@ -107,6 +107,24 @@ def test_users_roles_and_passwords(users_store: StoreProcess) -> None:
     assert (resp.status, resp.getheader("X-ClickHouse-Exception-Code")) == (401, "194")
 
 
+def test_only_admins_reach_the_servers_files_and_network(users_store: StoreProcess, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cr3t\n")
+    admin = users_store.client(username="default", password="admin-pw")
+    assert admin.command(f"SELECT * FROM file('{secret}', 'LineAsString')") == "s3cr3t"
+    for user, pw in (("dashboard", "reader-pw"), ("flows", "writer-pw")):
+        client = users_store.client(username=user, password=pw)
+        for q in (
+            f"SELECT * FROM file('{secret}', 'LineAsString')",
+            f"SELECT * FROM url('{users_store.url}/ping', 'LineAsString')",
+            f"INSERT INTO FUNCTION file('{tmp_path}/x.csv', 'CSV') SELECT 1",
+            "SELECT 1 INTO OUTFILE 'x.csv'",
+        ):
+            with pytest.raises(DatabaseError, match=r"Code: 497.*reaches the server's files|Code: 164"):
+                client.command(q)
+    assert not (tmp_path / "x.csv").exists()
+
+
 def test_no_users_file_means_passwordless_default_on_loopback(store: StoreProcess) -> None:
     assert store.client(username="default", password="").command("SELECT currentUser()") == "default"
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from marketintel.store.endpoint.sqltext import IncompleteError, Kind, classify, output_format, split_insert
+from marketintel.store.endpoint.sqltext import (
+    IncompleteError,
+    Kind,
+    classify,
+    external_access,
+    output_format,
+    split_insert,
+)
 
 
 @pytest.mark.parametrize(
@@ -54,3 +61,21 @@ def test_split_insert_asks_for_more_input() -> None:
         split_insert("INSERT INTO t FORMAT Nat", at_eof=False)
     with pytest.raises(IncompleteError):
         split_insert("INSERT INTO t (a) SETTINGS x = '", at_eof=False)
+
+
+@pytest.mark.parametrize(
+    ("sql", "found"),
+    [
+        ("SELECT * FROM file('/etc/passwd', 'LineAsString')", "file()"),
+        ("SELECT * FROM URL('http://x/y', CSV)", "URL()"),
+        ("SELECT * FROM s3Cluster('c', 'https://b/k')", "s3Cluster()"),
+        ("INSERT INTO FUNCTION file('x.csv') SELECT 1", "file()"),
+        ("SELECT 1 INTO OUTFILE 'x.csv'", "INTO OUTFILE"),
+        ("SELECT * FROM (SELECT * FROM remote('h', db.t))", "remote()"),
+        ("SELECT deltaSum(x), URLHash(u), 'file(' FROM t -- file(", None),
+        ("SELECT `file` FROM t", None),
+        ("SELECT * FROM `file`('/etc/passwd')", "`file`()"),
+    ],
+)
+def test_external_access(sql: str, found: str | None) -> None:
+    assert external_access(sql) == found

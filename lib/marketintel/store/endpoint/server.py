@@ -35,6 +35,7 @@ from marketintel.store.endpoint.sqltext import (
     InsertSplit,
     Kind,
     classify,
+    external_access,
     first_keyword,
     iter_tokens,
     output_format,
@@ -358,6 +359,14 @@ class Handler(BaseHTTPRequestHandler):
                 "You should use method POST for modifying queries",
             )
         user.authorize(kind)
+        if user.role != "admin":
+            reach = external_access(sql)
+            if reach is not None:
+                raise ClickHouseError.named(
+                    "ACCESS_DENIED",
+                    f"{user.name}: Not enough privileges. {reach} reaches the server's files, network or "
+                    f"processes, which role '{user.role}' may not use; ask an admin user",
+                )
         role = (
             "reader" if method == "GET" else user.role
         )  # GET runs on read-only connections, as in ClickHouse

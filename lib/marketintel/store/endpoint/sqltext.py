@@ -255,3 +255,38 @@ def _data_start(text: str, pos: int) -> int:
     if pos < n and text[pos] == "\n":
         return pos + 1
     return pos
+
+
+#: Table functions (and scalar functions) that reach outside the store: the server's files, the network,
+#: other databases, processes, the host Python interpreter. Matched by prefix, case-insensitively
+#: (``deltaSum`` or ``URLHash`` are analytics, hence ``deltalake`` and the exact ``url`` names).
+EXTERNAL_PREFIXES = (
+    "file", "s3", "gcs", "oss", "cosn", "hdfs", "azure", "iceberg", "deltalake", "hudi", "paimon", "remote",
+    "cluster", "mysql", "postgres", "mongo", "redis", "sqlite", "jdbc", "odbc", "executable", "python",
+    "arrowflight", "ytsaurus", "hive",
+)  # fmt: skip
+EXTERNAL_NAMES = frozenset({"url", "urlcluster"})
+
+
+def external_access(sql: str) -> str | None:
+    """Return what in ``sql`` reaches outside the store (a function call or INTO OUTFILE), or None.
+
+    Function calls are names followed by ``(`` outside string literals and comments; ``INTO OUTFILE``
+    and ``FROM INFILE`` clauses write or read the server's files.
+    """
+    prev: Token | None = None
+    try:
+        for tok in iter_tokens(sql):
+            if prev is not None and prev.kind in ("word", "quoted"):
+                word = prev.text.strip('`"').lower()
+                if tok.text == "(" and (word in EXTERNAL_NAMES or word.startswith(EXTERNAL_PREFIXES)):
+                    return f"{prev.text}()"
+                if tok.kind == "word" and (word, tok.text.lower()) in (
+                    ("into", "outfile"),
+                    ("from", "infile"),
+                ):
+                    return f"{prev.text.upper()} {tok.text.upper()}"
+            prev = tok
+    except IncompleteError:
+        return None
+    return None
