@@ -16,10 +16,13 @@ import pandas as pd
 
 from marketintel import config
 from marketintel.config import ClickHouseURL
+from marketintel.timeutils import local_day_start_utc, local_to_utc
 
 #: Day-ahead results of Nord Pool are published around 12:45 CET the day before delivery.
 NP_PUBLICATION_OFFSET = pd.Timedelta(hours=-12, minutes=-15)  # from delivery-day 00:00 CET to D-1 11:45 UTC
 SAMPLE_DAYS = 28
+#: epftoolbox's NP stamps are market hours without DST shifts (24 per day): a fixed UTC+01:00 clock.
+MARKET_CLOCK = "Etc/GMT-1"
 
 
 def load_sample(shared: Path, days: int = SAMPLE_DAYS) -> tuple[pd.DataFrame, pd.DataFrame, str]:
@@ -34,7 +37,7 @@ def load_sample(shared: Path, days: int = SAMPLE_DAYS) -> tuple[pd.DataFrame, pd
         raw = pd.read_csv(csv, index_col=0, parse_dates=True).tail(days * 24)
         raw.columns = [c.strip() for c in raw.columns]
         # The file's stamps are market hours with no DST shifts (24 per day): read them as UTC+01:00.
-        start = pd.DatetimeIndex(raw.index).tz_localize("Etc/GMT-1").tz_convert("UTC")
+        start = local_to_utc(pd.DatetimeIndex(raw.index), MARKET_CLOCK)
         price, load, wind = (
             raw["Price"].to_numpy(),
             raw["Grid load forecast"].to_numpy(),
@@ -51,8 +54,7 @@ def load_sample(shared: Path, days: int = SAMPLE_DAYS) -> tuple[pd.DataFrame, pd
         source, what = "synthetic-demo", f"SYNTHETIC hourly series ({days} days): shared inputs not found"
     start = pd.DatetimeIndex(start)
     end = start + pd.Timedelta(hours=1)
-    delivery_day_cet = start.tz_convert("Etc/GMT-1").floor("D").tz_convert("UTC")
-    published = delivery_day_cet + NP_PUBLICATION_OFFSET
+    published = local_day_start_utc(start, MARKET_CLOCK) + NP_PUBLICATION_OFFSET
     prices = pd.DataFrame(
         {
             "interval_start_utc": start,

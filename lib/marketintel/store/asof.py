@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from marketintel.exceptions import EmptyResultError, LookAheadError, NaiveTimestampError, SchemaError
+from marketintel.exceptions import EmptyResultError, LookAheadError, SchemaError
 from marketintel.store.schema import (
     INGESTED_AT,
     PUBLISHED_AT,
@@ -41,6 +41,7 @@ from marketintel.store.schema import (
     quote_identifier,
 )
 from marketintel.store.tables import TABLES
+from marketintel.timeutils import to_instant
 
 _AS_OF_PARAM = "as_of"
 
@@ -60,34 +61,6 @@ class Range:
 # --------------------------------------------------------------------------------------------------------
 # Values
 # --------------------------------------------------------------------------------------------------------
-def to_instant(value: Any, what: str) -> pd.Timestamp:
-    """Return ``value`` as a tz-aware timestamp.
-
-    Parameters
-    ----------
-    value : pd.Timestamp, datetime or str
-        An instant; strings need an offset, e.g. ``"2024-03-31T01:00Z"``.
-    what : str
-        What the value is, for the error message.
-
-    Raises
-    ------
-    NaiveTimestampError
-        If the value has no time zone (a naive timestamp is not an instant).
-    """
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise SchemaError(f"{what} must be a tz-aware timestamp, got {value!r}: {exc}") from None
-    if pd.isna(stamp):
-        raise SchemaError(f"{what} must be a tz-aware timestamp, got NaT")
-    if stamp.tzinfo is None:
-        raise NaiveTimestampError(
-            f"{what} must be tz-aware (an instant), got naive {stamp}; e.g. pd.Timestamp('{stamp}', tz='UTC')"
-        )
-    return stamp
-
-
 def _to_date(value: Any, what: str) -> date:
     if isinstance(value, datetime):
         raise SchemaError(f"{what} is a Date column: pass a datetime.date, not a timestamp ({value!r})")

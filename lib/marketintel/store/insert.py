@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from marketintel.exceptions import SchemaError
+from marketintel.timeutils import naive_timestamp_problem
 
 DEFAULT_BATCH_ROWS = 1 << 18
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -102,11 +103,14 @@ def insert_df(
     clickhouse_connect.driver.exceptions.DatabaseError
         With the server's message, if the server refuses the data.
     """
-    naive = [c for c in df.columns if pd.api.types.is_datetime64_dtype(df[c]) and df[c].dt.tz is None]
-    if naive:
-        raise SchemaError(
-            f"columns {naive} hold naive timestamps; localize them first (e.g. .dt.tz_localize('UTC'))"
-        )
+    problems = [
+        problem
+        for name in df.columns
+        if pd.api.types.is_datetime64_any_dtype(df[name])
+        and (problem := naive_timestamp_problem(str(name), df[name])) is not None
+    ]
+    if problems:
+        raise SchemaError("; ".join(problems))
     arrow = pa.Table.from_pandas(df, preserve_index=False)
     if compression == "auto":
         host = getattr(client, "url", "")

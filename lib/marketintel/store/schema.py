@@ -23,12 +23,12 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import Literal
 
 import pandas as pd
 
 from marketintel.exceptions import SchemaError
+from marketintel.timeutils import naive_timestamp_problem
 
 #: The one timestamp type of the store: milliseconds, UTC.
 UTC_TIMESTAMP = "DateTime64(3, 'UTC')"
@@ -510,7 +510,7 @@ def validate_frame(spec: TableSpec, df: pd.DataFrame, *, allow_extra: bool = Fal
 def _series_problems(column: Column, series: pd.Series) -> list[str]:
     problems: list[str] = []
     if column.is_utc_timestamp:
-        problem = _timestamp_problem(column.name, series)
+        problem = naive_timestamp_problem(column.name, series)
         if problem:
             problems.append(problem)
     if not column.nullable:
@@ -522,21 +522,6 @@ def _series_problems(column: Column, series: pd.Series) -> list[str]:
                 f" but {n_missing} are missing (first at index {first})"
             )
     return problems
-
-
-def _timestamp_problem(name: str, series: pd.Series) -> str | None:
-    hint = "localize the source's local time (or declare it UTC) before writing"
-    if isinstance(series.dtype, pd.DatetimeTZDtype):
-        return None
-    if pd.api.types.is_datetime64_dtype(series.dtype):
-        return f"column {name!r} holds naive timestamps (dtype {series.dtype}); {hint}"
-    values = series.dropna()
-    if not all(isinstance(v, datetime) for v in values):
-        return f"column {name!r} must hold tz-aware timestamps, got dtype {series.dtype}"
-    naive = [v for v in values if v.tzinfo is None or v.utcoffset() is None]
-    if naive:
-        return f"column {name!r} holds {len(naive)} naive timestamps (first {naive[0]}); {hint}"
-    return None
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -1,0 +1,98 @@
+"""Every time zone, DST and interval helper of the platform; nothing else converts time zones.
+
+Stamps are instants: tz-aware, stored as ``DateTime64(3, 'UTC')``. Local time exists only at the edges
+(a publisher's local wall clock coming in, labels going out), and crosses them here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from marketintel.exceptions import NaiveTimestampError, SchemaError
+
+UTC = "UTC"
+
+
+def to_instant(value: Any, what: str) -> pd.Timestamp:
+    """Return ``value`` as a tz-aware timestamp.
+
+    Parameters
+    ----------
+    value : pd.Timestamp, datetime or str
+        An instant; strings need an offset, e.g. ``"2024-03-31T01:00Z"``.
+    what : str
+        What the value is, for the error message.
+
+    Raises
+    ------
+    NaiveTimestampError
+        If the value has no time zone (a naive timestamp is not an instant).
+    SchemaError
+        If the value is not a timestamp at all.
+    """
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(f"{what} must be a tz-aware timestamp, got {value!r}: {exc}") from None
+    if pd.isna(stamp):
+        raise SchemaError(f"{what} must be a tz-aware timestamp, got NaT")
+    if stamp.tzinfo is None:
+        raise NaiveTimestampError(
+            f"{what} must be tz-aware (an instant), got naive {stamp}; e.g. pd.Timestamp('{stamp}', tz='UTC')"
+        )
+    return stamp
+
+
+def naive_timestamp_problem(name: str, series: pd.Series) -> str | None:
+    """Return why a column of timestamps is not made of instants, or None if it is.
+
+    Parameters
+    ----------
+    name : str
+        The column's name, for the message.
+    series : pd.Series
+        Its values: a tz-aware datetime dtype, or Python datetimes that all carry an offset.
+    """
+    hint = "localize the source's local time (or declare it UTC) before writing"
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        return None
+    if pd.api.types.is_datetime64_dtype(series.dtype):
+        return f"column {name!r} holds naive timestamps (dtype {series.dtype}); {hint}"
+    values = series.dropna()
+    if not all(isinstance(v, datetime) for v in values):
+        return f"column {name!r} must hold tz-aware timestamps, got dtype {series.dtype}"
+    naive = [v for v in values if v.tzinfo is None or v.utcoffset() is None]
+    if naive:
+        return f"column {name!r} holds {len(naive)} naive timestamps (first {naive[0]}); {hint}"
+    return None
+
+
+def local_to_utc(wall: pd.DatetimeIndex | pd.Index, tz: str) -> pd.DatetimeIndex:
+    """Read naive local wall-clock times as instants in ``tz``; return them in UTC.
+
+    Parameters
+    ----------
+    wall : pd.DatetimeIndex
+        Naive local times, e.g. a publisher's "2024-03-31 01:00" in its market's time zone.
+    tz : str
+        IANA zone (``"Europe/Berlin"``) or fixed offset (``"Etc/GMT-1"`` is UTC+01:00).
+
+    Raises
+    ------
+    ValueError
+        On a wall time that does not exist or is ambiguous in ``tz`` (a DST change): the source must say
+        which hour it means (for example with a DST flag), and the connector resolves it explicitly.
+    """
+    index = pd.DatetimeIndex(wall)
+    if index.tz is not None:
+        raise ValueError(f"local_to_utc takes naive wall-clock times, got tz-aware ones ({index.tz})")
+    return index.tz_localize(tz, ambiguous="raise", nonexistent="raise").tz_convert(UTC)
+
+
+def local_day_start_utc(instants: pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex:
+    """Return, for each instant, the start of its local calendar day in ``tz``, as a UTC instant."""
+    local = pd.DatetimeIndex(instants).tz_convert(tz)
+    return pd.DatetimeIndex(local.normalize()).tz_convert(UTC)
