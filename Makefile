@@ -17,7 +17,6 @@ LINT_PATHS := lib connectors flows tests $(wildcard benchmarks/*.py)
 export MI_DATA_DIR ?= $(CURDIR)/data
 # Read-only shared inputs (fixtures, datasets) beside the clone; tests skip what needs them when absent.
 export MI_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
-export PATH := $(BIN):$(PATH)
 
 .PHONY: help setup demo test lint pytest stop status clean
 
