@@ -1,0 +1,182 @@
+"""The Ingestor SDK: what a connector is, what it hands over, and the errors it raises.
+
+A connector is a package (``connectors/<source>/``) with an :class:`Ingestor` subclass registered as an
+entry point in the ``marketintel.connectors`` group. The SDK runs it (:mod:`marketintel.connectors.runner`):
+every payload is archived in ``raw_payloads`` before it is parsed, a payload that cannot be parsed is kept
+as ``quarantined`` with its reason, and progress is checkpointed after each payload so that a run killed
+in the middle resumes with no gap and no duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pandas as pd
+
+from marketintel.exceptions import MarketIntelError
+from marketintel.timeutils import to_instant
+
+
+class ParseError(MarketIntelError):
+    """A payload cannot be mapped to canonical rows; the payload is quarantined with this reason."""
+
+
+class UnknownDatasetError(MarketIntelError, KeyError):
+    """A dataset name that the source does not publish."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One dataset of a source.
+
+    Attributes
+    ----------
+    name : str
+        Identifier, e.g. ``"lmp_day_ahead_hourly"``.
+    table : str
+        Store table the rows go to (``prices`` or ``fundamentals``).
+    description : str
+        What it is, in the publisher's words where possible.
+    cadence : str
+        How often the publisher issues it, as a pandas offset (``"5min"``, ``"1D"``).
+    timezone : str
+        IANA zone of the publisher's stamps (``"Etc/GMT+5"`` for EST all year).
+    verified : bool
+        Whether the parser is tested on a real recorded response; False means it follows the
+        publisher's documented format only.
+    max_window : str
+        Longest history window one request may ask for (pandas offset).
+    """
+
+    name: str
+    table: str
+    description: str
+    cadence: str
+    timezone: str
+    verified: bool = False
+    max_window: str = "1D"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What a source publishes."""
+
+    source: str
+    datasets: tuple[Dataset, ...]
+    rate_limit_s: float = 1.0  # the publisher's politeness limit: at most one request per this many seconds
+
+    def dataset(self, name: str) -> Dataset:
+        """Return the dataset called ``name``.
+
+        Raises
+        ------
+        UnknownDatasetError
+            Listing the datasets the source has.
+        """
+        for ds in self.datasets:
+            if ds.name == name:
+                return ds
+        known = ", ".join(d.name for d in self.datasets) or "(none)"
+        raise UnknownDatasetError(f"{self.source} has no dataset {name!r}; it has: {known}")
+
+
+@dataclass(frozen=True)
+class RawPayload:
+    """Bytes exactly as a publisher sent them, with where and when they came from.
+
+    ``window_start_utc`` / ``window_end_utc`` is the delivery window the payload covers, which the
+    runner checkpoints once its rows are stored.
+    """
+
+    source: str
+    dataset: str
+    url: str
+    body: bytes
+    fetched_at_utc: pd.Timestamp
+    status: int = 200
+    content_type: str = ""
+    window_start_utc: pd.Timestamp | None = None
+    window_end_utc: pd.Timestamp | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        """The payload's sha256 (lower-case hex)."""
+        return hashlib.sha256(self.body).hexdigest()
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """A history window of one dataset (``follow``: keep going at the publication cadence)."""
+
+    dataset: str
+    start_utc: pd.Timestamp
+    end_utc: pd.Timestamp
+    follow: bool = False
+
+    def __post_init__(self) -> None:
+        start = to_instant(self.start_utc, "start")
+        end = to_instant(self.end_utc, "end")
+        if end <= start:
+            raise ValueError(f"the window must end after it starts: {start} .. {end}")
+        object.__setattr__(self, "start_utc", start.tz_convert("UTC"))
+        object.__setattr__(self, "end_utc", end.tz_convert("UTC"))
+
+
+class Ingestor(ABC):
+    """Base class of every connector.
+
+    Subclasses set :attr:`source` and implement :meth:`discover`, :meth:`pull_or_subscribe` and
+    :meth:`map_to_schema`; :meth:`emit` and :meth:`checkpoint` are the SDK's and rarely overridden.
+    """
+
+    source: ClassVar[str]
+
+    def __init__(self, http: Any = None, store: Any = None) -> None:
+        self.http = http
+        self.store = store
+
+    @abstractmethod
+    def discover(self) -> Catalog:
+        """Return the datasets, cadence, time zones and rate limit of the source."""
+
+    @abstractmethod
+    def pull_or_subscribe(self, request: PullRequest) -> Iterator[RawPayload]:
+        """Yield the payloads covering the request's window, chunked the way the publisher allows."""
+
+    @abstractmethod
+    def map_to_schema(self, raw: RawPayload) -> pd.DataFrame:
+        """Map one payload to canonical rows. Pure: bytes in, frame out; raise :class:`ParseError`."""
+
+    def detect_dataset(self, filename: str, body: bytes) -> str:
+        """Return which dataset a saved payload belongs to (for ``mi connectors parse`` without --dataset).
+
+        Raises
+        ------
+        ParseError
+            When the file does not look like any dataset of the source; the message lists them.
+        """
+        known = ", ".join(d.name for d in self.discover().datasets)
+        raise ParseError(
+            f"{self.source}: cannot tell the dataset of {filename!r}; pass --dataset (one of {known})"
+        )
+
+    def emit(self, frames: Iterable[pd.DataFrame], table: str) -> int:
+        """Store canonical frames (idempotent: the tables replace identical facts); return rows written."""
+        from marketintel.store import insert_df
+
+        if self.store is None:
+            raise MarketIntelError(f"{self.source}: no store client to emit to")
+        return sum(insert_df(self.store, table, frame) for frame in frames if len(frame))
+
+    def checkpoint(self, state: dict[str, Any]) -> None:
+        """Record progress (``dataset``, ``watermark_utc``, optional ``state``/``run_id``)."""
+        from marketintel.connectors.runner import write_checkpoint
+
+        if self.store is None:
+            raise MarketIntelError(f"{self.source}: no store client to checkpoint to")
+        write_checkpoint(self.store, self.source, state)

@@ -1,0 +1,48 @@
+"""The connector registry (entry points) and the `mi connectors` / `mi ingest` commands' errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from marketintel.connectors import registry
+from marketintel.connectors.base import PullRequest, UnknownDatasetError
+
+from tests.connectors.toy import ToyIngestor
+
+
+def test_unknown_source_lists_the_installed_ones() -> None:
+    with pytest.raises(registry.UnknownSourceError, match="no connector called 'nope'; installed: "):
+        registry.load("nope")
+    assert registry.names() == sorted(registry.names())
+
+
+def test_unknown_dataset_lists_the_sources_datasets() -> None:
+    with pytest.raises(UnknownDatasetError, match="toy has no dataset 'prices'; it has: daily"):
+        ToyIngestor().discover().dataset("prices")
+
+
+def test_pull_requests_need_instants_and_a_forward_window() -> None:
+    with pytest.raises(ValueError, match="must end after it starts"):
+        PullRequest("daily", pd.Timestamp("2024-01-02", tz="UTC"), pd.Timestamp("2024-01-01", tz="UTC"))
+    with pytest.raises(ValueError, match="tz-aware"):
+        PullRequest("daily", pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-02", tz="UTC"))
+
+
+def test_cli_connectors_list_and_unknown_source() -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", "marketintel.cli", "connectors", "list"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run(
+        [sys.executable, "-m", "marketintel.cli", "connectors", "parse", "nope", "x.csv"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 2 and "no connector called 'nope'" in res.stderr
