@@ -1,0 +1,1 @@
+"""Southwest Power Pool (SPP): LMPs by settlement location from the Marketplace file browser."""

@@ -1,0 +1,107 @@
+"""SPP connector: day-ahead hourly and real-time 5-minute LMPs by settlement location."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pandas as pd
+from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
+from marketintel.connectors.spp.mapping import parse_lmp_csv
+
+from marketintel.timeutils import local_day_start_utc
+
+BASE = "https://portal.spp.org/file-browser-api/download"
+TZ = "America/Chicago"  # SPP's "Central prevailing time"
+#: SPP publishes no rate limit for the file browser; one request a second is polite.
+RATE_LIMIT_S = 1.0
+#: Day-ahead results are posted in the afternoon before the operating day; 14:00 Central is taken as
+#: the publication time (an approximation: SPP gives no exact posting time per file).
+DA_POSTED_BEFORE_DAY = pd.Timedelta(hours=10)
+
+DATASETS = (
+    Dataset(
+        "lmp_day_ahead_hourly", "prices", "Day-ahead LMP by settlement location (DA-LMP-SL), hourly",
+        "1D", TZ, verified=True, max_window="1D",
+    ),
+    Dataset(
+        "lmp_real_time_5min", "prices", "Real-time balancing market LMP by settlement location (RTBM-LMP-SL)",
+        "5min", TZ, verified=True, max_window="5min",
+    ),
+)  # fmt: skip
+_FILE = {
+    "lmp_day_ahead_hourly": re.compile(r"DA-LMP-SL-\d{12}\.csv$"),
+    "lmp_real_time_5min": re.compile(r"RTBM-LMP-SL-\d{12}\.csv$"),
+}
+
+
+def _da_published(end: pd.Series) -> pd.Series:
+    start = pd.DatetimeIndex(end - pd.Timedelta(hours=1))
+    return pd.Series(local_day_start_utc(start, TZ) - DA_POSTED_BEFORE_DAY, index=end.index)
+
+
+def _rt_published(end: pd.Series) -> pd.Series:
+    return end
+
+
+class SPPIngestor(Ingestor):
+    """Southwest Power Pool Marketplace files."""
+
+    source = "spp"
+
+    def discover(self) -> Catalog:
+        """Return SPP's datasets."""
+        return Catalog("spp", DATASETS, RATE_LIMIT_S)
+
+    def file_url(self, dataset: str, interval_end_local: pd.Timestamp) -> str:
+        """Return the file browser URL of one file (named after its local operating day or interval end)."""
+        t = interval_end_local
+        if dataset == "lmp_day_ahead_hourly":
+            return f"{BASE}/da-lmp-by-location?path=/{t:%Y}/{t:%m}/By_Day/DA-LMP-SL-{t:%Y%m%d}0100.csv"
+        folder = f"/{t:%Y}/{t:%m}/By_Interval/{t:%d}"
+        return f"{BASE}/rtbm-lmp-by-location?path={folder}/RTBM-LMP-SL-{t:%Y%m%d%H%M}.csv"
+
+    def pull_or_subscribe(self, request: PullRequest) -> Iterator[RawPayload]:
+        """Yield one file per operating day (day-ahead) or per 5-minute interval (real time)."""
+        if self.http is None:
+            raise ParseError("spp: no HTTP client given (HttpClient live, record or replay)")
+        if request.dataset == "lmp_day_ahead_hourly":
+            days = pd.date_range(
+                request.start_utc.tz_convert(TZ).normalize(), request.end_utc.tz_convert(TZ), freq="D",
+                inclusive="left",
+            )  # fmt: skip
+            windows = [(d, d + pd.DateOffset(days=1), d) for d in days]
+        else:
+            ends = pd.date_range(
+                request.start_utc.ceil("5min") + pd.Timedelta("5min"), request.end_utc, freq="5min"
+            )
+            windows = [(e - pd.Timedelta("5min"), e, e.tz_convert(TZ)) for e in ends]
+        seen: set[str] = set()
+        for start, end, label in windows:
+            url = self.file_url(request.dataset, label)
+            if url in seen:
+                # The hour repeated when DST ends has the same local file names as the first one; how SPP
+                # names the second hour's files is not in any recording, so it is not guessed.
+                continue
+            seen.add(url)
+            resp = self.http.get("spp", url, min_interval_s=RATE_LIMIT_S)
+            yield RawPayload(
+                "spp", request.dataset, url, resp.body, pd.Timestamp.now(tz="UTC"), resp.status,
+                resp.content_type, pd.Timestamp(start).tz_convert("UTC"), pd.Timestamp(end).tz_convert("UTC"),
+            )  # fmt: skip
+
+    def map_to_schema(self, raw: RawPayload) -> pd.DataFrame:
+        """Map one LMP file to canonical price rows."""
+        if raw.dataset == "lmp_day_ahead_hourly":
+            return parse_lmp_csv(raw.body, "SPP_DAY_AHEAD_HOURLY", pd.Timedelta(hours=1), _da_published)
+        if raw.dataset == "lmp_real_time_5min":
+            return parse_lmp_csv(raw.body, "SPP_REAL_TIME_5MIN", pd.Timedelta(minutes=5), _rt_published)
+        self.discover().dataset(raw.dataset)  # raises, listing the datasets
+        raise AssertionError("unreachable")
+
+    def detect_dataset(self, filename: str, body: bytes) -> str:
+        """Tell the dataset from SPP's file name."""
+        for name, pattern in _FILE.items():
+            if pattern.search(filename):
+                return name
+        return super().detect_dataset(filename, body)

@@ -1,0 +1,61 @@
+"""The contract every connector's output honours; each connector's tests inherit :class:`ConnectorContract`.
+
+Subclasses set ``source`` and implement ``recorded_frames()`` (canonical frames parsed from the connector's
+real recorded payloads); the checks below then run on every one of them.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pandas as pd
+import pytest
+from marketintel.connectors import registry
+
+from marketintel.store import get_table, validate_frame
+
+PLAUSIBLE = {"prices": (-10_000.0, 20_000.0), "fundamentals": (-1e7, 1e7)}  # floors and caps, loosely
+
+
+class ConnectorContract:
+    source: ClassVar[str]
+
+    def recorded_frames(self) -> list[tuple[str, str, pd.DataFrame]]:
+        """Return (dataset, file name, canonical frame) for every recorded payload of the source."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    def frames(self) -> list[tuple[str, str, pd.DataFrame]]:
+        frames = self.recorded_frames()
+        assert frames, f"{self.source}: no recorded payload was parsed"
+        return frames
+
+    def test_registered_with_a_catalog(self) -> None:
+        catalog = registry.load(self.source)().discover()
+        assert catalog.source == self.source and catalog.datasets and catalog.rate_limit_s > 0
+
+    def test_canonical_columns_and_types(self, frames: list[tuple[str, str, pd.DataFrame]]) -> None:
+        catalog = registry.load(self.source)().discover()
+        for dataset, _name, df in frames:
+            validate_frame(get_table(catalog.dataset(dataset).table), df)  # raises with every problem
+
+    def test_utc_intervals_forward_sorted_unique(self, frames: list[tuple[str, str, pd.DataFrame]]) -> None:
+        catalog = registry.load(self.source)().discover()
+        for dataset, name, df in frames:
+            for col in ("interval_start_utc", "interval_end_utc", "published_at_utc"):
+                assert str(df[col].dt.tz) == "UTC", f"{name}: {col} is not UTC"
+            assert (df["interval_end_utc"] > df["interval_start_utc"]).all(), name
+            key = list(get_table(catalog.dataset(dataset).table).natural_key)
+            assert not df.duplicated(key).any(), f"{name}: duplicate natural keys"
+            order = [c for c in key if c not in ("interval_start_utc", "interval_end_utc")] + [
+                "interval_start_utc"
+            ]
+            assert df.equals(df.sort_values(order, ignore_index=True)), f"{name}: not sorted by {order}"
+
+    def test_plausible_values(self, frames: list[tuple[str, str, pd.DataFrame]]) -> None:
+        catalog = registry.load(self.source)().discover()
+        for dataset, name, df in frames:
+            table = catalog.dataset(dataset).table
+            col = "price" if table == "prices" else "value"
+            low, high = PLAUSIBLE[table]
+            assert df[col].between(low, high).all(), f"{name}: {col} outside [{low}, {high}]"
