@@ -113,9 +113,18 @@ class HttpClient:
             time.sleep(due - now)
 
     def get(
-        self, source: str, url: str, params: dict[str, str] | None = None, *, min_interval_s: float = 1.0
+        self,
+        source: str,
+        url: str,
+        params: dict[str, str] | None = None,
+        *,
+        min_interval_s: float = 1.0,
+        headers: dict[str, str] | None = None,
     ) -> Response:
         """GET ``url`` for ``source``, at most one request per ``min_interval_s`` for that source.
+
+        ``headers`` (API keys, for example) are sent but are not part of the recorded request, so that
+        recordings hold no secrets.
 
         Raises
         ------
@@ -134,7 +143,7 @@ class HttpClient:
             self._wait_turn(source, min_interval_s)
             self.requests += 1
             try:
-                resp = self._client.get(url, params=params)
+                resp = self._client.get(url, params=params, headers=headers)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 last_problem = f"{type(exc).__name__}: {exc}"
             else:

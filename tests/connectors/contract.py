@@ -45,10 +45,13 @@ class ConnectorContract:
             for col in ("interval_start_utc", "interval_end_utc", "published_at_utc"):
                 assert str(df[col].dt.tz) == "UTC", f"{name}: {col} is not UTC"
             assert (df["interval_end_utc"] > df["interval_start_utc"]).all(), name
-            key = list(get_table(catalog.dataset(dataset).table).natural_key)
-            assert not df.duplicated(key).any(), f"{name}: duplicate natural keys"
-            order = [c for c in key if c not in ("interval_start_utc", "interval_end_utc")] + [
-                "interval_start_utc"
+            spec = get_table(catalog.dataset(dataset).table)
+            key = list(spec.order_by)  # the natural key plus published_at_utc: a revision is a new row
+            assert not df.duplicated(key).any(), f"{name}: duplicate keys {key}"
+            skip = ("interval_start_utc", "interval_end_utc", "published_at_utc")
+            order = [c for c in spec.natural_key if c not in skip] + [
+                "interval_start_utc",
+                "published_at_utc",
             ]
             assert df.equals(df.sort_values(order, ignore_index=True)), f"{name}: not sorted by {order}"
 
