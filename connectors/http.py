@@ -186,4 +186,7 @@ class HttpClient:
         assert self.recordings is not None
         self.requests += 1
         body = (self.recordings / str(entry["file"])).read_bytes()
-        return Response(url, int(entry["status"]), body, str(entry.get("content_type", "")))
+        status = int(entry["status"])
+        if status >= 400:  # as live: a recorded refusal is an error, not data
+            raise FetchError(f"{url} answered HTTP {status} (recorded): {body[:200]!r}")
+        return Response(url, status, body, str(entry.get("content_type", "")))

@@ -86,10 +86,14 @@ def test_rate_limit_is_per_source(publisher: str) -> None:
 def test_record_then_replay_checks_the_request(publisher: str, tmp_path: Path) -> None:
     rec = HttpClient("record", tmp_path / "rec")
     live = rec.get("src", f"{publisher}/report", {"day": "2024-03-31", "node": "HUB"}, min_interval_s=0)
+    with pytest.raises(FetchError, match="HTTP 404"):
+        rec.get("src", f"{publisher}/missing", min_interval_s=0)
     rec.close()
     replay = HttpClient("replay", tmp_path / "rec")
     again = replay.get("src", f"{publisher}/report", {"node": "HUB", "day": "2024-03-31"})  # order-free
     assert (again.body, again.status, again.content_type) == (live.body, 200, "text/csv")
     with pytest.raises(RecordingMissingError, match=r"day=2024-04-01[\s\S]*recorded:[\s\S]*day=2024-03-31"):
         replay.get("src", f"{publisher}/report", {"day": "2024-04-01", "node": "HUB"})
-    assert _Publisher.calls == {"/report": 1}  # replay never touched the network
+    with pytest.raises(FetchError, match=r"HTTP 404 \(recorded\)"):  # replayed refusals stay errors
+        replay.get("src", f"{publisher}/missing")
+    assert _Publisher.calls == {"/report": 1, "/missing": 1}  # replay never touched the network
