@@ -9,6 +9,8 @@ import pandas as pd
 from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.connectors.isone.mapping import FEEDS, parse
 
+from marketintel.timeutils import local_days
+
 BASE = "https://webservices.iso-ne.com/api/v1.1"
 TZ = "America/New_York"
 #: ISO Express asks for moderate use; one request a second.
@@ -53,12 +55,7 @@ class ISONEIngestor(Ingestor):
             import base64
 
             headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-        days = pd.date_range(
-            request.start_utc.tz_convert(TZ).normalize(),
-            request.end_utc.tz_convert(TZ),
-            freq="D",
-            inclusive="left",
-        )
+        days = local_days(request.start_utc, request.end_utc, TZ)
         for day in days:
             urls = self.urls(request.dataset, day)
             for k, url in enumerate(urls):

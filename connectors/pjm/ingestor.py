@@ -10,6 +10,8 @@ import pandas as pd
 from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.connectors.pjm.mapping import FEEDS, TZ, items, parse
 
+from marketintel.timeutils import local_days
+
 BASE = "https://api.pjm.com/api/v1"
 #: Data Miner 2 allows 6 requests a minute for non-members: one request per 10 s.
 RATE_LIMIT_S = 10.0
@@ -73,12 +75,7 @@ class PJMIngestor(Ingestor):
         headers = (
             {"Ocp-Apim-Subscription-Key": os.environ[API_KEY_ENV]} if API_KEY_ENV in os.environ else None
         )
-        days = pd.date_range(
-            request.start_utc.tz_convert(TZ).normalize(),
-            request.end_utc.tz_convert(TZ),
-            freq="D",
-            inclusive="left",
-        )
+        days = local_days(request.start_utc, request.end_utc, TZ)
         for day in days:
             start_row, total = 1, None
             while True:

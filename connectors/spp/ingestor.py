@@ -9,7 +9,7 @@ import pandas as pd
 from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.connectors.spp.mapping import parse_lmp_csv
 
-from marketintel.timeutils import local_day_start_utc
+from marketintel.timeutils import local_day_start_utc, local_days
 
 BASE = "https://portal.spp.org/file-browser-api/download"
 TZ = "America/Chicago"  # SPP's "Central prevailing time"
@@ -66,10 +66,7 @@ class SPPIngestor(Ingestor):
         if self.http is None:
             raise ParseError("spp: no HTTP client given (HttpClient live, record or replay)")
         if request.dataset == "lmp_day_ahead_hourly":
-            days = pd.date_range(
-                request.start_utc.tz_convert(TZ).normalize(), request.end_utc.tz_convert(TZ), freq="D",
-                inclusive="left",
-            )  # fmt: skip
+            days = local_days(request.start_utc, request.end_utc, TZ)
             windows = [(d, d + pd.DateOffset(days=1), d) for d in days]
         else:
             ends = pd.date_range(

@@ -96,3 +96,14 @@ def local_day_start_utc(instants: pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex
     """Return, for each instant, the start of its local calendar day in ``tz``, as a UTC instant."""
     local = pd.DatetimeIndex(instants).tz_convert(tz)
     return pd.DatetimeIndex(local.normalize()).tz_convert(UTC)
+
+
+def local_days(start_utc: pd.Timestamp, end_utc: pd.Timestamp, tz: str) -> pd.DatetimeIndex:
+    """Return the starts (local midnight, tz-aware) of the local days that overlap ``[start, end)``.
+
+    A publisher's daily files are named after its local operating day; DST days are 23 or 25 hours long,
+    which ``day + pd.DateOffset(days=1)`` respects.
+    """
+    return pd.date_range(
+        start_utc.tz_convert(tz).normalize(), end_utc.tz_convert(tz), freq="D", inclusive="left"
+    )

@@ -1,28 +1,40 @@
 """The contract every connector's output honours; each connector's tests inherit :class:`ConnectorContract`.
 
-Subclasses set ``source`` and implement ``recorded_frames()`` (canonical frames parsed from the connector's
-real recorded payloads); the checks below then run on every one of them.
+Subclasses set ``source`` and ``files`` (the connector's real recorded payloads); the checks below then run
+on the canonical frame of every one of them.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 import pandas as pd
 import pytest
 from marketintel.connectors import registry
+from marketintel.connectors.base import RawPayload
 
 from marketintel.store import get_table, validate_frame
 
 PLAUSIBLE = {"prices": (-10_000.0, 20_000.0), "fundamentals": (-1e7, 1e7)}  # floors and caps, loosely
 
 
+def parse_file(source: str, path: Path) -> tuple[str, pd.DataFrame]:
+    """Detect the dataset of a recorded file and map it, as `mi connectors parse` does."""
+    ingestor = registry.load(source)()
+    body = path.read_bytes()
+    dataset = ingestor.detect_dataset(path.name, body)
+    raw = RawPayload(source, dataset, path.as_uri(), body, pd.Timestamp.now(tz="UTC"))
+    return dataset, ingestor.map_to_schema(raw)
+
+
 class ConnectorContract:
     source: ClassVar[str]
+    files: ClassVar[list[Path]]  # every recorded payload of the source that a dataset covers
 
     def recorded_frames(self) -> list[tuple[str, str, pd.DataFrame]]:
         """Return (dataset, file name, canonical frame) for every recorded payload of the source."""
-        raise NotImplementedError
+        return [(dataset, p.name, df) for p in self.files for dataset, df in [parse_file(self.source, p)]]
 
     @pytest.fixture
     def frames(self) -> list[tuple[str, str, pd.DataFrame]]:

@@ -15,7 +15,7 @@ from marketintel.connectors.runner import ingest
 
 from marketintel.config import shared_dir
 from marketintel.store import migrate
-from tests.connectors.contract import ConnectorContract
+from tests.connectors.contract import ConnectorContract, parse_file
 from tests.storeproc import StoreProcess
 
 ISONE = shared_dir() / "fixtures" / "isone" / "api_v1.1"
@@ -25,19 +25,12 @@ FILES = sorted(p for p in ISONE.iterdir() if p.name.startswith(ENDPOINTS)) if IS
 
 
 def _parse(path: Path) -> tuple[str, pd.DataFrame]:
-    ing = ISONEIngestor()
-    body = path.read_bytes()
-    dataset = ing.detect_dataset(path.name, body)
-    return dataset, ing.map_to_schema(
-        RawPayload("isone", dataset, path.as_uri(), body, pd.Timestamp.now(tz="UTC"))
-    )
+    return parse_file("isone", path)
 
 
 class TestISONEContract(ConnectorContract):
     source = "isone"
-
-    def recorded_frames(self) -> list[tuple[str, str, pd.DataFrame]]:
-        return [(dataset, p.name, df) for p in FILES for dataset, df in [_parse(p)]]
+    files = FILES
 
 
 @pytest.mark.parametrize(

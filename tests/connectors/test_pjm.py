@@ -14,7 +14,7 @@ from marketintel.connectors.runner import ingest
 
 from marketintel.config import shared_dir
 from marketintel.store import migrate
-from tests.connectors.contract import ConnectorContract
+from tests.connectors.contract import ConnectorContract, parse_file
 from tests.storeproc import StoreProcess
 
 PJM = shared_dir() / "fixtures" / "pjm" / "dataminer_api"
@@ -25,19 +25,12 @@ FILES = sorted(PJM.iterdir()) if PJM.is_dir() else []
 
 
 def _parse(path: Path) -> tuple[str, pd.DataFrame]:
-    ing = PJMIngestor()
-    body = path.read_bytes()
-    dataset = ing.detect_dataset(path.name, body)
-    return dataset, ing.map_to_schema(
-        RawPayload("pjm", dataset, path.as_uri(), body, pd.Timestamp.now(tz="UTC"))
-    )
+    return parse_file("pjm", path)
 
 
 class TestPJMContract(ConnectorContract):
     source = "pjm"
-
-    def recorded_frames(self) -> list[tuple[str, str, pd.DataFrame]]:
-        return [(dataset, p.name, df) for p in FILES for dataset, df in [_parse(p)]]
+    files = FILES
 
 
 def test_every_recorded_file_is_detected_and_parsed() -> None:

@@ -9,14 +9,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from marketintel.connectors.base import ParseError, PullRequest, RawPayload
+from marketintel.connectors.base import ParseError, PullRequest
 from marketintel.connectors.http import HttpClient, RecordingMissingError, request_key
 from marketintel.connectors.runner import ingest
 from marketintel.connectors.spp.ingestor import SPPIngestor
 
 from marketintel.config import shared_dir
 from marketintel.store import migrate
-from tests.connectors.contract import ConnectorContract
+from tests.connectors.contract import ConnectorContract, parse_file
 from tests.storeproc import StoreProcess
 
 SPP = shared_dir() / "fixtures" / "spp"
@@ -27,17 +27,12 @@ LMP_FILES = sorted(p for p in SPP.glob("*LMP-SL-*.csv") if p.stat().st_size > 0)
 
 
 def _parse(path: Path) -> tuple[str, pd.DataFrame]:
-    ing = SPPIngestor()
-    dataset = ing.detect_dataset(path.name, path.read_bytes())
-    raw = RawPayload("spp", dataset, path.as_uri(), path.read_bytes(), pd.Timestamp.now(tz="UTC"))
-    return dataset, ing.map_to_schema(raw)
+    return parse_file("spp", path)
 
 
 class TestSPPContract(ConnectorContract):
     source = "spp"
-
-    def recorded_frames(self) -> list[tuple[str, str, pd.DataFrame]]:
-        return [(dataset, p.name, df) for p in LMP_FILES for dataset, df in [_parse(p)]]
+    files = LMP_FILES
 
 
 def test_day_ahead_file() -> None:
