@@ -1,0 +1,1 @@
+"""Midcontinent ISO (MISO): market reports and the real-time Data Broker."""

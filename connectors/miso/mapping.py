@@ -1,0 +1,153 @@
+"""MISO payloads -> canonical rows. Pure.
+
+MISO stamps its market data in Eastern Standard Time all year (no DST): a fixed UTC-05:00 clock, so every
+day has 24 hours. Day-ahead LMP reports are wide (``HE 1`` .. ``HE 24``, hour ending) with one row per node
+and value (LMP, MCC congestion, MLC loss); the Data Broker's JSON forecasts give the hour's beginning
+(``DateTimeEST``) and the forecast's issue interval in ``RefId``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pandas as pd
+from marketintel.connectors.base import ParseError
+
+from marketintel.timeutils import local_to_utc
+
+EST = "Etc/GMT+5"  # UTC-05:00 all year
+#: day-ahead results are posted around 14:00 EST on the day before the market day (approximation)
+DA_POSTED_BEFORE_DAY = pd.Timedelta(hours=10)
+_VALUE_COLUMN = {"LMP": "price", "MCC": "congestion", "MLC": "loss"}
+
+
+def _check_text(body: bytes) -> None:
+    if not body.strip():
+        raise ParseError("empty body")
+    if body.lstrip()[:1] == b"<":
+        raise ParseError("an HTML page instead of data (MISO error or maintenance page)")
+
+
+def parse_da_lmp(body: bytes) -> pd.DataFrame:
+    """Map a day-ahead ex-ante/ex-post LMP report (``YYYYMMDD_da_exante_lmp.csv``) to price rows."""
+    _check_text(body)
+    text = body.decode("utf-8-sig", errors="replace")
+    lines = text.splitlines()
+    try:
+        day = pd.Timestamp(pd.to_datetime(lines[1].strip().strip(","), format="%m/%d/%Y"))
+        header_at = next(k for k, line in enumerate(lines) if line.startswith("Node,Type,Value"))
+    except (IndexError, StopIteration, ValueError):
+        raise ParseError(
+            "not a MISO LMP report: no market date on line 2 or no 'Node,Type,Value' header"
+        ) from None
+    if "Eastern Standard Time" not in text[: text.find("Node,Type,Value")]:
+        raise ParseError("the report does not say its hours are EST; the layout changed")
+    wide = pd.read_csv(io.StringIO("\n".join(lines[header_at:])))
+    hours = [c for c in wide.columns if re.fullmatch(r"HE \d+", c)]
+    if len(hours) != 24:
+        raise ParseError(f"expected HE 1..HE 24 columns, found {hours}")
+    long = wide.melt(id_vars=["Node", "Type", "Value"], value_vars=hours, var_name="he", value_name="v")
+    long = long[long["Value"].isin(list(_VALUE_COLUMN))]
+    if long.empty:
+        raise ParseError(f"no LMP/MCC/MLC rows (values found: {sorted(set(wide['Value']))})")
+    hour_end = long["he"].str[3:].astype(int)
+    wall = pd.DatetimeIndex(day + pd.to_timedelta(hour_end - 1, unit="h"))
+    long = long.assign(start=local_to_utc(wall, EST).astype("datetime64[ms, UTC]"))
+    table = long.pivot_table(index=["Node", "Type", "start"], columns="Value", values="v", aggfunc="first")
+    table = table.reset_index()
+    out = pd.DataFrame(
+        {
+            "interval_start_utc": table["start"],
+            "interval_end_utc": table["start"] + pd.Timedelta(hours=1),
+            "market": "MISO_DAY_AHEAD_EXANTE_HOURLY",
+            "location": table["Node"].astype(str),
+            "location_type": table["Type"].astype(str).str.lower(),
+            "price": table["LMP"].astype(float),
+            "currency": "USD",
+            "unit": "USD/MWh",
+            "source": "miso",
+        }
+    )
+    for value, col in (("MCC", "congestion"), ("MLC", "loss")):
+        out[col] = table[value].astype(float) if value in table else float("nan")
+    out["energy"] = out["price"] - out["congestion"] - out["loss"]  # MEC = LMP - MCC - MLC (NaN if unknown)
+    day_start = local_to_utc(pd.DatetimeIndex([day]), EST)[0]
+    out["published_at_utc"] = day_start - DA_POSTED_BEFORE_DAY
+    return out.sort_values(["location", "interval_start_utc"], ignore_index=True)
+
+
+def _json(body: bytes) -> dict[str, object]:
+    _check_text(body)
+    try:
+        doc = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ParseError("expected a JSON object")
+    return doc
+
+
+def _ref_time(doc: dict[str, object]) -> pd.Timestamp:
+    """Return the issue time in ``RefId`` (``10-Mar-2025 - Interval 06:00 EST``) as UTC."""
+    m = re.fullmatch(r"(\d{1,2}-\w{3}-\d{4}) - Interval (\d{2}:\d{2}) EST", str(doc.get("RefId", "")))
+    if not m:
+        raise ParseError(f"unreadable RefId {doc.get('RefId')!r}")
+    wall = pd.DatetimeIndex([pd.to_datetime(f"{m.group(1)} {m.group(2)}", format="%d-%b-%Y %H:%M")])
+    return pd.Timestamp(local_to_utc(wall, EST)[0])
+
+
+def parse_forecast(body: bytes, variable: str) -> pd.DataFrame:
+    """Map a Data Broker wind or solar forecast (``getWindForecast``/``getSolarForecast``) to fundamentals."""
+    doc = _json(body)
+    records = doc.get("Forecast")
+    if not isinstance(records, list) or not records:
+        raise ParseError(f"no Forecast list in the answer (keys {sorted(doc)})")
+    raw = pd.DataFrame.from_records(records)
+    wall = pd.DatetimeIndex(pd.to_datetime(raw["DateTimeEST"], format="%Y-%m-%d %I:%M:%S %p"))
+    start = pd.Series(local_to_utc(wall, EST)).astype("datetime64[ms, UTC]")
+    return pd.DataFrame(
+        {
+            "interval_start_utc": start,
+            "interval_end_utc": start + pd.Timedelta(hours=1),
+            "market": "MISO",
+            "area": "MISO",
+            "area_to": "",
+            "variable": variable,
+            "value": pd.to_numeric(raw["Value"], errors="raise").astype(float),
+            "unit": "MW",
+            "source": "miso",
+            "published_at_utc": _ref_time(doc),
+        }
+    )
+
+
+def parse_fuel_mix(body: bytes) -> pd.DataFrame:
+    """Map a Data Broker fuel mix (``getfuelmix``, one 5-minute interval ending at ``INTERVALEST``)."""
+    doc = _json(body)
+    fuel = doc.get("Fuel")
+    records = fuel.get("Type") if isinstance(fuel, dict) else None
+    if not isinstance(records, list) or not records:
+        raise ParseError("no Fuel.Type list in the answer")
+    raw = pd.DataFrame.from_records(records)
+    wall = pd.DatetimeIndex(pd.to_datetime(raw["INTERVALEST"], format="%Y-%m-%d %I:%M:%S %p"))
+    end = pd.Series(local_to_utc(wall, EST)).astype("datetime64[ms, UTC]")
+    variable = "generation_" + raw["CATEGORY"].astype(str).str.lower().str.replace(
+        r"[^a-z0-9]+", "_", regex=True
+    )
+    out = pd.DataFrame(
+        {
+            "interval_start_utc": end - pd.Timedelta(minutes=5),
+            "interval_end_utc": end,
+            "market": "MISO",
+            "area": "MISO",
+            "area_to": "",
+            "variable": variable.str.strip("_"),
+            "value": pd.to_numeric(raw["ACT"], errors="raise").astype(float),
+            "unit": "MW",
+            "source": "miso",
+            "published_at_utc": end,
+        }
+    )
+    return out.sort_values(["variable", "interval_start_utc"], ignore_index=True)

@@ -1,0 +1,83 @@
+"""MISO on its recorded files: EST all year, hour-ending reports, Data Broker forecasts and fuel mix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from marketintel.connectors.base import ParseError, PullRequest, RawPayload
+from marketintel.connectors.http import HttpClient, request_key
+from marketintel.connectors.miso.ingestor import REPORTS, MISOIngestor
+from marketintel.connectors.runner import ingest
+
+from marketintel.config import shared_dir
+from marketintel.store import migrate
+from tests.connectors.contract import ConnectorContract, parse_file
+from tests.storeproc import StoreProcess
+
+MISO = shared_dir() / "fixtures" / "miso"
+pytestmark = pytest.mark.skipif(not MISO.is_dir(), reason=f"recorded MISO files not found at {MISO}")
+FILES = sorted(p for p in MISO.iterdir() if p.suffix != ".xls") if MISO.is_dir() else []
+
+
+class TestMISOContract(ConnectorContract):
+    source = "miso"
+    files = FILES
+
+
+def test_reports_are_hour_ending_est_all_year() -> None:
+    _, df = parse_file("miso", MISO / "da_exante_lmp_20251202_EXCERPT.csv")
+    assert (df.groupby("location").size() == 24).all()
+    assert df["interval_start_utc"].min() == pd.Timestamp(
+        "2025-12-02 05:00", tz="UTC"
+    )  # HE 1 = 00:00-01:00 EST
+    assert set(df["location_type"]) == {"interface", "loadzone"}
+    # 2025-03-10 is in US daylight time, but MISO stays on EST: midnight is still 05:00 UTC
+    _, solar = parse_file("miso", MISO / "DataBroker_getSolarForecast.json")
+    assert (
+        solar["interval_start_utc"].min() == pd.Timestamp("2025-03-10 05:00", tz="UTC") and len(solar) == 48
+    )
+    assert (solar["published_at_utc"] == pd.Timestamp("2025-03-10 11:00", tz="UTC")).all()  # RefId 06:00 EST
+
+
+def test_fuel_mix_interval_ends_at_its_stamp() -> None:
+    _, df = parse_file("miso", MISO / "DataBroker_getfuelmix_2018-01-25.json")
+    assert (df["interval_end_utc"] == pd.Timestamp("2018-01-25 09:30", tz="UTC")).all()
+    assert df.loc[df["variable"] == "generation_coal", "value"].item() == 40384
+
+
+@pytest.mark.parametrize(
+    ("dataset", "body", "reason"),
+    [
+        ("lmp_day_ahead_exante_hourly", b"", "empty body"),
+        ("lmp_day_ahead_exante_hourly", b"<html>maintenance</html>", "HTML page"),
+        (
+            "lmp_day_ahead_exante_hourly",
+            b"Day Ahead Market ExAnte LMPs\n12/02/2025\nNode,Type\n",
+            "no market date",
+        ),
+        ("wind_forecast", b'{"MktDay": "03-10-2025"}', "no Forecast list"),
+        ("fuel_mix_5min", b"[1, 2]", "expected a JSON object"),
+    ],
+)
+def test_bad_payloads(dataset: str, body: bytes, reason: str) -> None:
+    with pytest.raises(ParseError, match=reason):
+        MISOIngestor().map_to_schema(RawPayload("miso", dataset, "x", body, pd.Timestamp.now(tz="UTC")))
+
+
+def test_replay_ingest_of_a_report(store: StoreProcess, ch_database: str, tmp_path: Path) -> None:
+    url = f"{REPORTS}/20251202_da_exante_lmp.csv"
+    (tmp_path / "r.csv").write_bytes((MISO / "da_exante_lmp_20251202_EXCERPT.csv").read_bytes())
+    (tmp_path / "index.json").write_text(
+        json.dumps({request_key("GET", url, None): {"file": "r.csv", "status": 200}})
+    )
+    client = store.client(database=ch_database)
+    migrate(client, database=ch_database)
+    day = pd.Timestamp("2025-12-02 05:00", tz="UTC")  # the EST market day
+    report = ingest(
+        MISOIngestor(http=HttpClient("replay", tmp_path), store=client),
+        PullRequest("lmp_day_ahead_exante_hourly", day, day + pd.Timedelta(days=1)),
+    )
+    assert (report.payloads, report.rows, report.quarantined) == (1, 72, [])
