@@ -6,9 +6,11 @@ Stamps are instants: tz-aware, stored as ``DateTime64(3, 'UTC')``. Local time ex
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from marketintel.exceptions import NaiveTimestampError, SchemaError
@@ -70,7 +72,9 @@ def naive_timestamp_problem(name: str, series: pd.Series) -> str | None:
     return None
 
 
-def local_to_utc(wall: pd.DatetimeIndex | pd.Index, tz: str) -> pd.DatetimeIndex:
+def local_to_utc(
+    wall: pd.DatetimeIndex | pd.Index, tz: str, is_dst: Sequence[bool] | np.ndarray[Any, Any] | None = None
+) -> pd.DatetimeIndex:
     """Read naive local wall-clock times as instants in ``tz``; return them in UTC.
 
     Parameters
@@ -79,17 +83,21 @@ def local_to_utc(wall: pd.DatetimeIndex | pd.Index, tz: str) -> pd.DatetimeIndex
         Naive local times, e.g. a publisher's "2024-03-31 01:00" in its market's time zone.
     tz : str
         IANA zone (``"Europe/Berlin"``) or fixed offset (``"Etc/GMT-1"`` is UTC+01:00).
+    is_dst : sequence of bool, optional
+        For each time, whether it is daylight time: how a publisher's flag (ERCOT's ``DSTFlag`` = "Y"
+        marks the repeated, standard-time hour) resolves the hour that happens twice.
 
     Raises
     ------
     ValueError
-        On a wall time that does not exist or is ambiguous in ``tz`` (a DST change): the source must say
-        which hour it means (for example with a DST flag), and the connector resolves it explicitly.
+        On a wall time that does not exist, or that is ambiguous in ``tz`` when ``is_dst`` is not given:
+        the source must say which hour it means, and the connector passes that on explicitly.
     """
     index = pd.DatetimeIndex(wall)
     if index.tz is not None:
         raise ValueError(f"local_to_utc takes naive wall-clock times, got tz-aware ones ({index.tz})")
-    return index.tz_localize(tz, ambiguous="raise", nonexistent="raise").tz_convert(UTC)
+    ambiguous: Any = "raise" if is_dst is None else np.asarray(is_dst, dtype=bool)
+    return index.tz_localize(tz, ambiguous=ambiguous, nonexistent="raise").tz_convert(UTC)
 
 
 def local_day_start_utc(instants: pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex:
