@@ -1,0 +1,1 @@
+"""California ISO (CAISO): OASIS reports (SingleZip with CSV or XML inside)."""
