@@ -1,0 +1,1 @@
+"""Ontario IESO: public XML reports (reports-public.ieso.ca)."""
