@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
-from marketintel.connectors.miso.mapping import EST, parse_da_lmp, parse_forecast, parse_fuel_mix
+from marketintel.connectors.miso.mapping import EST, parse_da_lmp, parse_df_al, parse_forecast, parse_fuel_mix
 
 from marketintel.timeutils import local_days
 
@@ -48,6 +48,14 @@ DATASETS = (
         EST,
         verified=True,
     ),
+    Dataset(
+        "load_forecast_actual_daily",
+        "fundamentals",
+        "Forecasted and actual load by local resource zone (df_al.xls)",
+        "1D",
+        EST,
+        verified=True,
+    ),
 )
 
 
@@ -79,8 +87,9 @@ class MISOIngestor(Ingestor):
                 meta=params,
             )
             return
+        report = "df_al.xls" if request.dataset == "load_forecast_actual_daily" else "da_exante_lmp.csv"
         for day in local_days(request.start_utc, request.end_utc, EST):
-            url = f"{REPORTS}/{day:%Y%m%d}_da_exante_lmp.csv"
+            url = f"{REPORTS}/{day:%Y%m%d}_{report}"
             resp = self.http.get("miso", url, min_interval_s=RATE_LIMIT_S)
             yield RawPayload(
                 "miso",
@@ -98,6 +107,8 @@ class MISOIngestor(Ingestor):
         """Map one payload to canonical rows."""
         if raw.dataset == "lmp_day_ahead_exante_hourly":
             return parse_da_lmp(raw.body)
+        if raw.dataset == "load_forecast_actual_daily":
+            return parse_df_al(raw.body)
         if raw.dataset == "fuel_mix_5min":
             return parse_fuel_mix(raw.body)
         if raw.dataset in ("wind_forecast", "solar_forecast"):
@@ -108,6 +119,8 @@ class MISOIngestor(Ingestor):
     def detect_dataset(self, filename: str, body: bytes) -> str:
         """Tell the dataset from MISO's report title or the Data Broker message in the file name."""
         lowered = filename.lower()
+        if lowered.endswith("_df_al.xls"):
+            return "load_forecast_actual_daily"
         if body.lstrip().startswith(b"Day Ahead Market ExAnte LMPs") or "da_exante_lmp" in lowered:
             return "lmp_day_ahead_exante_hourly"
         for dataset, message in BROKER_MESSAGES.items():

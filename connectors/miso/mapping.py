@@ -151,3 +151,58 @@ def parse_fuel_mix(body: bytes) -> pd.DataFrame:
         }
     )
     return out.sort_values(["variable", "interval_start_utc"], ignore_index=True)
+
+
+def parse_df_al(body: bytes) -> pd.DataFrame:
+    """Map the daily "Forecasted and Actual Load" workbook (``YYYYMMDD_df_al.xls``) to fundamentals rows.
+
+    One row per market day and hour ending (EST); per local resource zone (and MISO) the medium-term load
+    forecast (MTLF) and the actual load, in MWh per hour. Actuals of hours not yet reached are blank. The
+    workbook gives only its publication *date*: the end of that day (EST) is used as the publication time,
+    so that a point-in-time read never sees the file's values before it certainly existed.
+    """
+    if not body:
+        raise ParseError("empty body")
+    if body[:8] != b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise ParseError("not an XLS workbook (an HTML error page, or a different file?)")
+    try:
+        sheet = pd.read_excel(io.BytesIO(body), header=None, engine="calamine")
+    except Exception as exc:  # calamine raises its own error types for damaged workbooks
+        raise ParseError(f"unreadable workbook: {exc}") from None
+    labels = sheet[0].astype(str).str.strip()
+    try:
+        published_row = labels[labels == "Published Date:"].index[0]
+        header_row = labels[labels == "Market Day"].index[0]
+    except IndexError:
+        raise ParseError("no 'Published Date:' or 'Market Day' row: the workbook layout changed") from None
+    published_day = pd.Timestamp(sheet.iloc[published_row, 1]).normalize()
+    published = local_to_utc(pd.DatetimeIndex([published_day + pd.Timedelta(days=1)]), EST)[0]
+    columns = [str(c).strip() for c in sheet.iloc[header_row]]
+    data = sheet.iloc[header_row + 1 :].set_axis(columns, axis=1)
+    data = data[pd.to_numeric(data["HourEnding"], errors="coerce").notna()]
+    day = pd.to_datetime(data["Market Day"])
+    wall = pd.DatetimeIndex(day + pd.to_timedelta(data["HourEnding"].astype(int) - 1, unit="h"))
+    start = pd.Series(local_to_utc(wall, EST), index=data.index).astype("datetime64[ms, UTC]")
+    frames = []
+    for column in columns[2:]:
+        m = re.fullmatch(r"(\S+) (MTLF|ActualLoad) \(MWh\)", column)
+        if not m:
+            raise ParseError(f"unknown column {column!r} in the load workbook")
+        frames.append(
+            pd.DataFrame(
+                {
+                    "interval_start_utc": start,
+                    "interval_end_utc": start + pd.Timedelta(hours=1),
+                    "market": "MISO",
+                    "area": m.group(1),
+                    "area_to": "",
+                    "variable": "load_forecast_mtlf" if m.group(2) == "MTLF" else "load",
+                    "value": pd.to_numeric(data[column], errors="coerce"),
+                    "unit": "MWh",
+                    "source": "miso",
+                    "published_at_utc": published,
+                }
+            )
+        )
+    out = pd.concat(frames, ignore_index=True).dropna(subset=["value"])
+    return out.sort_values(["area", "variable", "interval_start_utc"], ignore_index=True)

@@ -10,6 +10,7 @@ import pytest
 from marketintel.connectors.base import ParseError, PullRequest, RawPayload
 from marketintel.connectors.http import HttpClient, request_key
 from marketintel.connectors.miso.ingestor import REPORTS, MISOIngestor
+from marketintel.connectors.miso.mapping import parse_df_al
 from marketintel.connectors.runner import ingest
 
 from marketintel.config import shared_dir
@@ -19,7 +20,7 @@ from tests.storeproc import StoreProcess
 
 MISO = shared_dir() / "fixtures" / "miso"
 pytestmark = pytest.mark.skipif(not MISO.is_dir(), reason=f"recorded MISO files not found at {MISO}")
-FILES = sorted(p for p in MISO.iterdir() if p.suffix != ".xls") if MISO.is_dir() else []
+FILES = sorted(MISO.iterdir()) if MISO.is_dir() else []
 
 
 class TestMISOContract(ConnectorContract):
@@ -81,3 +82,20 @@ def test_replay_ingest_of_a_report(store: StoreProcess, ch_database: str, tmp_pa
         PullRequest("lmp_day_ahead_exante_hourly", day, day + pd.Timedelta(days=1)),
     )
     assert (report.payloads, report.rows, report.quarantined) == (1, 72, [])
+
+
+def test_load_workbook_est_actuals_and_publication() -> None:
+    dataset, df = parse_file("miso", MISO / "20250310_df_al.xls")
+    assert dataset == "load_forecast_actual_daily"
+    assert set(df["area"]) == {"LRZ1", "LRZ2_7", "LRZ3_5", "LRZ4", "LRZ6", "LRZ8_9_10", "MISO"}
+    actual = df[(df["variable"] == "load") & (df["area"] == "MISO")]
+    # 2025-03-09 is a US DST day, but MISO's EST clock gives it 24 hours, from 05:00 UTC
+    assert len(actual) == 24 and actual["interval_start_utc"].min() == pd.Timestamp(
+        "2025-03-09 05:00", tz="UTC"
+    )
+    assert actual["value"].iloc[0] == 65773.06
+    assert (
+        df["published_at_utc"] == pd.Timestamp("2025-03-11 05:00", tz="UTC")
+    ).all()  # end of 2025-03-10 EST
+    with pytest.raises(ParseError, match="not an XLS workbook"):
+        parse_df_al(b"<html>Not found</html>")
