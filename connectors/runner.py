@@ -56,7 +56,10 @@ def read_watermark(client: Any, source: str, dataset: str, stream: str = "") -> 
         "WHERE source = {s:String} AND dataset = {d:String} AND stream = {t:String}",
         parameters={"s": source, "d": dataset, "t": stream},
     ).result_rows
-    return pd.Timestamp(rows[0][0]).tz_convert("UTC") if rows else None
+    if not rows:
+        return None
+    stamp = pd.Timestamp(rows[0][0])  # tz-aware, or naive UTC with clickhouse-connect's default tz_mode
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def write_checkpoint(client: Any, source: str, state: dict[str, Any]) -> None:

@@ -335,10 +335,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     http = HttpClient("replay", Path(args.replay)) if args.replay else HttpClient("live")
     ingestor = registry.load(args.source)(http=http, store=connect())
-    request = PullRequest(
-        args.dataset, pd.Timestamp(args.start, tz="UTC"), pd.Timestamp(args.end, tz="UTC"), follow=args.follow
-    )
-    report = ingest(ingestor, request, progress=print)
+    start, end = pd.Timestamp(args.start, tz="UTC"), pd.Timestamp(args.end, tz="UTC")
+    if args.follow:
+        from marketintel.connectors.follow import Clock, ReplayClock, WallClock, follow
+
+        clock: Clock = ReplayClock(start, args.speed) if args.replay else WallClock()
+        reports = follow(ingestor, args.dataset, start, clock=clock, until_utc=end, on_report=print)
+        return 1 if any(r.quarantined for r in reports) else 0
+    report = ingest(ingestor, PullRequest(args.dataset, start, end), progress=print)
     print(report)
     return 1 if report.quarantined else 0
 
@@ -360,7 +364,12 @@ def register_connectors(sub: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("dataset")
     p.add_argument("--start", required=True, help="window start, UTC date or time")
     p.add_argument("--end", required=True, help="window end (exclusive), UTC date or time")
-    p.add_argument("--follow", action="store_true", help="keep following at the publication cadence")
+    p.add_argument(
+        "--follow", action="store_true", help="follow at the publication cadence from --start until --end"
+    )
+    p.add_argument(
+        "--speed", type=float, default=60.0, help="with --replay --follow: simulated seconds per second"
+    )
     p.add_argument("--replay", default=None, help="serve responses from this recordings folder")
     p.set_defaults(func=cmd_ingest)
 
