@@ -12,6 +12,9 @@ import io
 from collections.abc import Callable
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from marketintel.connectors.base import ParseError
 
 #: publisher column -> canonical column (the rest of the canonical row is constant per dataset)
@@ -59,30 +62,50 @@ def parse_lmp_csv(
     if missing:
         raise ParseError(f"changed header: missing {missing}; found {header}")
     try:
-        raw = pd.read_csv(io.BytesIO(body), usecols=list(COLUMNS), dtype={"Settlement Location": "string"})
-        end = pd.to_datetime(raw["GMTIntervalEnd"], format=STAMP_FORMAT).dt.tz_localize("UTC")
-    except (ValueError, pd.errors.ParserError) as exc:
+        table = pacsv.read_csv(
+            io.BytesIO(body),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=list(COLUMNS),
+                column_types={
+                    "GMTIntervalEnd": pa.timestamp("ms"),
+                    "Settlement Location": pa.string(),
+                    **{c: pa.float64() for c in ("LMP", "MEC", "MCC", "MLC")},
+                },
+                timestamp_parsers=[STAMP_FORMAT],
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise ParseError(f"unreadable SPP LMP file: {exc}") from None
-    end = end.astype("datetime64[ms, UTC]")
-    out = pd.DataFrame(
-        {
-            "interval_start_utc": end - interval,
-            "interval_end_utc": end,
-            "market": market,
-            "location": raw["Settlement Location"].astype(str),
-            "location_type": raw["Settlement Location"]
-            .isin(TRADING_HUBS)
-            .map({True: "hub", False: "settlement_location"}),
-            "price": raw["LMP"].astype(float),
-            "energy": raw["MEC"].astype(float),
-            "congestion": raw["MCC"].astype(float),
-            "loss": raw["MLC"].astype(float),
-            "currency": "USD",
-            "unit": "USD/MWh",
-            "source": "spp",
-            "published_at_utc": published(end),
-        }
+    if any(
+        table[c].null_count for c in ("GMTIntervalEnd", "Settlement Location", "LMP", "MEC", "MCC", "MLC")
+    ):
+        raise ParseError("LMP file has empty cells")
+    # sort by location, then interval, and derive every column in Arrow (C++), converting to pandas once
+    table = table.take(
+        pc.sort_indices(
+            table, sort_keys=[("Settlement Location", "ascending"), ("GMTIntervalEnd", "ascending")]
+        )
     )
-    if out[["price", "energy", "congestion", "loss"]].isna().any().any():
-        raise ParseError("LMP file has empty price cells")
-    return out.sort_values(["location", "interval_start_utc"], ignore_index=True)
+    utc = pa.timestamp("ms", tz="UTC")
+    end = table["GMTIntervalEnd"].cast(utc)  # GMT: already UTC
+    start = pc.subtract(end, pa.scalar(int(interval / pd.Timedelta(milliseconds=1)), pa.duration("ms")))
+    # publication times depend only on the interval: compute them once per distinct interval
+    distinct = pc.unique(end)
+    published_distinct = published(pd.Series(distinct.to_pandas())).to_numpy(dtype="datetime64[ms]")
+    published_at = pc.take(pa.array(published_distinct).cast(utc), pc.index_in(end, value_set=distinct))
+    hub = pc.is_in(table["Settlement Location"], value_set=pa.array(sorted(TRADING_HUBS)))
+    out: pd.DataFrame = pa.table(
+        {
+            "interval_start_utc": start,
+            "interval_end_utc": end,
+            "location": table["Settlement Location"],
+            "location_type": pc.if_else(hub, "hub", "settlement_location"),
+            "price": table["LMP"],
+            "energy": table["MEC"],
+            "congestion": table["MCC"],
+            "loss": table["MLC"],
+            "published_at_utc": published_at,
+        }
+    ).to_pandas()
+    out.insert(2, "market", market)  # constant columns are cheapest broadcast by pandas
+    return out.assign(currency="USD", unit="USD/MWh", source="spp")
