@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -151,6 +151,31 @@ class Ingestor(ABC):
     @abstractmethod
     def map_to_schema(self, raw: RawPayload) -> pd.DataFrame:
         """Map one payload to canonical rows. Pure: bytes in, frame out; raise :class:`ParseError`."""
+
+    def fetch_daily(
+        self,
+        request: PullRequest,
+        tz: str,
+        locate: Callable[[pd.Timestamp], tuple[str, dict[str, str] | None]],
+        min_interval_s: float,
+    ) -> Iterator[RawPayload]:
+        """Fetch one payload per local day of the request's window (publishers' daily files and queries).
+
+        ``locate(day)`` returns the URL and query parameters of the day starting at local midnight ``day``;
+        each payload covers its day (23 or 25 hours on DST days), which the runner checkpoints.
+        """
+        from marketintel.timeutils import local_days
+
+        if self.http is None:
+            raise ParseError(f"{self.source}: no HTTP client given (HttpClient live, record or replay)")
+        for day in local_days(request.start_utc, request.end_utc, tz):
+            url, params = locate(day)
+            resp = self.http.get(self.source, url, params, min_interval_s=min_interval_s)
+            yield RawPayload(
+                self.source, request.dataset, url, resp.body, pd.Timestamp.now(tz="UTC"), resp.status,
+                resp.content_type, day.tz_convert("UTC"), (day + pd.DateOffset(days=1)).tz_convert("UTC"),
+                meta=params or {},
+            )  # fmt: skip
 
     def detect_dataset(self, filename: str, body: bytes) -> str:
         """Return which dataset a saved payload belongs to (for ``mi connectors parse`` without --dataset).

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
+from marketintel.connectors.base import Catalog, Dataset, Ingestor, PullRequest, RawPayload
 from marketintel.connectors.caiso.mapping import TZ, parse_fundamentals, parse_prc_lmp
-
-from marketintel.timeutils import local_days
 
 OASIS = "https://oasis.caiso.com/oasisapi/SingleZip"
 #: OASIS answers one request at a time per client and throttles faster callers: one request per 5 s.
@@ -94,17 +92,10 @@ class CAISOIngestor(Ingestor):
 
     def pull_or_subscribe(self, request: PullRequest) -> Iterator[RawPayload]:
         """Yield one OASIS ZIP per operating day."""
-        if self.http is None:
-            raise ParseError("caiso: no HTTP client given (HttpClient live, record or replay)")
         self.discover().dataset(request.dataset)
-        for day in local_days(request.start_utc, request.end_utc, TZ):
-            params = self.request_params(request.dataset, day)
-            resp = self.http.get("caiso", OASIS, params, min_interval_s=RATE_LIMIT_S)
-            yield RawPayload(
-                "caiso", request.dataset, OASIS, resp.body, pd.Timestamp.now(tz="UTC"), resp.status,
-                resp.content_type, day.tz_convert("UTC"), (day + pd.DateOffset(days=1)).tz_convert("UTC"),
-                meta=params,
-            )  # fmt: skip
+        yield from self.fetch_daily(
+            request, TZ, lambda day: (OASIS, self.request_params(request.dataset, day)), RATE_LIMIT_S
+        )
 
     def map_to_schema(self, raw: RawPayload) -> pd.DataFrame:
         """Map one OASIS report to canonical rows."""

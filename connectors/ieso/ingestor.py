@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
+from marketintel.connectors.base import Catalog, Dataset, Ingestor, PullRequest, RawPayload
 from marketintel.connectors.ieso.mapping import EST, parse_da_zonal_price, parse_vg_forecast
-
-from marketintel.timeutils import local_days
 
 BASE = "https://reports-public.ieso.ca/public"
 #: IESO's public report site has no stated limit; one request a second.
@@ -48,25 +46,10 @@ class IESOIngestor(Ingestor):
 
     def pull_or_subscribe(self, request: PullRequest) -> Iterator[RawPayload]:
         """Yield one report per (EST) delivery day."""
-        if self.http is None:
-            raise ParseError("ieso: no HTTP client given (HttpClient live, record or replay)")
         self.discover().dataset(request.dataset)
-        for day in local_days(request.start_utc, request.end_utc, EST):
-            url = self.report_url(request.dataset, day)
-            resp = self.http.get("ieso", url, min_interval_s=RATE_LIMIT_S)
-            end = (day + pd.Timedelta(days=1)).tz_convert("UTC")
-            now = pd.Timestamp.now(tz="UTC")
-            yield RawPayload(
-                "ieso",
-                request.dataset,
-                url,
-                resp.body,
-                now,
-                resp.status,
-                resp.content_type,
-                day.tz_convert("UTC"),
-                end,
-            )
+        yield from self.fetch_daily(
+            request, EST, lambda day: (self.report_url(request.dataset, day), None), RATE_LIMIT_S
+        )
 
     def map_to_schema(self, raw: RawPayload) -> pd.DataFrame:
         """Map one report to canonical rows."""

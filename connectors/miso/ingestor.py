@@ -8,8 +8,6 @@ import pandas as pd
 from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.connectors.miso.mapping import EST, parse_da_lmp, parse_df_al, parse_forecast, parse_fuel_mix
 
-from marketintel.timeutils import local_days
-
 REPORTS = "https://docs.misoenergy.org/marketreports"
 BROKER = "https://api.misoenergy.org/MISORTWDDataBroker/DataBrokerServices.asmx"
 #: MISO publishes no limit for its report pages; one request a second.
@@ -88,20 +86,9 @@ class MISOIngestor(Ingestor):
             )
             return
         report = "df_al.xls" if request.dataset == "load_forecast_actual_daily" else "da_exante_lmp.csv"
-        for day in local_days(request.start_utc, request.end_utc, EST):
-            url = f"{REPORTS}/{day:%Y%m%d}_{report}"
-            resp = self.http.get("miso", url, min_interval_s=RATE_LIMIT_S)
-            yield RawPayload(
-                "miso",
-                request.dataset,
-                url,
-                resp.body,
-                pd.Timestamp.now(tz="UTC"),
-                resp.status,
-                resp.content_type,
-                day.tz_convert("UTC"),
-                (day + pd.Timedelta(days=1)).tz_convert("UTC"),
-            )
+        yield from self.fetch_daily(
+            request, EST, lambda day: (f"{REPORTS}/{day:%Y%m%d}_{report}", None), RATE_LIMIT_S
+        )
 
     def map_to_schema(self, raw: RawPayload) -> pd.DataFrame:
         """Map one payload to canonical rows."""
