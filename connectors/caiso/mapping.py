@@ -18,6 +18,7 @@ from xml.etree import ElementTree
 
 import pandas as pd
 from marketintel.connectors.base import ParseError
+from marketintel.connectors.canonical import fundamentals_frame
 
 from marketintel.timeutils import local_to_utc
 
@@ -103,23 +104,16 @@ def parse_fundamentals(body: bytes) -> pd.DataFrame:
     variable = raw["item"].astype(str).str.lower()
     if "RENEWABLE_TYPE" in raw:
         variable = variable + "_" + raw["RENEWABLE_TYPE"].astype(str).str.lower()
-    out = pd.DataFrame(
-        {
-            "interval_start_utc": pd.to_datetime(raw["start"], format="ISO8601", utc=True).astype(
-                "datetime64[ms, UTC]"
-            ),
-            "interval_end_utc": pd.to_datetime(raw["end"], format="ISO8601", utc=True).astype(
-                "datetime64[ms, UTC]"
-            ),
-            "market": "CAISO",
-            "area": area,
-            "area_to": "",
-            "variable": variable,
-            "value": pd.to_numeric(raw["value"], errors="raise").astype(float),
-            "unit": "MW",
-            "source": "caiso",
-            "published_at_utc": generated,
-        }
+    out = fundamentals_frame(
+        pd.to_datetime(raw["start"], format="ISO8601", utc=True).astype("datetime64[ms, UTC]"),
+        pd.to_datetime(raw["end"], format="ISO8601", utc=True).astype("datetime64[ms, UTC]"),
+        market="CAISO",
+        area=area,
+        variable=variable,
+        value=pd.to_numeric(raw["value"], errors="raise").astype(float),
+        unit="MW",
+        source="caiso",
+        published=generated,
     )
     return out.sort_values(["area", "variable", "interval_start_utc"], ignore_index=True)
 

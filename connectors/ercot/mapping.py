@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 from marketintel.connectors.base import ParseError
+from marketintel.connectors.canonical import fundamentals_frame
 
 from marketintel.timeutils import local_to_utc
 
@@ -136,19 +137,16 @@ def parse_report(body: bytes, dataset: str) -> pd.DataFrame:
         else:
             variable, area = report.prefix, "ERCOT" if column == "SystemTotal" else column.upper()
         frames.append(
-            pd.DataFrame(
-                {
-                    "interval_start_utc": end - pd.Timedelta(hours=1),
-                    "interval_end_utc": end,
-                    "market": "ERCOT",
-                    "area": area,
-                    "area_to": "",
-                    "variable": variable,
-                    "value": pd.to_numeric(raw[column], errors="coerce"),
-                    "unit": "MW",
-                    "source": "ercot",
-                    "published_at_utc": published,
-                }
+            fundamentals_frame(
+                end - pd.Timedelta(hours=1),
+                end,
+                market="ERCOT",
+                area=area,
+                variable=variable,
+                value=pd.to_numeric(raw[column], errors="coerce"),
+                unit="MW",
+                source="ercot",
+                published=published,
             )
         )
     out = pd.concat(frames, ignore_index=True).dropna(subset=["value"])  # actuals of future hours are blank
@@ -166,19 +164,16 @@ def parse_actual_load_15min(body: bytes) -> pd.DataFrame:
             f"changed header: expected DeliveryDate,TimeEnding,Demand,DSTFlag; found {list(raw.columns)}"
         )
     end = ending_to_utc(raw["DeliveryDate"], raw["TimeEnding"], raw["DSTFlag"])
-    out = pd.DataFrame(
-        {
-            "interval_start_utc": end - pd.Timedelta(minutes=15),
-            "interval_end_utc": end,
-            "market": "ERCOT",
-            "area": "ERCOT",
-            "area_to": "",
-            "variable": "load",
-            "value": raw["Demand"].astype(float),
-            "unit": "MW",
-            "source": "ercot",
-            "published_at_utc": end,
-        }
+    out = fundamentals_frame(
+        end - pd.Timedelta(minutes=15),
+        end,
+        market="ERCOT",
+        area="ERCOT",
+        variable="load",
+        value=raw["Demand"].astype(float),
+        unit="MW",
+        source="ercot",
+        published=end,
     )
     return out.sort_values("interval_start_utc", ignore_index=True)
 

@@ -10,6 +10,7 @@ from xml.etree import ElementTree
 
 import pandas as pd
 from marketintel.connectors.base import ParseError
+from marketintel.connectors.canonical import fundamentals_frame
 
 from marketintel.timeutils import local_to_utc
 
@@ -111,18 +112,15 @@ def parse_vg_forecast(body: bytes) -> pd.DataFrame:
     raw = pd.DataFrame(rows, columns=["day", "hour", "zone", "variable", "value"])
     wall = pd.DatetimeIndex(pd.to_datetime(raw["day"]) + pd.to_timedelta(raw["hour"] - 1, unit="h"))
     starts = pd.Series(local_to_utc(wall, EST), index=raw.index).astype("datetime64[ms, UTC]")
-    out = pd.DataFrame(
-        {
-            "interval_start_utc": starts,
-            "interval_end_utc": starts + pd.Timedelta(hours=1),
-            "market": "IESO",
-            "area": raw["zone"],
-            "area_to": "",
-            "variable": raw["variable"],
-            "value": raw["value"],
-            "unit": "MW",
-            "source": "ieso",
-            "published_at_utc": issued,
-        }
+    out = fundamentals_frame(
+        starts,
+        starts + pd.Timedelta(hours=1),
+        market="IESO",
+        area=raw["zone"],
+        variable=raw["variable"],
+        value=raw["value"],
+        unit="MW",
+        source="ieso",
+        published=issued,
     )
     return out.sort_values(["area", "variable", "interval_start_utc"], ignore_index=True)

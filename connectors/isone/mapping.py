@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 from marketintel.connectors.base import ParseError
+from marketintel.connectors.canonical import fundamentals_frame
 
 
 @dataclass(frozen=True)
@@ -103,19 +104,16 @@ def parse(body: bytes, dataset: str) -> pd.DataFrame:
         if field not in raw:
             raise ParseError(f"missing field {field!r}; found {sorted(raw.columns)}")
         frames.append(
-            pd.DataFrame(
-                {
-                    "interval_start_utc": start,
-                    "interval_end_utc": end,
-                    "market": "ISONE",
-                    "area": area,
-                    "area_to": "",
-                    "variable": variable,
-                    "value": pd.to_numeric(raw[field], errors="raise").astype(float),
-                    "unit": feed.unit,
-                    "source": "isone",
-                    "published_at_utc": published,
-                }
+            fundamentals_frame(
+                start,
+                end,
+                market="ISONE",
+                area=area,
+                variable=variable,
+                value=pd.to_numeric(raw[field], errors="raise").astype(float),
+                unit=feed.unit,
+                source="isone",
+                published=published,
             )
         )
     out = pd.concat(frames, ignore_index=True)

@@ -14,6 +14,7 @@ import re
 
 import pandas as pd
 from marketintel.connectors.base import ParseError
+from marketintel.connectors.canonical import fundamentals_frame, slug
 
 from marketintel.timeutils import local_to_utc
 
@@ -107,19 +108,16 @@ def parse_forecast(body: bytes, variable: str) -> pd.DataFrame:
     raw = pd.DataFrame.from_records(records)
     wall = pd.DatetimeIndex(pd.to_datetime(raw["DateTimeEST"], format="%Y-%m-%d %I:%M:%S %p"))
     start = pd.Series(local_to_utc(wall, EST)).astype("datetime64[ms, UTC]")
-    return pd.DataFrame(
-        {
-            "interval_start_utc": start,
-            "interval_end_utc": start + pd.Timedelta(hours=1),
-            "market": "MISO",
-            "area": "MISO",
-            "area_to": "",
-            "variable": variable,
-            "value": pd.to_numeric(raw["Value"], errors="raise").astype(float),
-            "unit": "MW",
-            "source": "miso",
-            "published_at_utc": _ref_time(doc),
-        }
+    return fundamentals_frame(
+        start,
+        start + pd.Timedelta(hours=1),
+        market="MISO",
+        area="MISO",
+        variable=variable,
+        value=pd.to_numeric(raw["Value"], errors="raise").astype(float),
+        unit="MW",
+        source="miso",
+        published=_ref_time(doc),
     )
 
 
@@ -133,22 +131,17 @@ def parse_fuel_mix(body: bytes) -> pd.DataFrame:
     raw = pd.DataFrame.from_records(records)
     wall = pd.DatetimeIndex(pd.to_datetime(raw["INTERVALEST"], format="%Y-%m-%d %I:%M:%S %p"))
     end = pd.Series(local_to_utc(wall, EST)).astype("datetime64[ms, UTC]")
-    variable = "generation_" + raw["CATEGORY"].astype(str).str.lower().str.replace(
-        r"[^a-z0-9]+", "_", regex=True
-    )
-    out = pd.DataFrame(
-        {
-            "interval_start_utc": end - pd.Timedelta(minutes=5),
-            "interval_end_utc": end,
-            "market": "MISO",
-            "area": "MISO",
-            "area_to": "",
-            "variable": variable.str.strip("_"),
-            "value": pd.to_numeric(raw["ACT"], errors="raise").astype(float),
-            "unit": "MW",
-            "source": "miso",
-            "published_at_utc": end,
-        }
+    variable = "generation_" + raw["CATEGORY"].astype(str).map(slug)
+    out = fundamentals_frame(
+        end - pd.Timedelta(minutes=5),
+        end,
+        market="MISO",
+        area="MISO",
+        variable=variable,
+        value=pd.to_numeric(raw["ACT"], errors="raise").astype(float),
+        unit="MW",
+        source="miso",
+        published=end,
     )
     return out.sort_values(["variable", "interval_start_utc"], ignore_index=True)
 
@@ -189,19 +182,16 @@ def parse_df_al(body: bytes) -> pd.DataFrame:
         if not m:
             raise ParseError(f"unknown column {column!r} in the load workbook")
         frames.append(
-            pd.DataFrame(
-                {
-                    "interval_start_utc": start,
-                    "interval_end_utc": start + pd.Timedelta(hours=1),
-                    "market": "MISO",
-                    "area": m.group(1),
-                    "area_to": "",
-                    "variable": "load_forecast_mtlf" if m.group(2) == "MTLF" else "load",
-                    "value": pd.to_numeric(data[column], errors="coerce"),
-                    "unit": "MWh",
-                    "source": "miso",
-                    "published_at_utc": published,
-                }
+            fundamentals_frame(
+                start,
+                start + pd.Timedelta(hours=1),
+                market="MISO",
+                area=m.group(1),
+                variable="load_forecast_mtlf" if m.group(2) == "MTLF" else "load",
+                value=pd.to_numeric(data[column], errors="coerce"),
+                unit="MWh",
+                source="miso",
+                published=published,
             )
         )
     out = pd.concat(frames, ignore_index=True).dropna(subset=["value"])

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
 from marketintel.connectors.base import ParseError
+from marketintel.connectors.canonical import slug
 
 from marketintel.timeutils import local_day_start_utc
 
@@ -188,10 +188,6 @@ def _utc(frame: pd.DataFrame, name: str) -> pd.Series:
     return pd.to_datetime(frame[name], format="ISO8601").dt.tz_localize("UTC").astype("datetime64[ms, UTC]")
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
-
-
 def parse(body: bytes, dataset: str) -> pd.DataFrame:
     """Map one Data Miner answer of ``dataset`` to canonical rows."""
     feed = FEEDS[dataset]
@@ -242,7 +238,7 @@ def parse(body: bytes, dataset: str) -> pd.DataFrame:
         frames = []
         if feed.variable:
             value_field = feed.values["value"]
-            variables = feed.variable_prefix + raw[feed.variable].astype(str).map(_slug)
+            variables = feed.variable_prefix + raw[feed.variable].astype(str).map(slug)
             frames.append(
                 pd.DataFrame({**base, "area": area, "variable": variables, "value": raw[value_field]})
             )
