@@ -29,6 +29,11 @@ class UnknownDatasetError(MarketIntelError, KeyError):
     """A dataset name that the source does not publish."""
 
 
+#: ``Dataset.table`` of a publisher's document index (ERCOT MIS listings, archive listings): its rows say
+#: which documents exist, for the connector to fetch; they are not stored as facts.
+LISTING = "listing"
+
+
 @dataclass(frozen=True)
 class Dataset:
     """One dataset of a source.
@@ -38,7 +43,8 @@ class Dataset:
     name : str
         Identifier, e.g. ``"lmp_day_ahead_hourly"``.
     table : str
-        Store table the rows go to (``prices`` or ``fundamentals``).
+        Store table the rows go to (``prices``, ``fundamentals``, ``instruments``, ``alerts``), or
+        :data:`LISTING` for a document index that is parsed but not stored.
     description : str
         What it is, in the publisher's words where possible.
     cadence : str

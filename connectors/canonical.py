@@ -46,3 +46,37 @@ def fundamentals_frame(
             "published_at_utc": published,
         }
     )
+
+
+#: columns of a parsed document listing (``Dataset.table == LISTING``), in order
+LISTING_COLUMNS = ("document_id", "name", "url", "published_at_utc", "covers_start_utc", "size_bytes")
+
+
+def listing_frame(
+    document_id: Any,
+    name: Any,
+    url: Any,
+    published: Any,
+    covers_start: Any = pd.NaT,
+    size_bytes: Any = pd.NA,
+) -> pd.DataFrame:
+    """Return a document index: one row per document a publisher lists, newest last.
+
+    ``published`` and ``covers_start`` are UTC instants (the posting time, and the start of the operating
+    day or interval the document covers when the listing says it); ``size_bytes`` may be missing.
+    """
+    frame = pd.DataFrame(
+        {
+            "document_id": document_id,
+            "name": name,
+            "url": url,
+            "published_at_utc": published,
+            "covers_start_utc": covers_start,
+            "size_bytes": size_bytes,
+        }
+    )
+    frame["document_id"] = frame["document_id"].astype(str)
+    frame["size_bytes"] = frame["size_bytes"].astype("Int64")
+    for col in ("published_at_utc", "covers_start_utc"):
+        frame[col] = pd.to_datetime(frame[col], utc=True).astype("datetime64[ms, UTC]")
+    return frame.sort_values(["published_at_utc", "document_id"], ignore_index=True)

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
-from marketintel.connectors.base import Ingestor, ParseError, PullRequest, RawPayload
+from marketintel.connectors.base import LISTING, Ingestor, ParseError, PullRequest, RawPayload
 
-from marketintel.exceptions import SchemaError
+from marketintel.exceptions import MarketIntelError, SchemaError
 from marketintel.store import get_table, insert_df, validate_frame
 
 
@@ -123,6 +123,11 @@ def ingest(
     t0 = time.perf_counter()
     client = ingestor.store
     dataset = ingestor.discover().dataset(request.dataset)
+    if dataset.table == LISTING:
+        raise MarketIntelError(
+            f"{ingestor.source}/{dataset.name} is a document listing, read by the connector to find "
+            "documents; ingest the dataset it lists instead"
+        )
     spec = get_table(dataset.table)
     report = RunReport(ingestor.source, dataset.name, run_id or str(uuid.uuid4()))
     watermark = read_watermark(client, ingestor.source, dataset.name)
