@@ -26,24 +26,57 @@ from benchcommon import WORK_DIR, machine_info, write_results
 from marketintel.config import shared_dir
 
 GRIDSTATUS = "gridstatus==0.37.0"
-FILES = {  # file -> (connector dataset, gridstatus market)
-    "spp/DA-LMP-SL-202503190100.csv": ("lmp_day_ahead_hourly", "DAY_AHEAD_HOURLY"),
-    "spp/RTBM-LMP-SL-202503310840.csv": ("lmp_real_time_5min", "REAL_TIME_5_MIN"),
-}
+#: recorded file -> (source, connector dataset, gridstatus case, its arguments). The largest recordings of
+#: each publisher whose gridstatus parser runs offline on the bytes (its PJM LMP methods need a network
+#: lookup of pnodes, so PJM is measured on its largest feeds without one).
+FILES: dict[str, tuple[str, str, str, list[str]]] = {
+    "spp/DA-LMP-SL-202503190100.csv": ("spp", "lmp_day_ahead_hourly", "spp", ["DAY_AHEAD_HOURLY"]),
+    "spp/RTBM-LMP-SL-202503310840.csv": ("spp", "lmp_real_time_5min", "spp", ["REAL_TIME_5_MIN"]),
+    "pjm/dataminer_api/hourly_solar_power_forecast_response.json": (
+        "pjm", "solar_forecast_hourly", "pjm", ["get_solar_forecast_hourly", "2024-10-04", "2024-10-07"],
+    ),
+    "pjm/dataminer_api/rt_marginal_value_2023-11-05_2023-11-06.json": (
+        "pjm", "constraint_shadow_price_rt_5min", "pjm",
+        ["get_marginal_value_real_time_5_min", "2023-11-05", "2023-11-07"],
+    ),
+    "isone/api_v1.1/reliabilityregionloadforecast_day_20241102_all.json": (
+        "isone", "load_forecast_by_region_hourly", "isone", ["get_reliability_region_load_forecast", "2024-11-02"],
+    ),
+}  # fmt: skip
 
+#: each case maps the file's bytes exactly as gridstatus does after its download: the HTTP layer is replaced
+#: by a function that returns the recorded body (decoded with json.loads where gridstatus calls .json()).
 GRIDSTATUS_WORKER = r"""
-import io, json, statistics, sys, time, warnings
+import io, json, os, statistics, sys, time, warnings
 warnings.filterwarnings("ignore")
 import pandas as pd
-from gridstatus import SPP
-from gridstatus.base import Markets
-path, market, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3])
+path, case, repeats, args = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
 body = open(path, "rb").read()
-iso = SPP()
+
+def spp():
+    from gridstatus import SPP
+    from gridstatus.base import Markets
+    return SPP()._finalize_spp_df(pd.read_csv(io.BytesIO(body)), market=Markets[args[0]], location_type="ALL")
+
+def pjm():
+    from gridstatus import PJM
+    iso = PJM(api_key="offline")
+    iso._fetch_data_miner_pages = lambda *a, **k: pd.DataFrame(json.loads(body)["items"])
+    return getattr(iso, args[0])(args[1], end=args[2])
+
+def isone():
+    os.environ.setdefault("ISONE_API_USERNAME", "offline")
+    os.environ.setdefault("ISONE_API_PASSWORD", "offline")
+    from gridstatus.isone_api.isone_api import ISONEAPI
+    iso = ISONEAPI()
+    iso.make_api_call = lambda *a, **k: json.loads(body)
+    return getattr(iso, args[0])(*args[1:2], **({"end": args[2]} if len(args) > 2 else {}))
+
+run = {"spp": spp, "pjm": pjm, "isone": isone}[case]
 times, rows = [], 0
 for _ in range(repeats):
     t0 = time.perf_counter()
-    df = iso._finalize_spp_df(pd.read_csv(io.BytesIO(body)), market=Markets[market], location_type="ALL")
+    df = run()
     times.append(time.perf_counter() - t0)
     rows = len(df)
 print(json.dumps({"median_s": statistics.median(times), "rows": rows, "pandas": pd.__version__}))
@@ -60,16 +93,16 @@ def gridstatus_python() -> Path:
     return python
 
 
-def ours(path: Path, dataset: str, repeats: int) -> dict[str, float]:
+def ours(path: Path, source: str, dataset: str, repeats: int) -> dict[str, float]:
     import pandas as pd
+    from marketintel.connectors import registry
     from marketintel.connectors.base import RawPayload
-    from marketintel.connectors.spp.ingestor import SPPIngestor
 
     body = path.read_bytes()
-    ingestor = SPPIngestor()
+    ingestor = registry.load(source)()
     times, rows = [], 0
     for _ in range(repeats):
-        raw = RawPayload("spp", dataset, path.as_uri(), body, pd.Timestamp.now(tz="UTC"))
+        raw = RawPayload(source, dataset, path.as_uri(), body, pd.Timestamp.now(tz="UTC"))
         t0 = time.perf_counter()
         df = ingestor.map_to_schema(raw)
         times.append(time.perf_counter() - t0)
@@ -88,11 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     gs_python = gridstatus_python()
     results = {}
-    for name, (dataset, market) in FILES.items():
+    for name, (source, dataset, case, case_args) in FILES.items():
         path = fixtures / name
-        mine = ours(path, dataset, args.repeats)
+        mine = ours(path, source, dataset, args.repeats)
         out = subprocess.run(
-            [str(gs_python), "-c", GRIDSTATUS_WORKER, str(path), market, str(args.repeats)],
+            [str(gs_python), "-c", GRIDSTATUS_WORKER, str(path), case, str(args.repeats), *case_args],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         theirs = json.loads(out.stdout.strip().splitlines()[-1])

@@ -9,13 +9,25 @@ forecast of the same hour is a revision, not an overwrite.
 from __future__ import annotations
 
 import gzip
-import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from marketintel.connectors.base import ParseError
 from marketintel.connectors.canonical import slug
+from marketintel.connectors.columnar import (
+    FUNDAMENTAL_COLUMNS,
+    PRICE_COLUMNS,
+    UTC_MS,
+    load_json,
+    numbers,
+    per_distinct,
+    records_table,
+    strings,
+    to_frame,
+    utc,
+)
 
 from marketintel.timeutils import local_day_start_utc
 
@@ -161,19 +173,12 @@ FEEDS: dict[str, Feed] = {
 
 def items(body: bytes) -> list[dict[str, object]]:
     """Return the records of a Data Miner answer (gzip or not, wrapped in ``items`` or a bare list)."""
-    if not body.strip():
-        raise ParseError("empty body")
     if body[:2] == b"\x1f\x8b":
         try:
             body = gzip.decompress(body)
         except (OSError, EOFError) as exc:
             raise ParseError(f"truncated or corrupt gzip body: {exc}") from None
-    if body.lstrip()[:1] == b"<":
-        raise ParseError("an HTML page instead of JSON (API error or maintenance page)")
-    try:
-        doc = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"not JSON: {exc}") from None
+    doc = load_json(body)
     records = doc.get("items") if isinstance(doc, dict) else doc
     if not isinstance(records, list):
         raise ParseError(
@@ -182,78 +187,69 @@ def items(body: bytes) -> list[dict[str, object]]:
     return records
 
 
-def _utc(frame: pd.DataFrame, name: str) -> pd.Series:
-    if name not in frame:
-        raise ParseError(f"missing field {name!r}; found {sorted(frame.columns)}")
-    return pd.to_datetime(frame[name], format="ISO8601").dt.tz_localize("UTC").astype("datetime64[ms, UTC]")
-
-
 def parse(body: bytes, dataset: str) -> pd.DataFrame:
-    """Map one Data Miner answer of ``dataset`` to canonical rows."""
+    """Map one Data Miner answer of ``dataset`` to canonical rows (columnar, in Arrow; see ``columnar``)."""
     feed = FEEDS[dataset]
-    records = items(body)
-    if not records:
-        raise ParseError("the answer holds no records")
-    raw = pd.DataFrame.from_records(records)
-    start = _utc(raw, feed.start)
+    required = [feed.start, *([feed.end] if feed.end else []), *([feed.location] if feed.location else [])]
+    if feed.published not in ("end", "da"):
+        required.append(feed.published)
+    raw = records_table(items(body), required)
+    start = utc(raw[feed.start], feed.start)
     if feed.end:
-        end = _utc(raw, feed.end)
+        end = utc(raw[feed.end], feed.end)
     elif feed.interval is not None:
-        end = start + feed.interval
+        end = pc.add(start, pa.scalar(feed.interval.to_pytimedelta(), pa.duration("ms")))
     else:  # pragma: no cover - a Feed declares one or the other
         raise AssertionError(f"feed {feed.endpoint} declares neither an end field nor an interval")
-    published_rule: dict[str, Callable[[], pd.Series]] = {
-        "end": lambda: end,
-        "da": lambda: pd.Series(
-            local_day_start_utc(pd.DatetimeIndex(start), TZ) - DA_POSTED_BEFORE_DAY, index=raw.index
-        ),
-    }
-    published = (
-        published_rule[feed.published]() if feed.published in published_rule else _utc(raw, feed.published)
-    )
-    base = {
-        "interval_start_utc": start,
-        "interval_end_utc": end,
-        "market": feed.market,
-        "source": "pjm",
-        "published_at_utc": published,
-    }
-    if feed.table == "prices":
-        out = pd.DataFrame(base)
-        out["location"] = raw[feed.location].astype(str)
-        out["location_type"] = (
-            raw[feed.location_type].astype(str).str.lower() if feed.location_type in raw else "pnode"
+    if feed.published == "end":
+        published = end
+    elif feed.published == "da":  # one posting time per operating day, computed on the distinct starts
+        published = per_distinct(
+            start,
+            lambda s: local_day_start_utc(pd.DatetimeIndex(s), TZ) - DA_POSTED_BEFORE_DAY,
+            UTC_MS,
         )
-        for col, src in feed.values.items():
-            if src in raw:
-                out[col] = pd.to_numeric(raw[src], errors="raise").astype(float)
-            elif col == "price":
-                raise ParseError(f"missing price field {src!r}; found {sorted(raw.columns)}")
-            else:
-                out[col] = float("nan")  # component not requested or not published
-        out["currency"], out["unit"] = "USD", "USD/MWh"
-        key = ["market", "location", "interval_start_utc"]
     else:
-        area = raw[feed.location].astype(str) if feed.location else feed.default_location
-        frames = []
-        if feed.variable:
-            value_field = feed.values["value"]
-            variables = feed.variable_prefix + raw[feed.variable].astype(str).map(slug)
-            frames.append(
-                pd.DataFrame({**base, "area": area, "variable": variables, "value": raw[value_field]})
+        published = utc(raw[feed.published], feed.published)
+    base = {"interval_start_utc": start, "interval_end_utc": end, "published_at_utc": published}
+    if feed.table == "prices":
+        if feed.values["price"] not in raw.column_names:
+            raise ParseError(
+                f"missing price field {feed.values['price']!r}; found {sorted(raw.column_names)}"
             )
-        else:
-            for variable, src in feed.values.items():
-                if src not in raw:
-                    raise ParseError(f"missing field {src!r}; found {sorted(raw.columns)}")
-                frames.append(pd.DataFrame({**base, "area": area, "variable": variable, "value": raw[src]}))
-        out = pd.concat(frames, ignore_index=True)
-        out["value"] = pd.to_numeric(out["value"], errors="raise").astype(float)
-        out["area_to"] = (
-            pd.concat([raw[feed.area_to].astype(str)] * len(frames), ignore_index=True)
-            if feed.area_to
-            else ""
+        cols: dict[str, object] = {**base, "location": strings(raw[feed.location])}
+        cols["location_type"] = (
+            pc.utf8_lower(strings(raw[feed.location_type]))
+            if feed.location_type in raw.column_names
+            else "pnode"
         )
-        out["unit"] = feed.unit
-        key = ["market", "area", "area_to", "variable", "interval_start_utc", "published_at_utc"]
-    return out.sort_values(key, ignore_index=True)
+        for col, src in feed.values.items():  # a component not requested or not published stays missing
+            cols[col] = numbers(raw[src], src) if src in raw.column_names else float("nan")
+        cols.update(market=feed.market, currency="USD", unit="USD/MWh", source="pjm")
+        return to_frame(cols, PRICE_COLUMNS, ["location", "interval_start_utc"])
+    area = strings(raw[feed.location]) if feed.location else pa.repeat(feed.default_location, raw.num_rows)
+    area_to = strings(raw[feed.area_to]) if feed.area_to else pa.repeat("", raw.num_rows)
+    parts = []
+    if feed.variable:
+        if feed.variable not in raw.column_names:
+            raise ParseError(f"missing field {feed.variable!r}; found {sorted(raw.column_names)}")
+        variables = per_distinct(
+            strings(raw[feed.variable]), lambda s: feed.variable_prefix + s.map(slug), pa.string()
+        )
+        parts.append((variables, feed.values["value"]))
+    else:
+        parts = [(pa.repeat(variable, raw.num_rows), src) for variable, src in feed.values.items()]
+    tables = []
+    for variable, src in parts:
+        if src not in raw.column_names:
+            raise ParseError(f"missing field {src!r}; found {sorted(raw.column_names)}")
+        value = numbers(raw[src], src)
+        tables.append(
+            pa.table({**base, "area": area, "area_to": area_to, "variable": variable, "value": value})
+        )
+    long = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    cols = {name: long[name] for name in long.column_names}
+    cols.update(market=feed.market, unit=feed.unit, source="pjm")
+    return to_frame(
+        cols, FUNDAMENTAL_COLUMNS, ["area", "area_to", "variable", "interval_start_utc", "published_at_utc"]
+    )
