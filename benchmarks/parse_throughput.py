@@ -40,7 +40,8 @@ FILES: dict[str, tuple[str, str, str, list[str]]] = {
         ["get_marginal_value_real_time_5_min", "2023-11-05", "2023-11-07"],
     ),
     "isone/api_v1.1/reliabilityregionloadforecast_day_20241102_all.json": (
-        "isone", "load_forecast_by_region_hourly", "isone", ["get_reliability_region_load_forecast", "2024-11-02"],
+        "isone", "load_forecast_by_region_hourly", "isone",
+        ["get_reliability_region_load_forecast", "2024-11-02"],
     ),
 }  # fmt: skip
 
