@@ -147,6 +147,31 @@ def per_distinct(
     return pc.take(mapped, pc.index_in(column, value_set=distinct))
 
 
+def sort_indices(table: pa.Table, keys: Sequence[str]) -> pa.Array:
+    """Return the row order that sorts ``table`` by ``keys`` (ascending), fast for repetitive strings.
+
+    String keys are dictionary-encoded and replaced by the rank of their distinct value, so the sort
+    compares integers; the order equals a plain sort of the strings (UTF-8 byte order, which is code-point
+    order, the same as Python's and pandas').
+    """
+    sort_table = {}
+    for key in keys:
+        column = table[key]
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            encoded = pc.dictionary_encode(column).combine_chunks()
+            ranks = pc.rank(encoded.dictionary, sort_keys="ascending", tiebreaker="dense")
+            column = pc.take(ranks, encoded.indices)
+        sort_table[key] = column
+    return pc.sort_indices(pa.table(sort_table), sort_keys=[(k, "ascending") for k in keys])
+
+
+def constant(value: object, length: int) -> pa.Array:
+    """Return a column repeating one value (built in Arrow: cheaper than broadcasting in pandas)."""
+    if isinstance(value, float):
+        return pa.repeat(pa.scalar(value, pa.float64()), length)
+    return pa.repeat(pa.scalar(value), length)
+
+
 def to_frame(
     columns: dict[str, Any],
     order: Sequence[str],
@@ -154,16 +179,15 @@ def to_frame(
 ) -> pd.DataFrame:
     """Build the canonical frame: Arrow columns and constants, sorted by ``sort_keys``, columns in ``order``.
 
-    ``columns`` maps names to Arrow arrays (all of one length) or scalars (broadcast by pandas, cheapest).
+    ``columns`` maps names to Arrow arrays (all of one length) or scalars (repeated); constants do not
+    change the order, so they are added after the sort. pandas is met once, in ``to_pandas``.
     """
     arrays = {k: v for k, v in columns.items() if isinstance(v, pa.Array | pa.ChunkedArray)}
     table = pa.table(arrays)
-    arrow_keys = [(k, "ascending") for k in sort_keys if k in arrays]  # constants do not change the order
-    if arrow_keys:
-        table = table.take(pc.sort_indices(table, sort_keys=arrow_keys))
-    out: pd.DataFrame = table.to_pandas()
-    for name, value in columns.items():
-        if name not in arrays:
-            out[name] = value
-    frame: pd.DataFrame = out[list(order)]
+    keys = [k for k in sort_keys if k in arrays]
+    if keys:
+        table = table.take(sort_indices(table, keys))
+    n = table.num_rows
+    full = {name: table[name] if name in arrays else constant(columns[name], n) for name in order}
+    frame: pd.DataFrame = pa.table(full).to_pandas()
     return frame

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from marketintel.connectors.base import ParseError
+from marketintel.connectors.columnar import PRICE_COLUMNS, sort_indices, to_frame
 
 #: publisher column -> canonical column (the rest of the canonical row is constant per dataset)
 COLUMNS = {
@@ -53,11 +54,13 @@ def parse_lmp_csv(
     ParseError
         On an empty file, an HTML page, or a header that is not SPP's (missing and found columns listed).
     """
-    if not body.strip():
+    head = body[:4096].lstrip()  # a slice: the checks below never copy the whole file
+    if not head and not body.strip():
         raise ParseError("empty file (SPP serves 0-byte files for intervals not yet published)")
-    if body.lstrip()[:1] == b"<":
+    if head[:1] == b"<":
         raise ParseError("an HTML page instead of CSV (SPP portal error or login page)")
-    header = body.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip().split(",")
+    eol = head.find(b"\n")
+    header = head[: eol if eol >= 0 else None].decode("utf-8-sig", errors="replace").strip().split(",")
     missing = [c for c in EXPECTED_HEADER if c not in header]
     if missing:
         raise ParseError(f"changed header: missing {missing}; found {header}")
@@ -81,11 +84,7 @@ def parse_lmp_csv(
     ):
         raise ParseError("LMP file has empty cells")
     # sort by location, then interval, and derive every column in Arrow (C++), converting to pandas once
-    table = table.take(
-        pc.sort_indices(
-            table, sort_keys=[("Settlement Location", "ascending"), ("GMTIntervalEnd", "ascending")]
-        )
-    )
+    table = table.take(sort_indices(table, ["Settlement Location", "GMTIntervalEnd"]))
     utc = pa.timestamp("ms", tz="UTC")
     end = table["GMTIntervalEnd"].cast(utc)  # GMT: already UTC
     start = pc.subtract(end, pa.scalar(int(interval / pd.Timedelta(milliseconds=1)), pa.duration("ms")))
@@ -94,18 +93,19 @@ def parse_lmp_csv(
     published_distinct = published(pd.Series(distinct.to_pandas())).to_numpy(dtype="datetime64[ms]")
     published_at = pc.take(pa.array(published_distinct).cast(utc), pc.index_in(end, value_set=distinct))
     hub = pc.is_in(table["Settlement Location"], value_set=pa.array(sorted(TRADING_HUBS)))
-    out: pd.DataFrame = pa.table(
-        {
-            "interval_start_utc": start,
-            "interval_end_utc": end,
-            "location": table["Settlement Location"],
-            "location_type": pc.if_else(hub, "hub", "settlement_location"),
-            "price": table["LMP"],
-            "energy": table["MEC"],
-            "congestion": table["MCC"],
-            "loss": table["MLC"],
-            "published_at_utc": published_at,
-        }
-    ).to_pandas()
-    out.insert(2, "market", market)  # constant columns are cheapest broadcast by pandas
-    return out.assign(currency="USD", unit="USD/MWh", source="spp")
+    columns = {
+        "interval_start_utc": start,
+        "interval_end_utc": end,
+        "market": market,
+        "location": table["Settlement Location"],
+        "location_type": pc.if_else(hub, "hub", "settlement_location"),
+        "price": table["LMP"],
+        "energy": table["MEC"],
+        "congestion": table["MCC"],
+        "loss": table["MLC"],
+        "currency": "USD",
+        "unit": "USD/MWh",
+        "source": "spp",
+        "published_at_utc": published_at,
+    }
+    return to_frame(columns, PRICE_COLUMNS, [])  # already sorted
