@@ -189,5 +189,5 @@ def to_frame(
         table = table.take(sort_indices(table, keys))
     n = table.num_rows
     full = {name: table[name] if name in arrays else constant(columns[name], n) for name in order}
-    frame: pd.DataFrame = pa.table(full).to_pandas()
+    frame: pd.DataFrame = pa.table(full).to_pandas(split_blocks=True)
     return frame
