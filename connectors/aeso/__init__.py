@@ -1,0 +1,1 @@
+"""AESO (Alberta): ETS reports (supply and demand, wind and solar forecasts) and API pool price / SMP."""
