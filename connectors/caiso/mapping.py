@@ -7,11 +7,17 @@ Publication time: an OASIS file says when it was *generated* (the XML ``MessageH
 CSV member's name ``..._YYYYMMDD_HH_MM_SS_v1.csv``), not when each forecast was issued. That time is used as
 ``published_at_utc``: an upper bound, so a point-in-time read never sees a value before it was certainly
 known.
+
+Damaged recordings: a complete OASIS XML document that fails to parse only because of broken markup
+*between* its ``REPORT_DATA`` elements (pyiso's reduced ``ene_slrs.xml`` lacks ``</REPORT_ITEM>``) is read
+from its intact elements, with a logged warning; a cut-off document or a damaged element is refused
+(see :func:`_recover_report`).
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import re
 import zipfile
 from xml.etree import ElementTree
@@ -23,6 +29,7 @@ from marketintel.connectors.canonical import fundamentals_frame
 from marketintel.timeutils import local_to_utc
 
 TZ = "America/Los_Angeles"
+log = logging.getLogger(__name__)
 _GENERATED = re.compile(r"_(\d{8})_(\d{2})_(\d{2})_(\d{2})_v\d+\.(csv|xml)$")
 AREA_FIELDS = ("TAC_AREA_NAME", "TRADING_HUB", "RESOURCE_NAME", "NODE")
 
@@ -54,6 +61,40 @@ def _generated_from_name(member: str) -> pd.Timestamp | None:
     return pd.Timestamp(local_to_utc(wall, TZ, [True])[0])
 
 
+_ELEMENT = re.compile(rb"<REPORT_DATA>.*?</REPORT_DATA>", re.DOTALL)
+
+
+def _recover_report(data: bytes, error: ElementTree.ParseError) -> ElementTree.Element:
+    """Rebuild a malformed but complete OASIS XML report from its intact parts, or raise ParseError.
+
+    pyiso's reduced ``ene_slrs.xml`` lost the ``</REPORT_ITEM>`` closing tag, so the document does not
+    parse, yet every ``REPORT_DATA`` element in it is whole. Recovery is honest only when nothing can be
+    missing: the document must end with ``</OASISReport>`` (not cut off), every opened ``<REPORT_DATA>``
+    must be closed and parse on its own, and the ``MessageHeader`` must parse. The recovered report is
+    rebuilt from those parts and the damage is logged as a warning naming the XML error and the element
+    count; anything less is refused as malformed.
+    """
+    reason = f"malformed XML: {error}"
+    if not data.rstrip().endswith(b"</OASISReport>"):
+        raise ParseError(f"{reason}; the document is cut off (no closing </OASISReport>)")
+    elements = _ELEMENT.findall(data)
+    if not elements or len(elements) != data.count(b"<REPORT_DATA>"):
+        raise ParseError(f"{reason}; a REPORT_DATA element is itself damaged, rows would be lost")
+    header = re.search(rb"<MessageHeader>.*?</MessageHeader>", data, re.DOTALL)
+    root = ElementTree.Element("OASISReport")
+    try:
+        if header is not None:
+            root.append(ElementTree.fromstring(header.group(0)))
+        for element in elements:
+            root.append(ElementTree.fromstring(element))
+    except ElementTree.ParseError as exc:
+        raise ParseError(f"{reason}; an element does not parse on its own: {exc}") from None
+    log.warning(
+        "caiso: %s; recovered all %d intact REPORT_DATA elements (document complete)", reason, len(elements)
+    )
+    return root
+
+
 def _records(member: str, data: bytes) -> tuple[pd.DataFrame, pd.Timestamp]:
     """Return the report's records with normalised column names, and when it was generated."""
     if member.lower().endswith(".csv"):
@@ -69,7 +110,7 @@ def _records(member: str, data: bytes) -> tuple[pd.DataFrame, pd.Timestamp]:
     try:
         root = ElementTree.fromstring(data)
     except ElementTree.ParseError as exc:
-        raise ParseError(f"malformed XML: {exc}") from None
+        root = _recover_report(data, exc)
     ns = {"o": root.tag[1:].split("}")[0]} if root.tag.startswith("{") else {}
     prefix = "o:" if ns else ""
     error = root.find(f".//{prefix}ERROR", ns)

@@ -6,7 +6,14 @@ from collections.abc import Iterator
 
 import pandas as pd
 from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
-from marketintel.connectors.miso.mapping import EST, parse_da_lmp, parse_df_al, parse_forecast, parse_fuel_mix
+from marketintel.connectors.miso.mapping import (
+    EST,
+    parse_da_lmp,
+    parse_df_al,
+    parse_forecast,
+    parse_fuel_mix,
+    parse_rt_lmp,
+)
 
 REPORTS = "https://docs.misoenergy.org/marketreports"
 BROKER = "https://api.misoenergy.org/MISORTWDDataBroker/DataBrokerServices.asmx"
@@ -17,6 +24,7 @@ BROKER_MESSAGES = {
     "wind_forecast": "getWindForecast",
     "solar_forecast": "getSolarForecast",
     "fuel_mix_5min": "getfuelmix",
+    "lmp_real_time_5min": "getLMPConsolidatedTable",
 }
 DATASETS = (
     Dataset(
@@ -45,6 +53,15 @@ DATASETS = (
         "5min",
         EST,
         verified=True,
+    ),
+    Dataset(
+        "lmp_real_time_5min",
+        "prices",
+        "Data Broker real-time 5-minute LMP by pricing node with MLC/MCC (getLMPConsolidatedTable, current"
+        " only); no recording",
+        "5min",
+        EST,
+        verified=False,
     ),
     Dataset(
         "load_forecast_actual_daily",
@@ -98,6 +115,8 @@ class MISOIngestor(Ingestor):
             return parse_df_al(raw.body)
         if raw.dataset == "fuel_mix_5min":
             return parse_fuel_mix(raw.body)
+        if raw.dataset == "lmp_real_time_5min":
+            return parse_rt_lmp(raw.body)
         if raw.dataset in ("wind_forecast", "solar_forecast"):
             return parse_forecast(raw.body, raw.dataset)
         self.discover().dataset(raw.dataset)
@@ -113,6 +132,8 @@ class MISOIngestor(Ingestor):
         for dataset, message in BROKER_MESSAGES.items():
             if message.lower() in lowered:
                 return dataset
+        if b'"FiveMinLMP"' in body[:2000]:
+            return "lmp_real_time_5min"
         if b'"Fuel"' in body[:200]:
             return "fuel_mix_5min"
         return super().detect_dataset(filename, body)

@@ -4,6 +4,12 @@ MISO stamps its market data in Eastern Standard Time all year (no DST): a fixed 
 day has 24 hours. Day-ahead LMP reports are wide (``HE 1`` .. ``HE 24``, hour ending) with one row per node
 and value (LMP, MCC congestion, MLC loss); the Data Broker's JSON forecasts give the hour's beginning
 (``DateTimeEST``) and the forecast's issue interval in ``RefId``.
+
+Real-time 5-minute LMP (``getLMPConsolidatedTable``, no recording: built from the documented JSON shape
+that gridstatus' ``miso.py`` and other public clients read): ``LMPData.RefId`` (``25-Jun-2026 - Interval
+02:25 EST``) and ``LMPData.FiveMinLMP.PricingNode`` = ``[{"name", "LMP", "MLC", "MCC"}, ...]`` (values as
+strings). The RefId interval is taken as the *end* of the 5-minute interval, as in MISO's fuel mix feed
+(``INTERVALEST`` closes its interval); this is not verified on a recording.
 """
 
 from __future__ import annotations
@@ -196,3 +202,55 @@ def parse_df_al(body: bytes) -> pd.DataFrame:
         )
     out = pd.concat(frames, ignore_index=True).dropna(subset=["value"])
     return out.sort_values(["area", "variable", "interval_start_utc"], ignore_index=True)
+
+
+def parse_rt_lmp(body: bytes) -> pd.DataFrame:
+    """Map a Data Broker ``getLMPConsolidatedTable`` answer to real-time 5-minute price rows (unverified).
+
+    One row per pricing node for the interval ending at ``RefId`` (EST); energy = LMP - MCC - MLC, as
+    MISO defines the components. Published at the interval's end (the feed shows the latest interval).
+
+    Raises
+    ------
+    ParseError
+        On an empty body, HTML, non-JSON, no ``LMPData.FiveMinLMP.PricingNode`` list, an unreadable
+        ``RefId``, a missing LMP/MLC/MCC field or a non-numeric value.
+    """
+    doc = _json(body)
+    lmp = doc.get("LMPData")
+    five = lmp.get("FiveMinLMP") if isinstance(lmp, dict) else None
+    nodes = five.get("PricingNode") if isinstance(five, dict) else None
+    if not isinstance(lmp, dict) or not isinstance(nodes, list) or not nodes:
+        raise ParseError("no LMPData.FiveMinLMP.PricingNode list in the answer")
+    end = _ref_time(lmp)
+    raw = pd.DataFrame.from_records(nodes)
+    missing = [c for c in ("name", "LMP", "MLC", "MCC") if c not in raw]
+    if missing:
+        raise ParseError(f"changed layout: PricingNode misses {missing}; found {sorted(raw.columns)}")
+    try:
+        values = raw[["LMP", "MLC", "MCC"]].apply(pd.to_numeric, errors="raise").astype(float)
+    except (ValueError, TypeError) as exc:
+        raise ParseError(f"non-numeric price: {exc}") from None
+    name = raw["name"].astype(str)
+    out = pd.DataFrame(
+        {
+            "interval_start_utc": end - pd.Timedelta(minutes=5),
+            "interval_end_utc": end,
+            "market": "MISO_REAL_TIME_5MIN",
+            "location": name,
+            "location_type": name.str.endswith(".HUB").map({True: "hub", False: "node"}),
+            "price": values["LMP"],
+            "energy": values["LMP"] - values["MCC"] - values["MLC"],
+            "congestion": values["MCC"],
+            "loss": values["MLC"],
+            "currency": "USD",
+            "unit": "USD/MWh",
+            "source": "miso",
+            "published_at_utc": end,
+        }
+    )
+    for col in ("interval_start_utc", "interval_end_utc", "published_at_utc"):
+        out[col] = out[col].astype("datetime64[ms, UTC]")
+    if out["location"].duplicated().any():
+        raise ParseError(f"node listed twice: {out.loc[out['location'].duplicated(), 'location'].iloc[0]}")
+    return out.sort_values(["location"], ignore_index=True)

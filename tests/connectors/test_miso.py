@@ -99,3 +99,49 @@ def test_load_workbook_est_actuals_and_publication() -> None:
     ).all()  # end of 2025-03-10 EST
     with pytest.raises(ParseError, match="not an XLS workbook"):
         parse_df_al(b"<html>Not found</html>")
+
+
+def test_real_time_lmp_from_the_documented_layout() -> None:
+    """HAND-WRITTEN payload, not a recording: getLMPConsolidatedTable's documented JSON shape (unverified)."""
+    assert not MISOIngestor().discover().dataset("lmp_real_time_5min").verified
+    body = json.dumps(
+        {
+            "LMPData": {
+                "RefId": "10-Jul-2025 - Interval 14:25 EST",
+                "FiveMinLMP": {
+                    "HourAndMin": "14:25",
+                    "PricingNode": [
+                        {"name": "MINN.HUB", "LMP": "31.25", "MLC": "-0.75", "MCC": "2.00"},
+                        {"name": "ALTW.ALTW", "LMP": "28.10", "MLC": "0.40", "MCC": "-1.30"},
+                    ],
+                },
+            }
+        }
+    ).encode()
+    assert (
+        MISOIngestor().detect_dataset("DataBroker_getLMPConsolidatedTable.json", body) == "lmp_real_time_5min"
+    )
+    assert MISOIngestor().detect_dataset("rt.json", body) == "lmp_real_time_5min"
+    df = MISOIngestor().map_to_schema(
+        RawPayload("miso", "lmp_real_time_5min", "x", body, pd.Timestamp.now(tz="UTC"))
+    )
+    hub = df.set_index("location").loc["MINN.HUB"]
+    # 14:25 EST (no DST even in July) = 19:25 UTC closes the interval 19:20-19:25
+    assert (hub["interval_start_utc"], hub["interval_end_utc"]) == (
+        pd.Timestamp("2025-07-10 19:20", tz="UTC"),
+        pd.Timestamp("2025-07-10 19:25", tz="UTC"),
+    )
+    assert (hub["price"], hub["congestion"], hub["loss"], hub["location_type"]) == (31.25, 2.0, -0.75, "hub")
+    assert hub["energy"] == pytest.approx(30.0)  # MEC = LMP - MCC - MLC
+    assert df["market"].unique().tolist() == ["MISO_REAL_TIME_5MIN"] and list(df["location"]) == [
+        "ALTW.ALTW",
+        "MINN.HUB",
+    ]
+    from marketintel.store import get_table, validate_frame
+
+    validate_frame(get_table("prices"), df)
+    for bad, reason in ((b'{"LMPData": {"RefId": "x"}}', "no LMPData.FiveMinLMP"), (b"<html/>", "HTML page")):
+        with pytest.raises(ParseError, match=reason):
+            MISOIngestor().map_to_schema(
+                RawPayload("miso", "lmp_real_time_5min", "x", bad, pd.Timestamp.now(tz="UTC"))
+            )
