@@ -4,7 +4,16 @@ ERCOT stamps intervals by their *end* in Central prevailing time: ``HourEnding``
 and ``TimeEnding`` for 15-minute data. The hour that happens twice when DST ends is told apart by the
 ``DSTFlag`` column ("Y" marks the repeated, standard-time hour; SCED files call it ``RepeatedHourFlag``),
 which is passed to :func:`marketintel.timeutils.local_to_utc`; nothing is guessed. Interval starts are
-computed in UTC, so the 15-minute interval ending at 03:00 CDT on the spring day starts at 01:45 CST.
+computed in UTC, so the 15-minute interval ending at 03:00 CDT on the spring day starts at 01:45 CST
+(recorded snippet); on the fall-back day the interval is identified by its start wall time and the flag
+(see :func:`ending_to_utc`).
+
+Besides the recorded reports (NP3-560, NP4-737, NP4-732, NP6-788, 15-minute actual load), this module
+maps two price reports from their documented layout only (no recording; ``verified=False``): DAM
+Settlement Point Prices (NP4-190-CD, ``...DAMSPNP4190.csv``) and real-time Settlement Point Prices
+(NP6-905-CD, ``...SPPHLZNP6905_YYYYMMDD_HHMM.csv``). Both are published at the document's posting time
+(the ``YYYYMMDD.HHMMSS`` in its name); MIS documents are not revised (a correction is a new document, which
+is stored as a new publication).
 """
 
 from __future__ import annotations
@@ -53,8 +62,19 @@ REPORTS: dict[str, Report] = {
 }  # fmt: skip
 
 
-def ending_to_utc(dates: pd.Series, ending: pd.Series, dst_flag: pd.Series | None) -> pd.Series:
-    """Turn ERCOT's (delivery date, hour or time ending, DST flag) into interval ends in UTC."""
+def ending_to_utc(
+    dates: pd.Series, ending: pd.Series, dst_flag: pd.Series | None, length: pd.Timedelta | None = None
+) -> pd.Series:
+    """Turn ERCOT's (delivery date, hour or time ending, DST flag) into interval ends in UTC.
+
+    With ``length`` (the interval's duration) the interval's *start* wall time is resolved first, with
+    the DST flag, and the end is that instant plus ``length``: on the fall-back day the hour ending
+    "02:00" exists twice (``N``: 01:00-02:00 CDT, ``Y``: 01:00-02:00 CST) but the wall time 02:00 only once,
+    so only the start (01:00, ambiguous, told apart by the flag) identifies it. When a start wall time does
+    not exist (spring day: ERCOT labels the interval that ends at the jump by the wall time after it, e.g.
+    TimeEnding "03:00" for 01:45-02:00 CST), the end wall times are resolved instead. Every day's labels
+    are unambiguous under one of the two readings, and both agree on ordinary days.
+    """
     text = ending.astype(str).str.strip()
     hhmm = text.where(text.str.contains(":"), text + ":00").str.split(":", expand=True)
     try:
@@ -67,6 +87,12 @@ def ending_to_utc(dates: pd.Series, ending: pd.Series, dst_flag: pd.Series | Non
     except (ValueError, KeyError) as exc:
         raise ParseError(f"unreadable delivery date or time ending: {exc}") from None
     is_dst = None if dst_flag is None else (dst_flag.astype(str).str.strip().str.upper() != "Y").to_numpy()
+    if length is not None:
+        try:
+            start = local_to_utc(pd.DatetimeIndex(wall - length), TZ, is_dst)
+            return pd.Series(start + length, index=dates.index).astype("datetime64[ms, UTC]")
+        except (ValueError, TypeError):
+            pass  # a start in the spring gap: read the end wall times instead
     try:
         return pd.Series(local_to_utc(pd.DatetimeIndex(wall), TZ, is_dst), index=dates.index).astype(
             "datetime64[ms, UTC]"
@@ -123,7 +149,7 @@ def parse_report(body: bytes, dataset: str) -> pd.DataFrame:
     missing = [c for c in (report.date_col, report.ending_col, "DSTFlag") if c not in raw]
     if missing:
         raise ParseError(f"changed header: missing {missing}; found {list(raw.columns)}")
-    end = ending_to_utc(raw[report.date_col], raw[report.ending_col], raw["DSTFlag"])
+    end = ending_to_utc(raw[report.date_col], raw[report.ending_col], raw["DSTFlag"], pd.Timedelta(hours=1))
     published = posted_at(member)
     frames = []
     for column in raw.columns:
@@ -163,7 +189,7 @@ def parse_actual_load_15min(body: bytes) -> pd.DataFrame:
         raise ParseError(
             f"changed header: expected DeliveryDate,TimeEnding,Demand,DSTFlag; found {list(raw.columns)}"
         )
-    end = ending_to_utc(raw["DeliveryDate"], raw["TimeEnding"], raw["DSTFlag"])
+    end = ending_to_utc(raw["DeliveryDate"], raw["TimeEnding"], raw["DSTFlag"], pd.Timedelta(minutes=15))
     out = fundamentals_frame(
         end - pd.Timedelta(minutes=15),
         end,
@@ -216,3 +242,130 @@ def parse_sced_lmp(body: bytes) -> pd.DataFrame:
         }
     )
     return out.sort_values(["location", "interval_start_utc"], ignore_index=True)
+
+
+#: SettlementPointType of NP6-905-CD -> canonical location type (gridstatus' reading of ERCOT's codes)
+SPP_TYPES = {
+    "HU": "hub",
+    "AH": "hub",  # aggregate hubs (HB_BUSAVG, HB_HUBAVG)
+    "SH": "hub",
+    "LZ": "load_zone",
+    "LZEW": "load_zone_energy_weighted",
+    "LZ_DC": "dc_tie",
+    "LZ_DCEW": "dc_tie_energy_weighted",
+    "RN": "resource_node",
+    "PCCRN": "resource_node",
+    "PUN": "resource_node",
+}
+SPP_DAM_TOKEN, SPP_RT_TOKEN = "DAMSPNP4190", "SPPHLZNP6905"
+
+
+def _point_kind(point: pd.Series) -> pd.Series:
+    """Location type from the name prefix (``HB_``, ``LZ_``, ``DC_``), else a resource node."""
+    kind = point.str.extract(r"^(HB|LZ|DC)_", expand=False).map(
+        {"HB": "hub", "LZ": "load_zone", "DC": "dc_tie"}
+    )
+    return kind.fillna("resource_node")
+
+
+def _document_csv(body: bytes, token: str, need: list[str]) -> tuple[pd.Timestamp, pd.DataFrame]:
+    """Return (posting time [UTC], rows) of an MIS document ZIP whose CSV is a ``token`` report."""
+    member, csv = unzip_single_csv(body)
+    if token not in member:
+        raise ParseError(f"document {member!r} is not a {token} report")
+    if not csv.strip():
+        raise ParseError(f"{member}: empty CSV")
+    raw = pd.read_csv(io.BytesIO(csv), dtype=str, skipinitialspace=True)
+    raw.columns = [c.strip() for c in raw.columns]
+    missing = [c for c in need if c not in raw]
+    if missing:
+        raise ParseError(f"changed header: missing {missing}; found {list(raw.columns)}")
+    return posted_at(member), raw
+
+
+def _prices_frame(
+    start: pd.Series, end: pd.Series, market: str, point: pd.Series, kind: pd.Series, price: pd.Series,
+    published: pd.Timestamp,
+) -> pd.DataFrame:  # fmt: skip
+    try:
+        value = pd.to_numeric(price, errors="raise").astype(float)
+    except (ValueError, TypeError) as exc:
+        raise ParseError(f"non-numeric SettlementPointPrice: {exc}") from None
+    out = pd.DataFrame(
+        {
+            "interval_start_utc": start,
+            "interval_end_utc": end,
+            "market": market,
+            "location": point,
+            "location_type": kind,
+            "price": value,
+            "energy": float("nan"),
+            "congestion": float("nan"),
+            "loss": float("nan"),
+            "currency": "USD",
+            "unit": "USD/MWh",
+            "source": "ercot",
+            "published_at_utc": published,
+        }
+    )
+    out["published_at_utc"] = out["published_at_utc"].astype("datetime64[ms, UTC]")
+    if out.duplicated(["location", "interval_start_utc"]).any():
+        raise ParseError(
+            "a settlement point and interval appear twice (DSTFlag missing on the repeated hour?)"
+        )
+    return out.sort_values(["location", "interval_start_utc"], ignore_index=True)
+
+
+def parse_spp_day_ahead(body: bytes) -> pd.DataFrame:
+    """Map a DAM Settlement Point Prices document (NP4-190-CD) to hourly price rows [USD/MWh].
+
+    Documented layout (not recorded here): ``DeliveryDate`` (MM/DD/YYYY), ``HourEnding`` ("01:00".."24:00"),
+    ``SettlementPoint``, ``SettlementPointPrice``, ``DSTFlag`` ("Y" on the repeated hour), as gridstatus
+    reads it. Hour ending is turned into the interval as for the other hourly MIS reports
+    (:func:`ending_to_utc`: "02:00" N and "02:00" Y on the fall-back day are 01:00-02:00 CDT and CST); the
+    rows are published at the document's posting time (its name), the day before delivery.
+    """
+    need = ["DeliveryDate", "HourEnding", "SettlementPoint", "SettlementPointPrice", "DSTFlag"]
+    published, raw = _document_csv(body, SPP_DAM_TOKEN, need)
+    end = ending_to_utc(raw["DeliveryDate"], raw["HourEnding"], raw["DSTFlag"], pd.Timedelta(hours=1))
+    point = raw["SettlementPoint"].astype(str).str.strip()
+    return _prices_frame(
+        end - pd.Timedelta(hours=1), end, "ERCOT_DAY_AHEAD_HOURLY", point, _point_kind(point),
+        raw["SettlementPointPrice"], published,
+    )  # fmt: skip
+
+
+def parse_spp_real_time(body: bytes) -> pd.DataFrame:
+    """Map a real-time Settlement Point Prices document (NP6-905-CD) to 15-minute price rows [USD/MWh].
+
+    Documented layout (not recorded here): ``DeliveryDate``, ``DeliveryHour`` (hour ending, 1..24),
+    ``DeliveryInterval`` (1..4, the quarter of that hour), ``SettlementPointName``, ``SettlementPointType``,
+    ``SettlementPointPrice``, ``DSTFlag``. The interval starts ``DeliveryHour - 1`` hours plus
+    ``(DeliveryInterval - 1) * 15`` minutes after local midnight (gridstatus' reading, issue #223), wall
+    time, with ``DSTFlag`` telling the repeated hour apart; see :func:`ending_to_utc` for DST days (how
+    ERCOT labels the spring day in this report is not recorded here). Energy-weighted
+    load-zone prices share the zone's name, so they get an ``_EW`` suffix (``LZ_HOUSTON_EW``), as gridstatus
+    does. Rows are published at the document's posting time (its name).
+    """
+    need = ["DeliveryDate", "DeliveryHour", "DeliveryInterval", "SettlementPointName", "SettlementPointType",
+            "SettlementPointPrice", "DSTFlag"]  # fmt: skip
+    published, raw = _document_csv(body, SPP_RT_TOKEN, need)
+    try:
+        hour = pd.to_numeric(raw["DeliveryHour"], errors="raise").astype(int)
+        quarter = pd.to_numeric(raw["DeliveryInterval"], errors="raise").astype(int)
+    except (ValueError, TypeError) as exc:
+        raise ParseError(f"unreadable DeliveryHour or DeliveryInterval: {exc}") from None
+    if not (hour.between(1, 24).all() and quarter.between(1, 4).all()):
+        raise ParseError("DeliveryHour outside 1..24 or DeliveryInterval outside 1..4")
+    minutes = (hour - 1) * 60 + quarter * 15  # the interval's end, in minutes after local midnight
+    ending = (minutes // 60).astype(str) + ":" + (minutes % 60).astype(str).str.zfill(2)
+    end = ending_to_utc(raw["DeliveryDate"], ending, raw["DSTFlag"], pd.Timedelta(minutes=15))
+    start = end - pd.Timedelta(minutes=15)
+    kind_code = raw["SettlementPointType"].astype(str).str.strip().str.upper()
+    point = raw["SettlementPointName"].astype(str).str.strip()
+    point = point.where(~kind_code.isin(["LZEW", "LZ_DCEW"]), point + "_EW")
+    kind = kind_code.map(SPP_TYPES).fillna(_point_kind(point))
+    return _prices_frame(
+        start, end, "ERCOT_REAL_TIME_15_MIN", point, kind,
+        raw["SettlementPointPrice"], published,
+    )  # fmt: skip
