@@ -1,0 +1,260 @@
+"""Holiday rules as data: NERC off-peak days and national public holidays of the calendars' markets.
+
+A rule is a small table (fixed dates, Easter offsets, n-th weekdays of a month) plus how a holiday that
+falls on a weekend is observed. :data:`HOLIDAY_RULES` holds them by name; an unknown name fails with the
+list of known ones.
+
+NERC "additional off-peak days" (verified against the published NERC list for 2010-2011 and the rule text
+quoted with it): New Year's Day, Memorial Day (last Monday of May), Independence Day, Labor Day (first
+Monday of September), Thanksgiving (fourth Thursday of November) and Christmas Day. A fixed-date holiday
+on a Sunday is observed the Monday after; on a Saturday it stays on the Saturday (no Friday off-peak).
+
+The European tables hold the national holidays only (no regional ones, no one-off days such as the UK's
+2022 jubilee or 2023 coronation). They feed the ``is_holiday`` flag; EEX-style peak products do not
+exclude public holidays, so they change no hour counts of those calendars.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+#: How a fixed-date holiday on a weekend is observed.
+#: ``"none"``: not moved; ``"sunday_to_monday"``: Sunday -> Monday (NERC);
+#: ``"sunday_to_saturday"``: Sunday -> Saturday before (Dutch King's Day);
+#: ``"weekend_to_next_weekday"``: Saturday/Sunday -> next weekday that is not already a holiday (UK).
+Observance = Literal["none", "sunday_to_monday", "sunday_to_saturday", "weekend_to_next_weekday"]
+
+_SATURDAY = 5
+_SUNDAY = 6
+
+
+@dataclass(frozen=True)
+class FixedHoliday:
+    """A holiday on the same calendar date every year.
+
+    Parameters
+    ----------
+    month, day : int
+        The date [month 1..12, day 1..31].
+    observance : Observance
+        How it is observed when it falls on a weekend.
+    """
+
+    month: int
+    day: int
+    observance: Observance = "none"
+
+
+@dataclass(frozen=True)
+class NthWeekday:
+    """A holiday on the n-th given weekday of a month (``n = -1``: the last one).
+
+    Parameters
+    ----------
+    month : int
+        Month [1..12].
+    weekday : int
+        Weekday [0 = Monday .. 6 = Sunday].
+    n : int
+        Which occurrence [1..5, or -1 for the last].
+    """
+
+    month: int
+    weekday: int
+    n: int
+
+
+@dataclass(frozen=True)
+class HolidayRule:
+    """A named set of holidays.
+
+    Parameters
+    ----------
+    name : str
+        Registry key, e.g. ``"NERC"`` or ``"DE"``.
+    description : str
+        What the rule covers and where it comes from.
+    fixed : tuple of FixedHoliday
+        Holidays on fixed dates.
+    easter_offsets : tuple of int
+        Holidays relative to Easter Sunday [days; -2 = Good Friday, 1 = Easter Monday, 39 = Ascension,
+        50 = Whit Monday, 60 = Corpus Christi].
+    nth_weekdays : tuple of NthWeekday
+        Holidays on the n-th weekday of a month (Memorial Day, Labor Day, Thanksgiving, UK bank holidays).
+    """
+
+    name: str
+    description: str
+    fixed: tuple[FixedHoliday, ...] = ()
+    easter_offsets: tuple[int, ...] = ()
+    nth_weekdays: tuple[NthWeekday, ...] = ()
+
+    def dates(self, year: int) -> list[dt.date]:
+        """Return the observed holidays of ``year``, sorted and unique.
+
+        Parameters
+        ----------
+        year : int
+            Calendar year [1900..2200].
+        """
+        if not 1900 <= year <= 2200:
+            raise ValueError(f"holiday rule {self.name!r}: year must be in 1900..2200, got {year}")
+        movable: set[dt.date] = {easter_sunday(year) + dt.timedelta(days=k) for k in self.easter_offsets}
+        movable |= {nth_weekday(year, r.month, r.weekday, r.n) for r in self.nth_weekdays}
+        observed = set(movable)
+        weekend_moves: list[dt.date] = []
+        for rule in self.fixed:
+            day = dt.date(year, rule.month, rule.day)
+            wd = day.weekday()
+            if rule.observance == "sunday_to_monday" and wd == _SUNDAY:
+                day += dt.timedelta(days=1)
+            elif rule.observance == "sunday_to_saturday" and wd == _SUNDAY:
+                day -= dt.timedelta(days=1)
+            elif rule.observance == "weekend_to_next_weekday" and wd >= _SATURDAY:
+                weekend_moves.append(day)
+                continue
+            observed.add(day)
+        # Weekend substitutes go, in date order, to the next weekday that is not already a holiday
+        # (UK: Christmas on Saturday -> Monday 27th, Boxing Day on Sunday -> Tuesday 28th; Christmas on
+        # Sunday -> Tuesday 27th, since Boxing Day keeps Monday 26th).
+        for holiday in sorted(weekend_moves):
+            substitute = holiday
+            while substitute.weekday() >= _SATURDAY or substitute in observed:
+                substitute += dt.timedelta(days=1)
+            observed.add(substitute)
+        return sorted(observed)
+
+    def dates_between(self, start: dt.date, end: dt.date) -> np.ndarray[tuple[int], np.dtype[np.datetime64]]:
+        """Return the observed holidays in ``[start, end]`` (both inclusive) as ``datetime64[D]``.
+
+        A holiday observed in the next year (New Year on a Sunday observed 2 January is still in its own
+        year; none of the rules moves a holiday across a year end) is looked up per year of the range.
+        """
+        found = [d for year in range(start.year, end.year + 1) for d in self.dates(year) if start <= d <= end]
+        return np.array(found, dtype="datetime64[D]")
+
+
+def easter_sunday(year: int) -> dt.date:
+    """Return Easter Sunday of ``year`` in the Gregorian calendar (anonymous Gregorian algorithm)."""
+    a = year % 19
+    b, c = divmod(year, 100)
+    d, e = divmod(b, 4)
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    el = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * el) // 451
+    month, day = divmod(h + el - 7 * m + 114, 31)
+    return dt.date(year, month, day + 1)
+
+
+def nth_weekday(year: int, month: int, weekday: int, n: int) -> dt.date:
+    """Return the ``n``-th ``weekday`` [0 = Monday] of a month; ``n = -1`` is the last one.
+
+    Raises
+    ------
+    ValueError
+        If the month has no such day (e.g. a fifth Monday that does not exist).
+    """
+    if n == -1:
+        nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
+        last = nxt - dt.timedelta(days=1)
+        return last - dt.timedelta(days=(last.weekday() - weekday) % 7)
+    if not 1 <= n <= 5:
+        raise ValueError(f"n must be 1..5 or -1 (last), got {n}")
+    first = dt.date(year, month, 1)
+    day = first + dt.timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+    if day.month != month:
+        raise ValueError(f"{year}-{month:02d} has no weekday {weekday} number {n}")
+    return day
+
+
+def _fixed(pairs: Iterable[tuple[int, int]], observance: Observance = "none") -> tuple[FixedHoliday, ...]:
+    return tuple(FixedHoliday(m, d, observance) for m, d in pairs)
+
+
+_MON, _THU = 0, 3
+_GOOD_FRIDAY, _EASTER_MONDAY, _ASCENSION, _WHIT_MONDAY, _CORPUS_CHRISTI = -2, 1, 39, 50, 60
+
+#: Every holiday rule by name. ``"NONE"`` has no holidays (gas calendars with no holiday convention).
+HOLIDAY_RULES: dict[str, HolidayRule] = {
+    rule.name: rule
+    for rule in (
+        HolidayRule("NONE", "no holidays"),
+        HolidayRule(
+            "NERC",
+            "NERC additional off-peak days (Eastern and Western Interconnections); Sunday -> Monday, "
+            "Saturday not moved",
+            fixed=_fixed([(1, 1), (7, 4), (12, 25)], "sunday_to_monday"),
+            nth_weekdays=(NthWeekday(5, _MON, -1), NthWeekday(9, _MON, 1), NthWeekday(11, _THU, 4)),
+        ),
+        HolidayRule(
+            "DE",
+            "German nationwide public holidays",
+            fixed=_fixed([(1, 1), (5, 1), (10, 3), (12, 25), (12, 26)]),
+            easter_offsets=(_GOOD_FRIDAY, _EASTER_MONDAY, _ASCENSION, _WHIT_MONDAY),
+        ),
+        HolidayRule(
+            "FR",
+            "French public holidays (jours fériés)",
+            fixed=_fixed([(1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25)]),
+            easter_offsets=(_EASTER_MONDAY, _ASCENSION, _WHIT_MONDAY),
+        ),
+        HolidayRule(
+            "NL",
+            "Dutch public holidays (King's Day 26 April when 27 April is a Sunday; Liberation Day omitted)",
+            fixed=(*_fixed([(1, 1), (12, 25), (12, 26)]), FixedHoliday(4, 27, "sunday_to_saturday")),
+            easter_offsets=(_EASTER_MONDAY, _ASCENSION, _WHIT_MONDAY),
+        ),
+        HolidayRule(
+            "AT",
+            "Austrian public holidays",
+            fixed=_fixed([(1, 1), (1, 6), (5, 1), (8, 15), (10, 26), (11, 1), (12, 8), (12, 25), (12, 26)]),
+            easter_offsets=(_EASTER_MONDAY, _ASCENSION, _WHIT_MONDAY, _CORPUS_CHRISTI),
+        ),
+        HolidayRule(
+            "NO",
+            "Norwegian public holidays",
+            fixed=_fixed([(1, 1), (5, 1), (5, 17), (12, 25), (12, 26)]),
+            easter_offsets=(-3, _GOOD_FRIDAY, _EASTER_MONDAY, _ASCENSION, _WHIT_MONDAY),
+        ),
+        HolidayRule(
+            "ES",
+            "Spanish national public holidays (regional ones omitted)",
+            fixed=_fixed([(1, 1), (1, 6), (5, 1), (8, 15), (10, 12), (11, 1), (12, 6), (12, 8), (12, 25)]),
+            easter_offsets=(_GOOD_FRIDAY,),
+        ),
+        HolidayRule(
+            "GB",
+            "Bank holidays of England and Wales with weekend substitutes (one-off days not included)",
+            fixed=_fixed([(1, 1), (12, 25), (12, 26)], "weekend_to_next_weekday"),
+            easter_offsets=(_GOOD_FRIDAY, _EASTER_MONDAY),
+            nth_weekdays=(NthWeekday(5, _MON, 1), NthWeekday(5, _MON, -1), NthWeekday(8, _MON, -1)),
+        ),
+    )
+}
+
+
+def get_holiday_rule(name: str) -> HolidayRule:
+    """Return the holiday rule called ``name`` (case-insensitive).
+
+    Raises
+    ------
+    KeyError
+        If no rule has that name; the message lists the known ones.
+    """
+    try:
+        return HOLIDAY_RULES[name.upper()]
+    except KeyError:
+        raise KeyError(f"unknown holiday rule {name!r}; known: {', '.join(sorted(HOLIDAY_RULES))}") from None
+
+
+def nerc_holidays(year: int) -> list[dt.date]:
+    """Return the observed NERC off-peak holidays of ``year`` (six dates, sorted)."""
+    return HOLIDAY_RULES["NERC"].dates(year)
