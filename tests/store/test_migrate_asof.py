@@ -173,6 +173,7 @@ def test_migrate_refuses_to_change_a_column_type(ch_client: Any, migrated: str) 
     spec = TABLES["prices"]
     columns = tuple(dataclasses.replace(c, type="Float32") if c.name == "price" else c for c in spec.columns)
     changed = dataclasses.replace(spec, columns=columns)
+    ch_client.command(f"INSERT INTO `{migrated}`.prices (market, location, price) VALUES ('M', 'L', 1)")
     before = _migrations(ch_client, migrated)
     with pytest.raises(
         MigrationError, match=r"prices\.price: type is Float64 in the store, the spec says Float32"
@@ -188,9 +189,27 @@ def test_migrate_refuses_to_change_the_sort_key(ch_client: Any, migrated: str) -
     changed = dataclasses.replace(
         spec, columns=(*spec.columns, extra), order_by=("alert_id", "rank"), natural_key=("alert_id", "rank")
     )
+    ch_client.command(f"INSERT INTO `{migrated}`.alerts (alert_id, title) VALUES ('a1', 'kept')")
     with pytest.raises(MigrationError, match="ORDER BY"):
         migrate(ch_client, database=migrated, specs=[changed])
     assert "rank" not in _columns(ch_client, migrated, "alerts")
+
+
+def test_migrate_rebuilds_an_empty_table_whose_key_changed(ch_client: Any, migrated: str) -> None:
+    spec = TABLES["alerts"]
+    extra = Column("rank", "UInt8", None, "Rank", default="0")
+    changed = dataclasses.replace(
+        spec, columns=(*spec.columns, extra), order_by=("alert_id", "rank"), natural_key=("alert_id", "rank")
+    )
+    report = migrate(ch_client, database=migrated, specs=[changed])  # empty: nothing to lose
+    assert report.rebuilt_tables == ["alerts"] and "rank" in _columns(ch_client, migrated, "alerts")
+    assert "empty tables were rebuilt" in report.summary()
+    key = ch_client.command(
+        f"SELECT sorting_key FROM system.tables WHERE database = '{migrated}' AND name = 'alerts'"
+    )
+    assert key == "alert_id, rank"
+    assert _migrations(ch_client, migrated)[-1] == ("alerts", spec_hash(changed), "rebuild_empty_table")
+    assert not migrate(ch_client, database=migrated, specs=[changed]).changed
 
 
 def test_migrate_updates_comments_from_the_spec(ch_client: Any, migrated: str) -> None:

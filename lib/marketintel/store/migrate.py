@@ -9,7 +9,9 @@
 4. brings table and column COMMENTs (descriptions and units) in line with the spec.
 
 It refuses, before running any statement, to change a column's type, a table's engine, sorting key or
-partition key: those need a deliberate migration (a new column and a backfill, or a rebuilt table).
+partition key of a table that holds rows: those need a deliberate migration (a new column and a backfill,
+or a rebuilt table). An *empty* single-node table with such a difference is dropped and recreated to the
+spec, since nothing can be lost.
 Every change is recorded in ``schema_migrations`` with the spec's hash. A second run finds nothing to
 do and its report says so.
 """
@@ -58,6 +60,8 @@ class MigrationReport:
         Whether the database had to be created.
     created_tables : list of str
         Tables created.
+    rebuilt_tables : list of str
+        Empty tables dropped and recreated because their key, engine or a column type changed.
     added_columns : dict of str to list of str
         Columns added, by table.
     updated_comments : dict of str to list of str
@@ -73,6 +77,7 @@ class MigrationReport:
     dry_run: bool = False
     created_database: bool = False
     created_tables: list[str] = field(default_factory=list)
+    rebuilt_tables: list[str] = field(default_factory=list)
     added_columns: dict[str, list[str]] = field(default_factory=dict)
     updated_comments: dict[str, list[str]] = field(default_factory=dict)
     unchanged_tables: list[str] = field(default_factory=list)
@@ -95,6 +100,10 @@ class MigrationReport:
             lines.append(f"- database {verb} created")
         if self.created_tables:
             lines.append(f"- tables {verb} created: {', '.join(self.created_tables)}")
+        if self.rebuilt_tables:
+            lines.append(
+                f"- empty tables {verb} rebuilt to a changed key or type: {', '.join(self.rebuilt_tables)}"
+            )
         for table, columns in self.added_columns.items():
             lines.append(f"- columns {verb} added to {table}: {', '.join(columns)}")
         for table, columns in self.updated_comments.items():
@@ -155,6 +164,11 @@ def _normalize_expression(text: str) -> str:
     while compact.startswith("(") and compact.endswith(")"):
         compact = compact[1:-1]
     return compact
+
+
+def _is_empty(client: Any, database: str, table: str) -> bool:
+    rows = client.query(f"SELECT count() FROM `{database}`.`{table}`").result_rows
+    return bool(rows) and int(rows[0][0]) == 0
 
 
 def _base_engine(engine: str) -> str:
@@ -281,6 +295,8 @@ def _report(
         report.statements += change.statements
         if change.action == "create_table":
             report.created_tables.append(change.table)
+        elif change.action == "rebuild_empty_table":
+            report.rebuilt_tables.append(change.table)
         elif change.action == "add_columns":
             report.added_columns[change.table] = change.names
         else:
@@ -338,6 +354,14 @@ def migrate(
     problems: list[str] = []
     for spec in ordered:
         spec_changes, spec_problems = _plan(spec, tables, database, cluster)
+        if spec_problems and not cluster and _is_empty(client, database, spec.name):
+            # nothing to lose: an empty table whose key or types changed is rebuilt to the spec
+            drop = f"DROP TABLE IF EXISTS `{database}`.`{spec.name}`"
+            rebuild = [drop, *create_table_sql(spec, database, cluster)]
+            spec_changes, spec_problems = (
+                [_Change(spec.name, "rebuild_empty_table", rebuild, [spec.name])],
+                [],
+            )
         changes += spec_changes
         problems += spec_problems
     if problems:
