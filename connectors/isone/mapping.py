@@ -1,18 +1,24 @@
 """ISO-NE web services JSON -> canonical ``fundamentals`` rows. Pure and table-driven.
 
 Every record carries ``BeginDate`` as local time *with its UTC offset* (``2024-11-03T01:00:00.000-05:00``),
-so the repeated hour when DST ends is unambiguous. The ``.../current`` answers hold one record where the
-``.../day/...`` answers hold a list, and some drop the outer wrapper: both shapes are accepted.
+so the repeated hour when DST ends is unambiguous (a stamp without an offset is refused rather than guessed).
+The ``.../current`` answers hold one record where the ``.../day/...`` answers hold a list, and some drop the
+outer wrapper: both shapes are accepted. Actuals are published at the interval end; forecasts at their
+``CreationDate`` (each issue is a revision). Parsing is columnar (Arrow arrays from pyarrow's JSON reader,
+distinct stamps parsed once, one ``lexsort``): no Python work per record.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 from marketintel.connectors.base import ParseError
 from marketintel.connectors.canonical import fundamentals_frame
+from marketintel.connectors.isone.common import arrow_records, field_names, rank_codes, utc_index, utc_ms
 
 
 @dataclass(frozen=True)
@@ -57,64 +63,93 @@ FEEDS: dict[str, Feed] = {
 }
 
 
-def records(body: bytes, feed: Feed) -> list[dict[str, object]]:
-    """Return the records of an ISO-NE answer, whether wrapped, unwrapped, a list or a single record."""
-    if not body.strip():
-        raise ParseError("empty body")
-    if body.lstrip()[:1] == b"<":
-        raise ParseError("an HTML or XML page instead of JSON (ask for application/json; error page?)")
-    try:
-        doc = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"not JSON: {exc}") from None
-    wrapper, record = feed.containers
-    node = doc.get(wrapper, doc) if isinstance(doc, dict) else None
-    found = node.get(record) if isinstance(node, dict) else None
-    if found is None:
-        keys = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
-        raise ParseError(f"no {wrapper}.{record} in the answer (found {keys})")
-    return found if isinstance(found, list) else [found]
-
-
-def _instants(values: pd.Series, what: str) -> pd.Series:
-    try:
-        stamps = pd.to_datetime(values, format="ISO8601", utc=True)
-    except (ValueError, TypeError) as exc:
-        raise ParseError(f"unreadable {what}: {exc}") from None
-    return stamps.astype("datetime64[ms, UTC]")
-
-
 def parse(body: bytes, dataset: str) -> pd.DataFrame:
-    """Map one ISO-NE answer of ``dataset`` to canonical fundamentals rows."""
+    """Map one ISO-NE answer of ``dataset`` to canonical fundamentals rows.
+
+    Columnar: the answer is decoded into Arrow arrays (pyarrow's JSON reader, ``json.loads`` for other
+    shapes), stamps are parsed once per distinct value, and the rows are ordered with one ``lexsort``.
+
+    Raises
+    ------
+    ParseError
+        On an empty, HTML/XML or non-JSON body, missing records or fields, stamps without a UTC offset, or
+        non-numeric / missing values.
+    """
     feed = FEEDS[dataset]
-    raw = pd.DataFrame.from_records(records(body, feed))
-    if "BeginDate" not in raw:
-        raise ParseError(f"missing BeginDate; found {sorted(raw.columns)}")
-    start = _instants(raw["BeginDate"], "BeginDate")
-    end = start + pd.Timedelta(minutes=feed.interval_minutes)
-    published = _instants(raw[feed.published_field], feed.published_field) if feed.published_field else end
-    if feed.area_field == "Location":
-        area = raw["Location"].map(lambda loc: str(loc.get("$", "")) if isinstance(loc, dict) else str(loc))
-    elif feed.area_field:
-        area = raw[feed.area_field].astype(str)
+    arr = arrow_records(body, *feed.containers, _item(feed))
+    names = field_names(arr)
+    if "BeginDate" not in names:
+        raise ParseError(f"missing BeginDate; found {sorted(names)}")
+    start = _stamps(arr.field("BeginDate"), "BeginDate")
+    end = start + feed.interval_minutes * 60_000
+    if feed.published_field:
+        if feed.published_field not in names:
+            raise ParseError(f"missing field {feed.published_field!r}; found {sorted(names)}")
+        published = _stamps(arr.field(feed.published_field), feed.published_field)
     else:
-        area = pd.Series("NEPOOL AREA", index=raw.index)
-    frames = []
-    for variable, field in feed.variables:
-        if field not in raw:
-            raise ParseError(f"missing field {field!r}; found {sorted(raw.columns)}")
-        frames.append(
-            fundamentals_frame(
-                start,
-                end,
-                market="ISONE",
-                area=area,
-                variable=variable,
-                value=pd.to_numeric(raw[field], errors="raise").astype(float),
-                unit=feed.unit,
-                source="isone",
-                published=published,
-            )
-        )
-    out = pd.concat(frames, ignore_index=True)
-    return out.sort_values(["area", "variable", "interval_start_utc", "published_at_utc"], ignore_index=True)
+        published = end
+    if feed.area_field:
+        if feed.area_field not in names:
+            raise ParseError(f"missing field {feed.area_field!r}; found {sorted(names)}")
+        area_col = arr.field(feed.area_field)
+        if pa.types.is_struct(area_col.type):  # {"@LocId": "4001", "$": ".Z.MAINE"}
+            if area_col.type.get_field_index("$") < 0:
+                raise ParseError(f"{feed.area_field} without its name ('$')")
+            area_col = area_col.field("$")
+        if area_col.null_count:
+            raise ParseError(f"{area_col.null_count} records without {feed.area_field}")
+        area_rank, area_labels = rank_codes(area_col)
+    else:
+        area_rank, area_labels = np.zeros(len(arr), dtype=np.int64), ["NEPOOL AREA"]
+    values = []
+    for _, field in feed.variables:
+        if field not in names:
+            raise ParseError(f"missing field {field!r}; found {sorted(names)}")
+        col = arr.field(field)
+        if col.null_count:
+            raise ParseError(f"{col.null_count} records without {field!r}")
+        try:
+            values.append(np.asarray(col.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=float))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise ParseError(f"non-numeric {field!r}: {exc}") from None
+    n, k = len(arr), len(feed.variables)
+    variables = np.array([v for v, _ in feed.variables], dtype=object)
+    var_rank = np.argsort(np.argsort(variables, kind="stable"), kind="stable")
+    var_code = np.repeat(np.arange(k), n)
+    starts, ends, pubs = np.tile(start, k), np.tile(end, k), np.tile(published, k)
+    areas = np.tile(area_rank, k)
+    rows = np.lexsort((pubs, starts, var_rank[var_code], areas))
+    area_names = np.array(area_labels, dtype=object)
+    return fundamentals_frame(
+        utc_index(starts[rows]),
+        utc_index(ends[rows]),
+        market="ISONE",
+        area=area_names[areas[rows]],
+        variable=variables[var_code[rows]],
+        value=np.concatenate(values)[rows],
+        unit=feed.unit,
+        source="isone",
+        published=utc_index(pubs[rows]),
+    )
+
+
+def _item(feed: Feed) -> pa.StructType:
+    """Return the Arrow type of the fields of ``feed`` that are read (the JSON reader skips the rest)."""
+    fields = [("BeginDate", pa.string())]
+    if feed.published_field:
+        fields.append((feed.published_field, pa.string()))
+    if feed.area_field == "Location":
+        fields.append(("Location", pa.struct([("$", pa.string())])))
+    elif feed.area_field:
+        fields.append((feed.area_field, pa.string()))
+    fields += [(field, pa.float64()) for _, field in feed.variables]
+    return pa.struct(fields)
+
+
+def _stamps(text: pa.Array, what: str) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Parse each distinct stamp once (a day's answer repeats ~25 of them) and spread them back."""
+    enc = text.dictionary_encode()
+    if enc.null_count:
+        raise ParseError(f"{enc.null_count} records without {what}")
+    distinct = utc_ms(enc.dictionary, what)
+    return distinct[np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
