@@ -381,9 +381,17 @@ def register_demo(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 #: every area's registration function, in help order
+def register_curves(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``mi curves ...``."""
+    from marketintel.curves.cli import register_curves as register
+
+    register(sub)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
     register_store,
     register_connectors,
+    register_curves,
     register_demo,
 ]
 
