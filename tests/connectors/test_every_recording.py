@@ -1,0 +1,53 @@
+"""Every recorded North American file parses, with its dataset detected, as `mi connectors parse` does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from marketintel.connectors import registry
+from marketintel.connectors.base import ParseError
+
+from marketintel.cli import main
+from marketintel.config import shared_dir
+from tests.connectors.contract import parse_file
+
+FIXTURES = shared_dir() / "fixtures"
+SOURCES = ("aeso", "caiso", "ercot", "ieso", "isone", "miso", "nyiso", "pjm", "spp")
+pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"recordings not found at {FIXTURES}")
+#: recorded as served and unusable on purpose: what parsing them must say
+BAD_AS_SERVED = {"spp/RTBM-LMP-SL-202503310845.csv": "empty file"}
+
+
+def _files() -> list[Path]:
+    if not FIXTURES.is_dir():
+        return []
+    return sorted(p for s in SOURCES for p in (FIXTURES / s).rglob("*") if p.is_file())
+
+
+def test_every_north_american_source_has_a_connector() -> None:
+    assert set(SOURCES) <= set(registry.names())
+
+
+@pytest.mark.parametrize("path", _files(), ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_recording_parses_to_canonical_rows(path: Path) -> None:
+    source = path.relative_to(FIXTURES).parts[0]
+    name = str(path.relative_to(FIXTURES))
+    if name in BAD_AS_SERVED:
+        with pytest.raises(ParseError, match=BAD_AS_SERVED[name]):
+            parse_file(source, path)
+        return
+    dataset, frame = parse_file(source, path)
+    assert len(frame) > 0, f"{name}: {dataset} gave no rows"
+
+
+def test_the_cli_parses_a_recording_and_writes_parquet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    path = FIXTURES / "nyiso" / "pyiso" / "20171122pal.csv"
+    out = tmp_path / "pal.parquet"
+    assert main(["connectors", "parse", "nyiso", str(path), "--out", str(out)]) == 0
+    assert "nyiso/load_actual_5min: 3,190 rows" in capsys.readouterr().out
+    assert len(pd.read_parquet(out)) == 3190
