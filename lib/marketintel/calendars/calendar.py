@@ -319,8 +319,8 @@ class MarketCalendar:
             Columns ``datetime_utc`` (``datetime64[ms, UTC]``, hour beginning), ``datetime_local``
             (tz-aware, the calendar's zone), ``date`` (``datetime64[s]``, local delivery date),
             ``hour_ending`` (int, 1..N within the day, N = 23/24/25), ``hour_local`` (int, wall-clock hour
-            beginning 0..23), ``is_holiday`` (bool), ``is_peak`` (bool) and ``block`` (str, one of
-            :attr:`block_labels`), on a RangeIndex.
+            beginning 0..23), ``is_holiday`` (bool), ``is_peak`` (bool) and ``block`` (categorical with
+            categories :attr:`block_labels`, in that order), on a RangeIndex.
         """
         days = self._days(start, end)
         midnights_utc = local_to_utc(days, self.tz).as_unit("ms")
@@ -361,7 +361,7 @@ class MarketCalendar:
                 "hour_local": hour_local,
                 "is_holiday": is_holiday,
                 "is_peak": is_peak,
-                "block": pd.array(labels[code], dtype="str"),
+                "block": pd.Categorical.from_codes(code, categories=list(labels)),
             }
         )
 

@@ -140,6 +140,8 @@ class CurveBuild:
     polished: bool = True
     inconsistencies: pd.DataFrame = field(default_factory=pd.DataFrame)
     scenarios: dict[str, pd.Series] = field(default_factory=dict)
+    matrix: sp.csr_matrix | None = None  # contract rows over the stacked block-day unknowns
+    solution: np.ndarray | None = None  # the stacked block-day curves [price]
 
     @property
     def max_reprice_error(self) -> float:
@@ -305,9 +307,10 @@ def build_curve(
     # hours of each block on each day: (blocks x days)
     day_of_hour = dates.searchsorted(hourly_frame["date"].to_numpy())
     block_of_hour = np.full(len(hourly_frame), -1, dtype=np.int64)
-    labels = hourly_frame["block"].to_numpy(dtype=object)
+    codes = pd.Categorical(hourly_frame["block"], categories=list(calendar.block_labels)).codes
     for i, atoms in enumerate(blocks.atoms):
-        block_of_hour[np.isin(labels, list(atoms))] = i
+        for atom in atoms:
+            block_of_hour[codes == calendar.block_labels.index(atom)] = i
     nb = len(blocks.names)
     hours = np.zeros((nb, n))
     np.add.at(hours, (block_of_hour, day_of_hour), 1.0)
@@ -367,16 +370,22 @@ def build_curve(
             )
         lower = np.where(banded, bid, price)
         upper = np.where(banded, ask, price)
-        violation = solve.band_violations(a, lower, upper)
-        if violation.max() > tolerance:
-            inconsistencies = pd.DataFrame(
+        try:  # the bands usually hold together: solve first, diagnose only when the solver says they cannot
+            band = _solve_bands(a, lower, upper, p, n, nb)
+        except solve.BandsInfeasibleError:
+            violation = solve.band_violations(a, lower, upper)
+            report = pd.DataFrame(
                 {"contract": names, "profile": [c.profile for c in contracts], "bid": lower, "ask": upper,
                  "widen_by": violation}
-            )[violation > tolerance]  # fmt: skip
-            if on_inconsistent == "fail":
-                raise InconsistentContractsError(_band_message(inconsistencies), inconsistencies)
+            )  # fmt: skip
+            if violation.max() > tolerance:
+                inconsistencies = report[violation > tolerance]
+                if on_inconsistent == "fail":
+                    raise InconsistentContractsError(
+                        _band_message(inconsistencies), inconsistencies
+                    ) from None
             lower, upper = lower - violation, upper + violation  # the least widening that lets all hold
-        band = _solve_bands(a, lower, upper, p, n, nb)
+            band = _solve_bands(a, lower, upper, p, n, nb)
         x, polished = band.curve, band.polished
         used = np.clip(solve.reprice(a, x), lower, upper)
         method = "max_smoothness_bid_ask"
@@ -455,6 +464,8 @@ def build_curve(
         timings_ms=timings,
         polished=polished,
         inconsistencies=inconsistencies,
+        matrix=a,
+        solution=x,
     )
     for scenario in scenarios:
         build.scenarios[scenario.name] = apply_scenario(build, scenario)

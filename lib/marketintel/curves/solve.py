@@ -42,6 +42,10 @@ class CurveSolveError(MarketIntelError):
     """The constraints cannot define a curve (too few contracts, or a solver failure)."""
 
 
+class BandsInfeasibleError(CurveSolveError):
+    """No curve satisfies every bid/ask band at once (:func:`band_violations` says by how much)."""
+
+
 def second_difference(n: int) -> sp.csr_matrix:
     """Return the ``(n-2) x n`` second-difference operator ``D`` (free ends)."""
     if n < 3:
@@ -293,7 +297,7 @@ def solve_bands(
     prior: np.ndarray | None = None,
     *,
     blocks: int = 1,
-    tol: float = 1e-10,
+    tol: float = 1e-9,
 ) -> BandSolution:
     """Solve ``min J`` subject to ``lower <= A f <= upper`` (bid/ask bands; equal bounds are settlements).
 
@@ -334,6 +338,8 @@ def solve_bands(
     solver = clarabel.DefaultSolver(sp.triu(h, format="csc"), q, g, b, cones, settings)
     solution = solver.solve()
     status = str(solution.status)
+    if "Infeasible" in status:
+        raise BandsInfeasibleError(f"the bid/ask bands cannot all hold (Clarabel: {status})")
     if "Solved" not in status:
         raise CurveSolveError(f"Clarabel did not solve the bid/ask problem: {status}")
     f_ip = np.asarray(solution.x)

@@ -1,0 +1,150 @@
+"""Curve builds against their targets, side by side with a plain cvxpy + Clarabel formulation.
+
+Three problems (``curvecases.py``: contracts priced from a known hourly path, so they are consistent):
+
+- daily 5-year base curve, 1,826 days, 20 contracts (months, quarters, seasons, years; some redundant);
+- hourly 3-year curve in daily-factor form, 26,304 hours, 34 base/peak contracts, with an hourly shape;
+- the daily 5-year curve with bid/ask bands of +-0.5 EUR/MWh.
+
+marketintel is timed end to end (``build_curve``: calendar, contract matrix, solve, output). The peer gets
+the contract matrix ready-made (its time is only cvxpy's problem construction and the solve), with
+Clarabel at its default tolerances and at tight ones (1e-10). Both answers are repriced against the quotes
+(equality) or checked against the bands, and the smoothness objectives are compared. Medians of
+``--repeats`` runs, one process.
+
+Run: ``.venv/bin/python benchmarks/curves.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchcommon import log, machine_info, write_results
+from curvecases import DAILY_5Y, HOURLY_3Y, bands, priced, truth_hourly, window
+from marketintel.calendars import get_calendar
+from marketintel.curves.build import CurveBuild, build_curve
+
+GOALS_MS = {"daily_5y": 20.0, "hourly_3y": 100.0, "bid_ask_daily_5y": 100.0}
+
+
+def median_ms(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    times, result = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000, result
+
+
+def peer(build: CurveBuild, lower: np.ndarray, upper: np.ndarray, tight: bool) -> dict[str, Any]:
+    """Solve the same problem with cvxpy + Clarabel; return time, repricing error and objective."""
+    import cvxpy as cp
+
+    assert build.matrix is not None
+    a, nb = build.matrix, len(build.blocks.names)
+    n = a.shape[1] // nb
+    t0 = time.perf_counter()
+    f = cp.Variable(a.shape[1])
+    rough = sum(
+        cp.sum_squares(
+            f[b * n : (b + 1) * n][:-2] - 2 * f[b * n : (b + 1) * n][1:-1] + f[b * n : (b + 1) * n][2:]
+        )
+        for b in range(nb)
+    )
+    fixed = np.isclose(lower, upper)
+    cons = []
+    if fixed.any():
+        cons.append(a[fixed] @ f == lower[fixed])
+    if (~fixed).any():
+        cons += [a[~fixed] @ f >= lower[~fixed], a[~fixed] @ f <= upper[~fixed]]
+    problem = cp.Problem(cp.Minimize(rough), cons)
+    opts = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10} if tight else {}
+    problem.solve(solver=cp.CLARABEL, **opts)
+    elapsed = (time.perf_counter() - t0) * 1000
+    x = np.asarray(f.value)
+    fit = np.asarray(a @ x).ravel()
+    error = np.maximum(lower - fit, 0) + np.maximum(fit - upper, 0)
+    return {
+        "ms": elapsed,
+        "solver_ms": float(problem.solver_stats.solve_time or 0.0) * 1000,
+        "status": problem.status,
+        "max_reprice_error": float(error.max()),
+        "objective": _objective(x, nb),
+    }
+
+
+def _objective(x: np.ndarray, nb: int) -> float:
+    return float(sum(np.sum(np.diff(block, 2) ** 2) for block in x.reshape(nb, -1)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--repeats", type=int, default=21, help="runs per measurement; the median is reported")
+    p.add_argument("--peer-repeats", type=int, default=5)
+    p.add_argument("--output", default=None, help="results JSON (default benchmarks/results/curves.json)")
+    args = p.parse_args(argv)
+    cal = get_calendar("EEX_DE")
+    start5, end5 = window(DAILY_5Y, cal)
+    truth5 = truth_hourly(cal, start5, end5)
+    daily = priced(cal, truth5, DAILY_5Y, ("base",))
+    start3, end3 = window(HOURLY_3Y, cal)
+    truth3 = truth_hourly(cal, start3, end3)
+    hourly = priced(cal, truth3, HOURLY_3Y, ("base", "peak"))
+    shape = pd.Series(truth3["shape"].to_numpy(), index=pd.DatetimeIndex(truth3["datetime_utc"]))
+    cases: dict[str, Callable[[], CurveBuild]] = {
+        "daily_5y": lambda: build_curve(daily, cal, start5, end5),
+        "hourly_3y": lambda: build_curve(hourly, cal, start3, end3, granularity="hourly", shape=shape),
+        "bid_ask_daily_5y": lambda: build_curve(bands(daily), cal, start5, end5, bid_ask=True),
+    }
+    results: dict[str, Any] = {}
+    for name, run in cases.items():
+        run()  # warm-up: imports, first-call caches
+        ms, build = median_ms(run, args.repeats)
+        assert build.matrix is not None
+        assert build.solution is not None
+        fits = build.fits
+        lower = np.where(np.isnan(fits["bid"]), fits["price"], fits["bid"]).astype(float)
+        upper = np.where(np.isnan(fits["ask"]), fits["price"], fits["ask"]).astype(float)
+        row: dict[str, Any] = {
+            "contracts": len(fits),
+            "grid_points": int(build.matrix.shape[1]),
+            "output_rows": len(build.curve),
+            "marketintel": {
+                "ms": ms,
+                "stage_ms": {k: round(v, 3) for k, v in build.timings_ms.items()},
+                "solver": build.solver,
+                "max_reprice_error": build.max_reprice_error,
+                "objective": _objective(build.solution, len(build.blocks.names)),
+            },
+            "goal_ms": GOALS_MS[name],
+        }
+        for label, tight in (("cvxpy_clarabel_default", False), ("cvxpy_clarabel_tight", True)):
+            runs = [peer(build, lower, upper, tight) for _ in range(args.peer_repeats)]
+            row[label] = {**runs[-1], "ms": statistics.median(r["ms"] for r in runs)}
+        row["speedup_vs_default"] = round(row["cvxpy_clarabel_default"]["ms"] / ms, 1)
+        results[name] = row
+        mine, d, t = row["marketintel"], row["cvxpy_clarabel_default"], row["cvxpy_clarabel_tight"]
+        log(
+            f"{name}: marketintel {ms:.1f} ms (goal {GOALS_MS[name]:.0f}), "
+            f"max error {mine['max_reprice_error']:.1e}, J {mine['objective']:.6g} | "
+            f"cvxpy+Clarabel {d['ms']:.0f} ms, error {d['max_reprice_error']:.1e}, "
+            f"J {d['objective']:.6g} | tight {t['ms']:.0f} ms, error {t['max_reprice_error']:.1e}"
+        )
+    write_results(
+        "curves",
+        {"benchmark": "curves", "machine": machine_info(), "repeats": args.repeats, "cases": results},
+        None if args.output is None else __import__("pathlib").Path(args.output),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
