@@ -361,7 +361,7 @@ class MarketCalendar:
                 "hour_local": hour_local,
                 "is_holiday": is_holiday,
                 "is_peak": is_peak,
-                "block": pd.Categorical.from_codes(code, categories=list(labels)),
+                "block": pd.Categorical.from_codes(code, categories=pd.Index(list(self.block_labels))),
             }
         )
 
