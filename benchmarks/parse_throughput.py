@@ -39,6 +39,9 @@ FILES: dict[str, tuple[str, str, str, list[str]]] = {
         "pjm", "constraint_shadow_price_rt_5min", "pjm",
         ["get_marginal_value_real_time_5_min", "2023-11-05", "2023-11-07"],
     ),
+    "isone/api_v1.1/genfuelmix_day_20240310.json": (
+        "isone", "fuel_mix", "isone", ["get_fuel_mix", "2024-03-10"],
+    ),
     "isone/api_v1.1/reliabilityregionloadforecast_day_20241102_all.json": (
         "isone", "load_forecast_by_region_hourly", "isone",
         ["get_reliability_region_load_forecast", "2024-11-02"],

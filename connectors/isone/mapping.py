@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from marketintel.connectors.base import ParseError
-from marketintel.connectors.canonical import fundamentals_frame
-from marketintel.connectors.isone.common import arrow_records, field_names, rank_codes, utc_index, utc_ms
+from marketintel.connectors.columnar import FUNDAMENTAL_COLUMNS, UTC_MS, to_frame
+from marketintel.connectors.isone.common import arrow_records, field_names, rank_codes, utc_ms
 
 
 @dataclass(frozen=True)
@@ -119,18 +119,19 @@ def parse(body: bytes, dataset: str) -> pd.DataFrame:
     starts, ends, pubs = np.tile(start, k), np.tile(end, k), np.tile(published, k)
     areas = np.tile(area_rank, k)
     rows = np.lexsort((pubs, starts, var_rank[var_code], areas))
-    area_names = np.array(area_labels, dtype=object)
-    return fundamentals_frame(
-        utc_index(starts[rows]),
-        utc_index(ends[rows]),
-        market="ISONE",
-        area=area_names[areas[rows]],
-        variable=variables[var_code[rows]],
-        value=np.concatenate(values)[rows],
-        unit=feed.unit,
-        source="isone",
-        published=utc_index(pubs[rows]),
-    )
+    columns = {  # Arrow columns, pandas met once (to_frame): no per-row Python string objects
+        "interval_start_utc": pa.array(starts[rows], type=UTC_MS),
+        "interval_end_utc": pa.array(ends[rows], type=UTC_MS),
+        "market": "ISONE",
+        "area": pa.array(area_labels, type=pa.string()).take(pa.array(areas[rows])),
+        "area_to": "",
+        "variable": pa.array(variables.tolist(), type=pa.string()).take(pa.array(var_code[rows])),
+        "value": pa.array(np.concatenate(values)[rows], type=pa.float64()),
+        "unit": feed.unit,
+        "source": "isone",
+        "published_at_utc": pa.array(pubs[rows], type=UTC_MS),
+    }
+    return to_frame(columns, FUNDAMENTAL_COLUMNS, [])  # already in key order
 
 
 def _item(feed: Feed) -> pa.StructType:
