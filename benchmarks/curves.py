@@ -85,6 +85,65 @@ def _objective(x: np.ndarray, nb: int) -> float:
     return float(sum(np.sum(np.diff(block, 2) ** 2) for block in x.reshape(nb, -1)))
 
 
+def case_a_against_reference(repeats: int) -> dict[str, Any]:
+    """The shared case A: distance of each answer from the exact reference solution [EUR/MWh]."""
+    from marketintel.calendars import read_contracts_csv
+    from marketintel.config import shared_dir
+
+    folder = shared_dir() / "curves" / "caseA_daily"
+    if not folder.is_dir():
+        log(f"case A skipped: {folder} not found (MI_SHARED_DIR)")
+        return {"skipped": f"{folder} not found"}
+    cal = get_calendar("EEX_DE")
+    contracts = read_contracts_csv(folder / "contracts.csv", cal)
+    reference = pd.read_csv(folder / "reference_discrete_max_smoothness.csv")["price"].to_numpy()
+    ms, build = median_ms(lambda: build_curve(contracts, cal, "2025-02-01", "2027-12-31"), 21)
+    assert build.solution is not None
+    prices = build.fits["price"].to_numpy(dtype=float)
+    out: dict[str, Any] = {
+        "marketintel": {
+            "ms": ms,
+            "max_abs_vs_reference": float(np.abs(build.solution - reference).max()),
+            "max_reprice_error": build.max_reprice_error,
+            "objective": _objective(build.solution, 1),
+        },
+        "reference_objective": _objective(reference, 1),
+    }
+    for label, tight in (("cvxpy_clarabel_default", False), ("cvxpy_clarabel_tight", True)):
+        import cvxpy as cp
+
+        row = peer(build, prices, prices, tight)
+        a = build.matrix
+        f = cp.Variable(a.shape[1])
+        problem = cp.Problem(cp.Minimize(cp.sum_squares(f[:-2] - 2 * f[1:-1] + f[2:])), [a @ f == prices])
+        opts = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10} if tight else {}
+        problem.solve(solver=cp.CLARABEL, **opts)
+        row["max_abs_vs_reference"] = float(np.abs(np.asarray(f.value) - reference).max())
+        out[label] = row
+    import cvxpy as cp
+
+    a = build.matrix
+    f = cp.Variable(a.shape[1])
+    problem = cp.Problem(cp.Minimize(cp.sum_squares(f[:-2] - 2 * f[1:-1] + f[2:])), [a @ f == prices])
+    problem.solve(solver=cp.OSQP)  # the generic QP default the shared notes warn about
+    x = np.asarray(f.value)
+    out["cvxpy_osqp_default"] = {
+        "status": problem.status,
+        "max_abs_vs_reference": float(np.abs(x - reference).max()),
+        "max_reprice_error": float(np.abs(np.asarray(a @ x).ravel() - prices).max()),
+    }
+    del repeats
+    mine = out["marketintel"]
+    log(
+        f"case A: marketintel {mine['ms']:.1f} ms, {mine['max_abs_vs_reference']:.1e} from the reference; "
+        f"cvxpy+Clarabel default {out['cvxpy_clarabel_default']['max_abs_vs_reference']:.1e}, tight "
+        f"{out['cvxpy_clarabel_tight']['max_abs_vs_reference']:.1e}; OSQP "
+        f"{out['cvxpy_osqp_default']['max_abs_vs_reference']:.1e} (repricing error "
+        f"{out['cvxpy_osqp_default']['max_reprice_error']:.1e})"
+    )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, default=21, help="runs per measurement; the median is reported")
@@ -138,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             f"cvxpy+Clarabel {d['ms']:.0f} ms, error {d['max_reprice_error']:.1e}, "
             f"J {d['objective']:.6g} | tight {t['ms']:.0f} ms, error {t['max_reprice_error']:.1e}"
         )
+    results["case_a_reference"] = case_a_against_reference(args.peer_repeats)
     write_results(
         "curves",
         {"benchmark": "curves", "machine": machine_info(), "repeats": args.repeats, "cases": results},
