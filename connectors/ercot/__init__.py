@@ -1,1 +1,1 @@
-"""ERCOT: MIS reports (CSV in ZIP documents) and load data with DST flags."""
+"""ERCOT: MIS documents found through their listings, the public-API archive, and the public dashboards."""
