@@ -338,7 +338,6 @@ class MarketCalendar:
         weekday_of_day = np.asarray(days.day_of_week[:-1], dtype=np.int64)
         is_holiday = holiday_days[day_of_hour]
 
-        labels = np.array(self.block_labels, dtype=object)
         if self.peak is None:
             is_peak = np.zeros(len(stamps), dtype=bool)
             code = np.zeros(len(stamps), dtype=np.int64)
