@@ -132,3 +132,16 @@ def test_infeasible_bands_report_the_least_widening() -> None:
     widen = band_violations(a, lower, upper)
     assert widen.sum() == pytest.approx(1.0, abs=1e-9)  # one unit of conflict, wherever it is put
     assert np.count_nonzero(widen > 1e-9) >= 1
+
+
+def test_the_cvxpy_route_reaches_the_same_polished_optimum() -> None:
+    n = 120
+    a = _rows(n, [*MONTHS, (0, 60)])
+    lower = np.array([59.0, 39.0, 54.0, 69.0, 49.8])
+    upper = lower + np.array([2.0, 2.0, 2.0, 2.0, 0.4])
+    direct = solve_bands(a, lower, upper)
+    through = solve_bands(a, lower, upper, via="cvxpy")
+    assert direct.polished and through.polished
+    assert np.abs(direct.curve - through.curve).max() < 1e-9  # both polish to the exact optimum
+    with pytest.raises(ValueError, match="via must be 'clarabel' or 'cvxpy'"):
+        solve_bands(a, lower, upper, via="osqp")

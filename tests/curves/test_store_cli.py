@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -214,3 +215,51 @@ def test_cli_builds_both_shared_cases(tmp_path: Path, capsys: pytest.CaptureFixt
     assert list(hourly.columns) == ["datetime_utc", "price"] and len(hourly) == 8760
     assert hourly["datetime_utc"].iloc[0] == "2025-12-31T23:00Z"
     assert "blocks peak, offpeak" in capsys.readouterr().out
+
+
+def test_cli_fits_a_seasonal_prior_to_stored_prices(
+    db: Any, store: StoreProcess, ch_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    days = pd.date_range("2022-12-01", "2025-11-30", freq="D", tz="Europe/Berlin")
+    weekend = days.day_of_week >= 5
+    now = pd.Timestamp.now(tz="UTC")
+    history = pd.DataFrame(
+        {
+            "interval_start_utc": days.tz_convert("UTC"),
+            "interval_end_utc": (days + pd.Timedelta(days=1)).tz_convert("UTC"),
+            "market": "EEX_DE_DAY_AHEAD",
+            "location": "DE-LU",
+            "location_type": "zone",
+            "price": np.where(weekend, 70.0, 85.0),
+            "currency": "EUR",
+            "unit": "EUR/MWh",
+            "source": "test",
+            "published_at_utc": now,
+        }
+    )
+    insert_df(db, "prices", history)
+    monkeypatch.setenv("MI_CLICKHOUSE_URL", f"{store.url}/{ch_database}")
+    out = tmp_path / "shaped.csv"
+    source = "EEX_DE_DAY_AHEAD/DE-LU"
+    code = main(["curves", "build", "--quotes", str(_quotes_csv(tmp_path)), "--start", "2026-01-01",
+                 "--end", "2026-03-31", "--as-of", "2025-12-15", "--prior-from-store", source,
+                 "--out", str(out)])  # fmt: skip
+    assert code == 0
+    # the 3 years before the as-of (end of 2025-12-15, Berlin): 2022-12-16 .. 2025-11-30 of the stored days
+    assert f"seasonal prior fitted to 1,081 days of {source}" in capsys.readouterr().out
+    curve = pd.read_csv(out, parse_dates=["date"])
+    is_weekend = curve["date"].dt.day_of_week >= 5
+    assert curve.loc[~is_weekend, "price"].mean() - curve.loc[is_weekend, "price"].mean() > 10.0
+    with pytest.raises(SystemExit):
+        main(["curves", "build", "--quotes", "x.csv", "--prior", "p.csv", "--prior-from-store", "A/B",
+              "--start", "2026-01-01", "--end", "2026-03-31"])  # fmt: skip
+
+
+def _quotes_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "months.csv"
+    path.write_text(
+        "name,start,end,price\nM-2026-01,2026-01-01,2026-01-31,98\nM-2026-02,2026-02-01,2026-02-28,94\n"
+        "M-2026-03,2026-03-01,2026-03-31,82\n"
+    )
+    return path

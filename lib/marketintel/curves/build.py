@@ -11,6 +11,7 @@ base, peak and off-peak contract still reprices exactly at hourly resolution.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -241,6 +242,7 @@ def build_curve(
     on_inconsistent: OnInconsistent = "fail",
     tolerance: float = 1e-6,
     scenarios: tuple[Scenario, ...] = (),
+    band_solver: Literal["clarabel", "cvxpy"] = "clarabel",
 ) -> CurveBuild:
     """Build the maximum-smoothness curve that reprices ``contracts``.
 
@@ -270,6 +272,9 @@ def build_curve(
         Largest contradiction accepted as rounding [price].
     scenarios : tuple of Scenario
         Shifts applied on top of the base curve and recorded with it.
+    band_solver : {"clarabel", "cvxpy"}
+        How bid/ask builds reach Clarabel: directly (default, faster) or through cvxpy; either way the
+        answer is then polished to the exact optimum and checked.
 
     Raises
     ------
@@ -352,7 +357,12 @@ def build_curve(
         "tolerance": tolerance,
         "prior_sha256": _series_hash(prior),
         "shape_sha256": _series_hash(shape),
+        "scenarios": [
+            {"name": sc.name, "shifts": [dataclasses.asdict(sh) for sh in sc.shifts]} for sc in scenarios
+        ],
     }
+    if bid_ask:
+        parameters["band_solver"] = band_solver
     t0 = time.perf_counter()
     price = np.array([np.nan if c.price is None else c.price for c in contracts], dtype=float)
     bid = np.array([np.nan if c.bid is None else c.bid for c in contracts], dtype=float)
@@ -371,7 +381,7 @@ def build_curve(
         lower = np.where(banded, bid, price)
         upper = np.where(banded, ask, price)
         try:  # the bands usually hold together: solve first, diagnose only when the solver says they cannot
-            band = _solve_bands(a, lower, upper, p, n, nb)
+            band = _solve_bands(a, lower, upper, p, nb, band_solver)
         except solve.BandsInfeasibleError:
             violation = solve.band_violations(a, lower, upper)
             report = pd.DataFrame(
@@ -385,11 +395,12 @@ def build_curve(
                         _band_message(inconsistencies), inconsistencies
                     ) from None
             lower, upper = lower - violation, upper + violation  # the least widening that lets all hold
-            band = _solve_bands(a, lower, upper, p, n, nb)
+            band = _solve_bands(a, lower, upper, p, nb, band_solver)
         x, polished = band.curve, band.polished
         used = np.clip(solve.reprice(a, x), lower, upper)
         method = "max_smoothness_bid_ask"
-        solver = "clarabel+exact-polish" if polished else "clarabel"
+        via = "cvxpy+clarabel" if band_solver == "cvxpy" else "clarabel"
+        solver = f"{via}+exact-polish" if polished else via
         fit_lower, fit_upper = lower, upper
     else:
         if np.isnan(price).any():
@@ -474,7 +485,12 @@ def build_curve(
 
 
 def _solve_bands(
-    a: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray, p: np.ndarray | None, n: int, nb: int
+    a: sp.csr_matrix,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    p: np.ndarray | None,
+    nb: int,
+    band_solver: str,
 ) -> solve.BandSolution:
     if nb > 1:
         raise CurveSolveError(

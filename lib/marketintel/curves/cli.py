@@ -85,6 +85,24 @@ def cmd_curves_build(args: argparse.Namespace) -> int:
         grouped.setdefault(name, []).append(shift)
     scenarios = tuple(Scenario(name, tuple(shifts)) for name, shifts in grouped.items())
     prior = _read_series(Path(args.prior), "--prior") if args.prior else None
+    if args.prior_from_store:
+        from marketintel.curves.prior import daily_history, seasonal_prior
+        from marketintel.curves.store import read_price_history
+        from marketintel.store import connect
+
+        market, _, location = args.prior_from_store.partition("/")
+        if not location:
+            raise MarketIntelError(
+                f"--prior-from-store expects MARKET/LOCATION, got {args.prior_from_store!r}"
+            )
+        client = client or connect()
+        history = daily_history(
+            read_price_history(client, market, location, _as_of_utc(args, calendar.tz)), calendar.tz
+        )
+        prior = seasonal_prior(
+            history, pd.date_range(args.start, args.end, freq="D"), weekdays=args.weights == "hours"
+        )
+        print(f"seasonal prior fitted to {len(history):,} days of {market}/{location}", flush=True)
     shape = _read_series(Path(args.shape), "--shape") if args.shape else None
     print(
         f"building a {args.granularity} curve {args.start} .. {args.end} ({calendar.name}, {calendar.tz}) "
@@ -106,6 +124,7 @@ def cmd_curves_build(args: argparse.Namespace) -> int:
             on_inconsistent=args.on_inconsistent,
             tolerance=args.tolerance,
             scenarios=scenarios,
+            band_solver=args.band_solver,
         )
     except InconsistentContractsError as exc:
         print(f"mi curves build: the quotes are inconsistent\n{exc}", file=sys.stderr)
@@ -207,9 +226,22 @@ def register_curves(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--tz", default=None, help="override the calendar's time zone (IANA name)")
     p.add_argument("--weights", choices=("hours", "days"), default="hours", help="power: hours; gas: days")
     p.add_argument("--bid-ask", action="store_true", help="fit inside each contract's [bid, ask]")
-    p.add_argument("--prior", default=None, help="prior CSV: date,price or datetime_utc,price")
+    prior = p.add_mutually_exclusive_group()
+    prior.add_argument("--prior", default=None, help="prior CSV: date,price or datetime_utc,price")
+    prior.add_argument(
+        "--prior-from-store",
+        default=None,
+        metavar="MARKET/LOCATION",
+        help="fit a seasonal prior (annual harmonics, weekdays) to 3 years of stored prices before the as-of",
+    )
     p.add_argument("--shape", default=None, help="hourly shape CSV: datetime_utc,shape (hourly curves)")
     p.add_argument("--on-inconsistent", choices=("fail", "least-squares"), default="fail")
+    p.add_argument(
+        "--band-solver",
+        choices=("clarabel", "cvxpy"),
+        default="clarabel",
+        help="bid/ask: Clarabel directly or via cvxpy",
+    )
     p.add_argument("--tolerance", type=float, default=1e-6, help="contradiction accepted as rounding [price]")
     p.add_argument(
         "--shift",

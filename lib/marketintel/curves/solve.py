@@ -298,11 +298,13 @@ def solve_bands(
     *,
     blocks: int = 1,
     tol: float = 1e-9,
+    via: str = "clarabel",
 ) -> BandSolution:
     """Solve ``min J`` subject to ``lower <= A f <= upper`` (bid/ask bands; equal bounds are settlements).
 
-    Clarabel solves the QP to tolerance ``tol``; the contracts found at a bound are then held there and the
-    equality problem is solved exactly. The exact answer is kept when it satisfies every band (within
+    Clarabel solves the QP to tolerance ``tol`` (called directly, or through cvxpy with ``via="cvxpy"``:
+    the same solver, plus cvxpy's problem compilation); the contracts found at a bound are then held there
+    and the equality problem is solved exactly. The exact answer is kept when it satisfies every band (within
     ``1e-9`` [price]) and its multipliers have the signs of a minimum, so the result is the true optimum
     rather than an approximation of it; otherwise Clarabel's answer is returned with ``polished=False``.
 
@@ -311,8 +313,6 @@ def solve_bands(
     CurveSolveError
         When Clarabel does not reach a solution (infeasible bands are reported by :func:`band_violations`).
     """
-    import clarabel
-
     m, n = a.shape
     p = np.zeros(n) if prior is None else np.asarray(prior, dtype=float)
     h = roughness_hessian(n // blocks, blocks)
@@ -320,38 +320,19 @@ def solve_bands(
     lo, hi = lower * scale, upper * scale
     fixed = np.isclose(lo, hi, rtol=0.0, atol=1e-12)
     band = ~fixed
-    # Clarabel: min 1/2 x'Px + q'x  s.t.  Gx + s = b, s in cones (zero cone for settlements, then >= 0)
-    g = sp.vstack([a_s[fixed], a_s[band], -a_s[band]], format="csc")
-    b = np.concatenate([hi[fixed], hi[band], -lo[band]])
-    cones = []
-    if fixed.any():
-        cones.append(clarabel.ZeroConeT(int(fixed.sum())))
-    if band.any():
-        cones.append(clarabel.NonnegativeConeT(int(2 * band.sum())))
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
-    settings.tol_gap_abs = settings.tol_gap_rel = tol
-    settings.tol_feas = tol
-    settings.tol_ktratio = 1e-8
-    settings.max_iter = 200
-    q = -(h @ p)
-    solver = clarabel.DefaultSolver(sp.triu(h, format="csc"), q, g, b, cones, settings)
-    solution = solver.solve()
-    status = str(solution.status)
-    if "Infeasible" in status:
-        raise BandsInfeasibleError(f"the bid/ask bands cannot all hold (Clarabel: {status})")
-    if "Solved" not in status:
-        raise CurveSolveError(f"Clarabel did not solve the bid/ask problem: {status}")
-    f_ip = np.asarray(solution.x)
+    if via == "cvxpy":
+        f_ip, status, iterations = _interior_cvxpy(h, p, a_s, lo, hi, fixed, tol, blocks)
+    elif via == "clarabel":
+        f_ip, status, iterations = _interior_clarabel(h, p, a_s, lo, hi, fixed, tol)
+    else:
+        raise ValueError(f"via must be 'clarabel' or 'cvxpy', got {via!r}")
     fit = np.asarray(a_s @ f_ip).ravel()
     width = np.maximum(hi - lo, 1e-12)
     at_hi = band & (hi - fit <= 1e-6 * width)
     at_lo = band & (fit - lo <= 1e-6 * width)
     rows = np.flatnonzero(fixed | at_hi | at_lo)
     bound = np.where(at_lo, lower, upper)  # the price each binding contract is held at
-    fallback = BandSolution(
-        f_ip, False, np.flatnonzero(at_lo), np.flatnonzero(at_hi), status, int(solution.iterations)
-    )
+    fallback = BandSolution(f_ip, False, np.flatnonzero(at_lo), np.flatnonzero(at_hi), status, iterations)
     if rows.size == 0:
         return fallback  # nothing binds: the answer is a line through the bands, not unique
     try:
@@ -368,9 +349,76 @@ def solve_bands(
     signs_ok = bool(np.all(y_full[at_hi & band] >= -1e-8) and np.all(y_full[at_lo & band] <= 1e-8))
     if not (feasible and signs_ok):
         return fallback
-    return BandSolution(
-        f_ex, True, np.flatnonzero(at_lo), np.flatnonzero(at_hi), status, int(solution.iterations)
-    )
+    return BandSolution(f_ex, True, np.flatnonzero(at_lo), np.flatnonzero(at_hi), status, iterations)
+
+
+def _interior_clarabel(
+    h: sp.csc_matrix,
+    p: np.ndarray,
+    a_s: sp.csr_matrix,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    fixed: np.ndarray,
+    tol: float,
+) -> tuple[np.ndarray, str, int]:
+    """Clarabel on ``min 1/2 x'Hx - (Hp)'x`` with ``Gx + s = b``: a zero cone for settlements, then >= 0."""
+    import clarabel
+
+    band = ~fixed
+    g = sp.vstack([a_s[fixed], a_s[band], -a_s[band]], format="csc")
+    b = np.concatenate([hi[fixed], hi[band], -lo[band]])
+    cones = []
+    if fixed.any():
+        cones.append(clarabel.ZeroConeT(int(fixed.sum())))
+    if band.any():
+        cones.append(clarabel.NonnegativeConeT(int(2 * band.sum())))
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.tol_gap_abs = settings.tol_gap_rel = tol
+    settings.tol_feas = tol
+    settings.tol_ktratio = 1e-8
+    settings.max_iter = 200
+    solution = clarabel.DefaultSolver(sp.triu(h, format="csc"), -(h @ p), g, b, cones, settings).solve()
+    status = str(solution.status)
+    if "Infeasible" in status:
+        raise BandsInfeasibleError(f"the bid/ask bands cannot all hold (Clarabel: {status})")
+    if "Solved" not in status:
+        raise CurveSolveError(f"Clarabel did not solve the bid/ask problem: {status}")
+    return np.asarray(solution.x), status, int(solution.iterations)
+
+
+def _interior_cvxpy(
+    h: sp.csc_matrix,
+    p: np.ndarray,
+    a_s: sp.csr_matrix,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    fixed: np.ndarray,
+    tol: float,
+    blocks: int = 1,
+) -> tuple[np.ndarray, str, int]:
+    """Solve the same QP written in cvxpy, by Clarabel through it."""
+    import cvxpy as cp
+
+    f = cp.Variable(h.shape[0])
+    band = ~fixed
+    constraints = []
+    if fixed.any():
+        constraints.append(a_s[fixed] @ f == hi[fixed])
+    if band.any():
+        constraints += [a_s[band] @ f >= lo[band], a_s[band] @ f <= hi[band]]
+    # stacked blocks: the roughness of each block, D = blockdiag(D_1, ..., D_blocks), H = D'D
+    d = sp.block_diag([second_difference(h.shape[0] // blocks)] * blocks, format="csr")
+    objective = cp.Minimize(cp.sum_squares(d @ (f - p)))  # type: ignore[attr-defined]
+    problem = cp.Problem(objective, constraints)
+    problem.solve(solver=cp.CLARABEL, tol_gap_abs=tol, tol_gap_rel=tol, tol_feas=tol)  # type: ignore[no-untyped-call]
+    status = str(problem.status)
+    if "infeasible" in status:
+        raise BandsInfeasibleError(f"the bid/ask bands cannot all hold (cvxpy + Clarabel: {status})")
+    if f.value is None or not status.startswith("optimal"):
+        raise CurveSolveError(f"cvxpy + Clarabel did not solve the bid/ask problem: {status}")
+    iterations = int(problem.solver_stats.num_iters or 0)
+    return np.asarray(f.value), status, iterations
 
 
 def band_violations(a: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:

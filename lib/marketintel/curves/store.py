@@ -65,6 +65,35 @@ def read_quotes(client: Any, product: str, trade_date: dt.date, market: str | No
     return frame
 
 
+def read_price_history(
+    client: Any, market: str, location: str, until_utc: pd.Timestamp, years: int = 3
+) -> pd.DataFrame:
+    """Return ``interval_start_utc, price`` of one market and location for ``years`` before ``until_utc``.
+
+    Raises
+    ------
+    EmptyResultError
+        When the store holds no such prices.
+    """
+    until = pd.Timestamp(until_utc).tz_convert("UTC")
+    frame: pd.DataFrame = client.query_df(
+        "SELECT interval_start_utc, price FROM prices FINAL "
+        "WHERE market = {m:String} AND location = {l:String} "
+        "AND interval_start_utc >= {a:DateTime64(3, 'UTC')} "
+        "AND interval_start_utc < {b:DateTime64(3, 'UTC')} "
+        "ORDER BY interval_start_utc",
+        parameters={
+            "m": market,
+            "l": location,
+            "a": (until - pd.DateOffset(years=years)).tz_localize(None),
+            "b": until.tz_localize(None),
+        },
+    )
+    if frame.empty:
+        raise EmptyResultError(f"no prices of {market}/{location} in the {years} years before {until}")
+    return frame
+
+
 def write_build(
     client: Any,
     build: CurveBuild,
@@ -129,7 +158,6 @@ def run_parameters(build: CurveBuild) -> dict[str, Any]:
         "solver": build.solver,
         "polished": build.polished,
         "timings_ms": {k: round(v, 3) for k, v in build.timings_ms.items()},
-        "scenarios": sorted(build.scenarios),
         "contracts": build.fits[["contract", "profile", "target", "repriced", "error"]].to_dict(
             orient="records"
         ),
