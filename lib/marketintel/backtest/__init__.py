@@ -1,0 +1,1 @@
+"""Backtests of price forecasts: rolling-origin runs, metrics, statistical tests, monitoring, reports."""
