@@ -388,10 +388,18 @@ def register_curves(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     register(sub)
 
 
+def register_backtest(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``mi backtest ...``."""
+    from marketintel.backtest.cli import register_backtest as register
+
+    register(sub)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
     register_store,
     register_connectors,
     register_curves,
+    register_backtest,
     register_demo,
 ]
 
