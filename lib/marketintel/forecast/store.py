@@ -20,10 +20,9 @@ from marketintel.forecast.data import DailyPanel
 
 
 def _hours_utc(panel: DailyPanel) -> pd.DatetimeIndex:
-    starts = pd.DatetimeIndex(panel.days).tz_localize(panel.tz).tz_convert("UTC")
-    return pd.DatetimeIndex(
-        (starts.asi8[:, None] + np.arange(24)[None, :] * 3_600_000_000_000).ravel(), tz="UTC"
-    )
+    starts = pd.DatetimeIndex(panel.days).tz_localize(panel.tz).tz_convert("UTC").as_unit("ms")
+    offsets = pd.to_timedelta(np.tile(np.arange(24), len(starts)), unit="h").as_unit("ms")
+    return pd.DatetimeIndex(starts.repeat(24) + offsets)
 
 
 def write_panel(
