@@ -129,3 +129,31 @@ def test_cli_run_score_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[
     late = ["backtest", "run", "--data", str(EPF / "NP.csv"), "--model", "naive", "--start", "2018-12-20"]
     assert main([*late, "--days", "30", "--out", str(tmp_path / "x.csv")]) == 2
     assert "runs past the data's last day 2018-12-24" in capsys.readouterr().err
+
+
+def test_cli_load_monitor_and_report(
+    store: StoreProcess, ch_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("MI_CLICKHOUSE_URL", f"{store.url}/{ch_database}")
+    client = store.client(database=ch_database)
+    migrate(client, database=ch_database)
+    assert main(["backtest", "load", str(EPF / "PJM.csv"), "--location", "COMED"]) == 0
+    assert "157,248 rows of PJM.csv stored as PJM/COMED" in capsys.readouterr().out  # price + 2 forecasts
+    assert client.command("SELECT count() FROM prices WHERE market = 'PJM' AND location = 'COMED'") == 52416
+    out = tmp_path / "store_naive.csv"
+    # the exogenous names are the file's column names as slugs (the file spells "foecast")
+    args = ["backtest", "run", "--from-store", "PJM/COMED", "--exog", "system_load_forecast", "--exog",
+            "zonal_comed_load_foecast", "--tz", "Etc/GMT+5", "--model", "naive", "--start", "2016-12-27",
+            "--days", "7", "--out", str(out), "--store"]  # fmt: skip
+    assert main(args) == 0
+    assert client.command("SELECT count() FROM forecasts") == 7 * 24
+    published = EPF / "forecasts" / "Forecasts_NP_DNN_LEAR_ensembles.csv"
+    assert main(["backtest", "monitor", str(published), "--market", "NP", "--history", "--store",
+                 "--models", "LEAR 1092"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "ALERT LEAR 1092 NP: rMAE" in printed and "alert(s) written to the store" in printed
+    assert client.command("SELECT count() FROM alerts FINAL WHERE category = 'forecast_accuracy'") > 0
+    report = tmp_path / "naive.html"
+    assert main(["backtest", "report", str(out), "--out", str(report), "--market", "PJM"]) == 0
+    assert report.stat().st_size > 100_000 and "Naive" in report.read_text()

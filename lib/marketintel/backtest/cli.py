@@ -117,6 +117,30 @@ def cmd_backtest_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backtest_monitor(args: argparse.Namespace) -> int:
+    """Check rolling accuracy against thresholds; print breaches; write alerts to the store (--store)."""
+    from marketintel.backtest.monitor import alerts_from_checks, rolling_checks, write_alerts
+    from marketintel.backtest.scoring import read_forecast_file
+
+    frame = read_forecast_file(Path(args.forecasts))
+    models = args.models or [c for c in frame.columns if c != args.actual]
+    checks = rolling_checks(
+        frame, args.actual, models, market=args.market, window_days=args.window_days,
+        rmae_threshold=args.rmae_threshold, mae_ratio_threshold=args.mae_ratio_threshold,
+        latest_only=not args.history,
+    )  # fmt: skip
+    breaches = checks[checks["status"] == "breach"]
+    print(f"{len(checks)} check(s), {len(breaches)} breach(es)")
+    alerts = alerts_from_checks(breaches)
+    for title in alerts["title"]:
+        print(f"  ALERT {title}")
+    if args.store and len(alerts):
+        from marketintel.store import connect
+
+        print(f"{write_alerts(connect(), alerts)} alert(s) written to the store")
+    return 1 if len(breaches) and args.fail_on_breach else 0
+
+
 def register_backtest(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``mi backtest ...``."""
     from marketintel.backtest.scoring import register_score
@@ -150,6 +174,18 @@ def register_backtest(sub: argparse._SubParsersAction) -> None:  # type: ignore[
         pass
     else:
         register_report(bsub)
+    p = bsub.add_parser("monitor", help="rolling accuracy against thresholds; alerts to the store")
+    p.add_argument("forecasts", help="forecast CSV in the published-forecast layout")
+    p.add_argument("--actual", default="Real price")
+    p.add_argument("--models", nargs="+", default=None, metavar="COL")
+    p.add_argument("--market", default="", help="market label of the alerts")
+    p.add_argument("--window-days", type=int, default=28)
+    p.add_argument("--rmae-threshold", type=float, default=1.0)
+    p.add_argument("--mae-ratio-threshold", type=float, default=1.3, help="MAE over its 90-day median")
+    p.add_argument("--history", action="store_true", help="check every day end, not only the latest")
+    p.add_argument("--store", action="store_true", help="write the alerts to the store")
+    p.add_argument("--fail-on-breach", action="store_true", help="exit 1 when a check breaches")
+    p.set_defaults(func=cmd_backtest_monitor)
     p = bsub.add_parser("load", help="load an epftoolbox dataset into the store, with publication times")
     p.add_argument("file")
     p.add_argument("--market", default=None)
