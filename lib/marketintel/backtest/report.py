@@ -19,16 +19,11 @@ directly. :func:`template_notebook` builds the template; the committed file must
 from __future__ import annotations
 
 import argparse
-import contextlib
 import html
-import json
 import logging
-import os
-import re
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -40,13 +35,12 @@ from marketintel.backtest.monitor import MonitorError, rolling_metrics
 from marketintel.backtest.scoring import DECIMALS, ForecastFileError, read_forecast_file, score_frame
 from marketintel.backtest.stats import HOURS_PER_DAY, StatTestError, pairwise_test_matrix
 from marketintel.exceptions import MarketIntelError
+from marketintel.notebooks import execution_error, export_html, python_kernel
 
 log = logging.getLogger(__name__)
 
 #: The parameterised notebook papermill executes.
 TEMPLATE_PATH: Final[Path] = Path(__file__).parent / "templates" / "backtest_report.ipynb"
-#: Name of the kernelspec created when the installed ``python3`` one would run another interpreter.
-FALLBACK_KERNEL: Final[str] = "marketintel-report-python"
 #: Columns of the score table and their headers.
 TABLE_HEADERS: Final[dict[str, str]] = {
     "MAE": "MAE",
@@ -60,15 +54,6 @@ TABLE_HEADERS: Final[dict[str, str]] = {
 }
 #: Significance level below which the p-value heat maps are coloured  [-].
 P_COLOURED: Final[float] = 0.1
-#: nbconvert template: the lab one without any network script (require.js, MathJax, mermaid, widgets).
-_HTML_TEMPLATE: Final[str] = """{%- extends 'index.html.j2' -%}
-{%- block html_head_js -%}{%- endblock html_head_js -%}
-{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
-{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
-{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
-"""
-_HTML_TEMPLATE_NAME: Final[str] = "marketintel_report.html.j2"
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _STYLE: Final[str] = """<style>
 .mi-report { font-family: system-ui, sans-serif; }
 .mi-report table.mi-scores { border-collapse: collapse; margin: 0.5em 0; }
@@ -662,94 +647,6 @@ def write_template(path: Path = TEMPLATE_PATH) -> Path:
 # --------------------------------------------------------------------------------------------------------
 # Rendering
 # --------------------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _this_python_kernel() -> Iterator[str]:
-    """Yield a kernel name whose kernel runs ``sys.executable``.
-
-    The installed ``python3`` kernelspec is used when it does (jupyter_client runs ``sys.executable`` for
-    an argv starting with ``python``); otherwise a kernelspec pointing at ``sys.executable`` is written
-    to a temporary directory put first on ``JUPYTER_PATH`` for the duration.
-    """
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    same = {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])}
-    try:
-        argv = KernelSpecManager().get_kernel_spec("python3").argv
-    except NoSuchKernel:
-        argv = []
-    if argv and (argv[0] in same or os.path.abspath(argv[0]) == os.path.abspath(sys.executable)):
-        yield "python3"
-        return
-    with tempfile.TemporaryDirectory(prefix="mi-kernel-") as tmp:
-        spec_dir = Path(tmp) / "kernels" / FALLBACK_KERNEL
-        spec_dir.mkdir(parents=True)
-        spec = {
-            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": f"Python ({sys.executable})",
-            "language": "python",
-        }
-        (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
-        before = os.environ.get("JUPYTER_PATH")
-        os.environ["JUPYTER_PATH"] = os.pathsep.join([tmp, *([before] if before else [])])
-        try:
-            yield FALLBACK_KERNEL
-        finally:
-            if before is None:
-                os.environ.pop("JUPYTER_PATH", None)
-            else:
-                os.environ["JUPYTER_PATH"] = before
-
-
-def _execution_error(exc: Exception, ipynb: Path) -> ReportError:
-    """Build a ReportError with the notebook's error text."""
-    ename = getattr(exc, "ename", None)
-    if ename is not None:
-        trace = _ANSI.sub("", "\n".join(getattr(exc, "traceback", []) or []))
-        text = f"{ename}: {getattr(exc, 'evalue', '')}\n{trace}".rstrip()
-        where = f"cell {getattr(exc, 'exec_count', '?')}"
-    else:
-        text = _ANSI.sub("", f"{type(exc).__name__}: {exc}")
-        where = "the kernel"
-    return ReportError(f"the report notebook failed in {where}:\n{text}\nexecuted notebook kept at {ipynb}")
-
-
-def export_html(ipynb: Path, out_html: Path, *, title: str) -> Path:
-    """Export an executed notebook to a self-contained HTML page without code.
-
-    Parameters
-    ----------
-    ipynb : pathlib.Path
-        The executed notebook.
-    out_html : pathlib.Path
-        Where to write the page.
-    title : str
-        The page's ``<title>``.
-
-    Returns
-    -------
-    pathlib.Path
-        ``out_html``.
-    """
-    import nbformat
-    from jinja2 import DictLoader
-    from nbconvert import HTMLExporter
-
-    nb = nbformat.read(ipynb, as_version=4)  # type: ignore[no-untyped-call]
-    nb.metadata["title"] = title
-    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
-        template_name="lab",
-        extra_loaders=[DictLoader({_HTML_TEMPLATE_NAME: _HTML_TEMPLATE})],
-        template_file=_HTML_TEMPLATE_NAME,
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        exclude_anchor_links=True,
-    )
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    out_html.write_text(body, encoding="utf-8")
-    return out_html
-
-
 def render_report(
     forecasts: Path,
     out_html: Path,
@@ -823,7 +720,7 @@ def render_report(
         "expected_executable": sys.executable,
     }
     started = time.perf_counter()
-    with _this_python_kernel() as kernel_name:
+    with python_kernel() as kernel_name:
         try:
             papermill.execute_notebook(
                 str(template),
@@ -837,7 +734,7 @@ def render_report(
                 cwd=str(out_html.parent),
             )
         except Exception as exc:  # any kernel failure: papermill, nbclient, jupyter_client errors
-            raise _execution_error(exc, ipynb) from exc
+            raise ReportError(str(execution_error(exc, ipynb, "report notebook"))) from exc
     say(f"notebook executed in {time.perf_counter() - started:.1f} s ({ipynb}); exporting HTML")
     try:
         export_html(ipynb, out_html, title=shown_title)
