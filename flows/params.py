@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    run_id: str = Field(
+        "", description="the flow run that executes the notebook (lineage); '' when run by hand"
+    )
+
 
 class IngestParams(_Params):
     """Ingest a window of one dataset of one source (or follow it)."""
