@@ -395,11 +395,19 @@ def register_backtest(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     register(sub)
 
 
+def register_flows(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``mi prefect ...`` and ``mi flows ...``."""
+    from marketintel.flows.cli import register
+
+    register(sub)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
     register_store,
     register_connectors,
     register_curves,
     register_backtest,
+    register_flows,
     register_demo,
 ]
 

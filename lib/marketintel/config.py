@@ -13,6 +13,9 @@ variable                  meaning
 ``MI_STORE_USERS_FILE``   TOML file with the store's users (default ``$MI_DATA_DIR/store/users.toml``)
 ``MI_STORE_CLUSTER``      cluster name: when set, DDL is emitted ``ON CLUSTER`` with Replicated engines
 ``MI_SHARED_DIR``         the read-only shared inputs (fixtures, datasets), default ``../shared``
+``MI_PREFECT_PORT``       port of the local Prefect server (default ``4200``)
+``MI_PREFECT_API_URL``    a Prefect API to use instead of the local server (``http://host:port/api``)
+``MI_REPORTS_DIR``        where flows write executed notebooks and HTML reports (default ``./reports``)
 ========================  ====================================================================
 """
 
@@ -134,3 +137,36 @@ def clickhouse_url() -> ClickHouseURL:
         password=unquote(parts.password) if parts.password else "",
         database=database,
     )
+
+
+DEFAULT_PREFECT_PORT = 4200
+
+
+def prefect_port() -> int:
+    """Return the port of the local Prefect server (``MI_PREFECT_PORT``)."""
+    raw = _env("MI_PREFECT_PORT")
+    try:
+        port = int(raw) if raw else DEFAULT_PREFECT_PORT
+    except ValueError:
+        raise ConfigError(f"MI_PREFECT_PORT must be an integer port in 1..65535, got {raw!r}") from None
+    if not 0 < port < 65536:
+        raise ConfigError(f"MI_PREFECT_PORT must be in 1..65535, got {port}")
+    return port
+
+
+def prefect_api_url() -> str:
+    """Return the Prefect API the flows report to (``MI_PREFECT_API_URL``, default the local server)."""
+    return _env("MI_PREFECT_API_URL") or f"http://127.0.0.1:{prefect_port()}/api"
+
+
+def prefect_home() -> Path:
+    """Return the local Prefect server's home (``$MI_DATA_DIR/prefect``: settings, SQLite database)."""
+    path = data_dir() / "prefect"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def reports_dir() -> Path:
+    """Return where flows write executed notebooks and HTML reports (``MI_REPORTS_DIR``)."""
+    raw = _env("MI_REPORTS_DIR")
+    return Path(raw).expanduser().resolve() if raw else (Path.cwd() / "reports").resolve()

@@ -1,0 +1,139 @@
+"""``mi prefect up|down|status`` and ``mi flows serve|run|list``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+from marketintel.exceptions import MarketIntelError
+
+
+def use_prefect_server(start: bool = False) -> str:
+    """Point this process's Prefect client at the server (starting the local one if asked); return its UI.
+
+    Must run before ``prefect`` is imported: its settings are read at import.
+    """
+    from marketintel.flows import server
+
+    from marketintel import config
+
+    if os.environ.get("MI_PREFECT_API_URL"):
+        api = config.prefect_api_url()
+    else:
+        running = server.up() if start else server.read_state()
+        if running is None:
+            raise MarketIntelError("the Prefect server is not running; start it with `mi prefect up`")
+        api = running.api_url
+    os.environ.update(server.client_environment(api))
+    return api.removesuffix("/api")
+
+
+def cmd_prefect_up(_args: argparse.Namespace) -> int:
+    """Start the local Prefect server (idempotent) and print the UI address."""
+    from marketintel.flows import server
+
+    running = server.up()
+    print(f"Prefect server: {running.ui_url}  (pid {running.pid}, SQLite under {running.home})")
+    print(f"log: {running.log}")
+    return 0
+
+
+def cmd_prefect_down(_args: argparse.Namespace) -> int:
+    """Stop the local Prefect server."""
+    from marketintel.flows import server
+
+    print("Prefect server stopped" if server.down() else "no Prefect server was running")
+    return 0
+
+
+def cmd_prefect_status(_args: argparse.Namespace) -> int:
+    """Print whether the local Prefect server runs and answers."""
+    from marketintel.flows import server
+
+    running = server.read_state()
+    if running is None:
+        print("Prefect server: not running (mi prefect up)")
+        return 1
+    state = "healthy" if server.healthy(running.api_url) else "NOT answering"
+    print(f"Prefect server: {running.ui_url} (pid {running.pid}), {state}")
+    return 0 if state == "healthy" else 1
+
+
+def _parse_sets(items: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise MarketIntelError(f"--set expects KEY=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+def cmd_flows_run(args: argparse.Namespace) -> int:
+    """Run one flow now against the Prefect server (its run appears in the UI) and print its reports."""
+    ui = use_prefect_server(start=args.start_server)
+    from marketintel.flows.params import NOTEBOOKS
+    from marketintel.flows.pipeline import FLOWS
+
+    if args.flow not in FLOWS:
+        raise MarketIntelError(f"no flow {args.flow!r}; flows: {', '.join(FLOWS)}")
+    model = NOTEBOOKS[args.flow][1]
+    try:
+        params = model(**_parse_sets(args.set))
+    except Exception as exc:  # pydantic's message names each bad field and what was expected
+        raise MarketIntelError(f"bad parameters for {args.flow}: {exc}") from None
+    print(f"running {args.flow} {params.model_dump_json(exclude={'run_id'})} (Prefect UI: {ui})", flush=True)
+    flow: Any = FLOWS[args.flow]
+    out = flow(params)
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+def cmd_flows_serve(args: argparse.Namespace) -> int:
+    """Register the deployments with their schedules (and, unless --register-only, run them)."""
+    ui = use_prefect_server(start=True)
+    from marketintel.flows import deployments
+
+    if args.register_only:
+        ids = deployments.register()
+        for (flow_name, name, cron, tz, _), dep_id in zip(deployments.SCHEDULES, ids, strict=True):
+            print(f"  {flow_name}/{name}: cron '{cron}' {tz}  ({dep_id})")
+        print(f"{len(ids)} deployments registered; see them at {ui}/deployments")
+        return 0
+    print(f"serving {len(deployments.SCHEDULES)} deployments on {ui} (Ctrl-C to stop)", flush=True)
+    deployments.serve()
+    return 0
+
+
+def cmd_flows_list(_args: argparse.Namespace) -> int:
+    """List the flows, their notebooks and the scheduled deployments."""
+    from marketintel.flows.params import NOTEBOOKS
+
+    for name, (stem, model) in NOTEBOOKS.items():
+        fields = ", ".join(f"{k}={v.default!r}" for k, v in model.model_fields.items() if k != "run_id")
+        print(f"{name}: notebooks/{stem}.ipynb ({fields})")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``mi prefect ...`` and ``mi flows ...``."""
+    pre = sub.add_parser("prefect", help="the local Prefect server (SQLite under MI_DATA_DIR)")
+    psub = pre.add_subparsers(dest="prefect_command", required=True, metavar="COMMAND")
+    psub.add_parser("up", help="start the server (idempotent) and print the UI address").set_defaults(
+        func=cmd_prefect_up
+    )
+    psub.add_parser("down", help="stop the server").set_defaults(func=cmd_prefect_down)
+    psub.add_parser("status", help="is the server running?").set_defaults(func=cmd_prefect_status)
+    fl = sub.add_parser("flows", help="the Prefect flows (ingest, build_curves, backtest, data_quality)")
+    fsub = fl.add_subparsers(dest="flows_command", required=True, metavar="COMMAND")
+    fsub.add_parser("list", help="flows, notebooks and default parameters").set_defaults(func=cmd_flows_list)
+    p = fsub.add_parser("run", help="run one flow now (reports under reports/<flow>/<date>/)")
+    p.add_argument("flow")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a parameter (repeatable)")
+    p.add_argument("--start-server", action="store_true", help="start the local Prefect server if needed")
+    p.set_defaults(func=cmd_flows_run)
+    p = fsub.add_parser("serve", help="register the deployments with their schedules and run them")
+    p.add_argument("--register-only", action="store_true", help="register and exit (the UI lists them)")
+    p.set_defaults(func=cmd_flows_serve)
