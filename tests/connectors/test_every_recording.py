@@ -13,7 +13,7 @@ from marketintel.config import shared_dir
 from tests.connectors.contract import parse_file
 
 FIXTURES = shared_dir() / "fixtures"
-SOURCES = ("aeso", "caiso", "ercot", "ieso", "isone", "miso", "nyiso", "pjm", "spp")
+SOURCES = ("aeso", "caiso", "cme", "ercot", "ieso", "isone", "miso", "nyiso", "pjm", "spp")
 pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"recordings not found at {FIXTURES}")
 #: recorded as served and unusable on purpose: what parsing them must say
 BAD_AS_SERVED = {"spp/RTBM-LMP-SL-202503310845.csv": "empty file"}

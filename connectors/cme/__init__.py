@@ -1,0 +1,1 @@
+"""CME Group / NYMEX daily settlement files (``nymex_future.csv``) -> ``forward_quotes``."""
