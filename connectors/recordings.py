@@ -64,6 +64,12 @@ def _isone_region_forecast() -> list[tuple[str, Path]]:
     return out
 
 
+def _cme_settlements() -> list[tuple[str, Path]]:
+    from marketintel.connectors.cme.ingestor import URL
+
+    return [(URL, shared_dir() / "fixtures" / "cme" / "nymex_future__tradedate_20141229.csv")]
+
+
 RECORDINGS: dict[tuple[str, str], Recording] = {
     ("spp", "lmp_real_time_5min"): Recording(
         "spp", "lmp_real_time_5min", pd.Timestamp("2025-03-31 13:35", tz="UTC"),
@@ -78,6 +84,11 @@ RECORDINGS: dict[tuple[str, str], Recording] = {
         "isone", "load_forecast_by_region_hourly", pd.Timestamp("2024-11-02 04:00", tz="UTC"),
         pd.Timestamp("2024-11-04 05:00", tz="UTC"), _isone_region_forecast,
         "ISO-NE load forecast by reliability region, 2024-11-02 and the 25-hour 2024-11-03",
+    ),
+    ("cme", "futures_settlements"): Recording(
+        "cme", "futures_settlements", pd.Timestamp("2014-12-29 05:00", tz="UTC"),
+        pd.Timestamp("2014-12-30 05:00", tz="UTC"), _cme_settlements,
+        "NYMEX daily settlements of trade date 2014-12-29 (Henry Hub, PJM/ERCOT/MISO/NYISO power)",
     ),
 }  # fmt: skip
 
