@@ -376,7 +376,10 @@ def register_connectors(sub: argparse._SubParsersAction) -> None:  # type: ignor
 
 def register_demo(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``mi demo``."""
-    p = sub.add_parser("demo", help="start the store, migrate, load a sample and summarise it")
+    p = sub.add_parser("demo", help="the whole pipeline on the embedded store, on recorded data")
+    p.add_argument(
+        "--no-pipeline", dest="pipeline", action="store_false", help="only the store and the sample"
+    )
     p.set_defaults(func=lambda args: __import__("marketintel.demo", fromlist=["run"]).run(args))
 
 

@@ -1,6 +1,9 @@
-"""``mi demo``: the main job on the embedded default, for now store -> migrate -> sample -> summary.
+"""``mi demo``: the whole pipeline on the embedded default, unattended.
 
-Later issues extend it into the full pipeline (ingestion, curves, backtests, reports).
+Store up, migrate, a Nord Pool sample loaded and summarised; then, unless ``--no-pipeline``, the local
+Prefect server and every flow once on recorded data (ingestion, curves, a backtest, data quality), each
+rendering its report under ``reports/``; the deployments registered with their schedules; and a summary of
+where every report and the Prefect UI are.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -107,18 +111,18 @@ def run(args: argparse.Namespace) -> int:
     url = config.clickhouse_url()
     if url.is_local_default:
         state = start_background(config.store_dir(), config.store_host(), config.store_port(), [])
-        print(f"[1/4] store running at {state.url} (pid {state.pid}), data in {state.path}")
+        print(f"[1/5] store running at {state.url} (pid {state.pid}), data in {state.path}")
         log_hint = f"{Path(state.path) / 'mi-endpoint.log'}"
     else:
-        print(f"[1/4] using the ClickHouse server at {url.redacted()} (MI_CLICKHOUSE_URL)")
+        print(f"[1/5] using the ClickHouse server at {url.redacted()} (MI_CLICKHOUSE_URL)")
         log_hint = "(external server)"
     client = connect(ClickHouseURL(url.scheme, url.host, url.port, url.username, url.password, url.database))
     report = migrate(client)
-    print(f"[2/4] schema: {report}")
+    print(f"[2/5] schema: {report}")
     prices, fundamentals, what = load_sample(config.shared_dir())
     client.insert_df("prices", prices)
     client.insert_df("fundamentals", fundamentals)
-    print(f"[3/4] loaded {len(prices):,} prices and {len(fundamentals):,} fundamentals rows: {what}")
+    print(f"[3/5] loaded {len(prices):,} prices and {len(fundamentals):,} fundamentals rows: {what}")
     daily = client.query_df(
         """
         SELECT toDate(interval_start_utc, 'Europe/Oslo') AS day,
@@ -136,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     last_day_start = prices["interval_start_utc"].max().floor("D")
     as_of = last_day_start - pd.Timedelta(days=1)
     known = read_asof(client, "prices", as_of, where={"market": "NORDPOOL_DA"})
-    print("[4/4] summary")
+    print("[4/5] summary")
     print(
         f"  prices: {counts[0]:,} rows, fundamentals: {counts[1]:,} rows (deduplicated: re-running adds none)"
     )
@@ -146,7 +150,21 @@ def run(args: argparse.Namespace) -> int:
     print("  last 7 delivery days, Europe/Oslo [EUR/MWh] (peak: weekdays 08-20):")
     print("    " + daily.to_string(index=False, na_rep="-").replace("\n", "\n    "))
     mi = "mi" if shutil.which("mi") else str(Path(sys.executable).parent / "mi")
+    results: list[Any] = []
+    ui = ""
+    if getattr(args, "pipeline", True):
+        from marketintel.flows.demo import run_pipeline
+
+        print("[5/5] pipeline: every flow once on recorded data (reports under reports/)", flush=True)
+        ui, results = run_pipeline(lambda line: print(line, flush=True))
+    else:
+        print("[5/5] pipeline skipped (--no-pipeline)")
     print(f"\ndone in {time.perf_counter() - t0:.1f} s. Where to look:")
+    for step in results:
+        where = step.html or step.message
+        print(f"  {step.flow:<13} {step.state:<9} {step.title}\n                {where}")
+    if ui:
+        print(f"  Prefect UI: {ui}  (runs and the {ui}/deployments with their schedules; mi prefect down)")
     print(f'  SQL:     {mi} store sql "SELECT * FROM prices FINAL LIMIT 5"')
     print(f"           or any ClickHouse client at {url.redacted()}")
     print(f"  status:  {mi} store status     log: {log_hint}")
