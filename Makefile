@@ -11,7 +11,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements/lock.txt
-LINT_PATHS := lib connectors flows tests $(wildcard benchmarks/*.py)
+LINT_PATHS := lib connectors flows tests notebooks $(wildcard benchmarks/*.py)
 
 # The platform's state (store data, logs) lives inside the clone unless told otherwise.
 export MI_DATA_DIR ?= $(CURDIR)/data
@@ -47,8 +47,9 @@ lint: setup  ## ruff and mypy on the library
 	@ln -s "$(CURDIR)/flows" build/typecheck/marketintel/flows
 	@$(BIN)/mypy
 
-pytest: setup  ## the test suite only
+pytest: setup  ## the test suite, then the notebooks under nbval (lax)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax notebooks/
 
 status: setup  ## is the embedded store running?
 	@$(BIN)/mi store status

@@ -24,6 +24,8 @@ from marketintel.exceptions import MarketIntelError
 
 #: seconds the server gets to answer its health check after start (it migrates its database first)
 START_TIMEOUT_S = 90.0
+#: servers this process started, by pid (kept so they are waited for, not left as zombies)
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 class PrefectServerError(MarketIntelError):
@@ -131,6 +133,7 @@ def up(port: int | None = None, home: Path | None = None, *, progress: bool = Tr
             command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             start_new_session=True, cwd=home,
         )  # fmt: skip
+    _CHILDREN[proc.pid] = proc
     server = PrefectServer(proc.pid, port, home, log)
     _state_file(home).write_text(
         json.dumps({"pid": proc.pid, "port": port, "home": str(home), "log": str(log)})
@@ -157,19 +160,22 @@ def down(home: Path | None = None, timeout_s: float = 20.0) -> bool:
         return False
     with contextlib.suppress(ProcessLookupError):
         os.killpg(server.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    child = _CHILDREN.pop(server.pid, None)
+    if child is not None:  # started by this process: wait for it
         try:
-            if os.waitpid(server.pid, os.WNOHANG)[0]:  # our own child: reap it
+            child.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            child.wait()
+    else:  # started by another process (mi prefect up): poll until it is gone
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                os.kill(server.pid, 0)
+            except OSError:
                 break
-        except ChildProcessError:
-            pass  # started by another process (mi prefect up): not ours to reap
-        try:
-            os.kill(server.pid, 0)
-        except OSError:
-            break
-        time.sleep(0.2)
-    else:
-        os.killpg(server.pid, signal.SIGKILL)
+            time.sleep(0.2)
+        else:
+            os.killpg(server.pid, signal.SIGKILL)
     _state_file(home).unlink(missing_ok=True)
     return True

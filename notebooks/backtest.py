@@ -1,0 +1,163 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Forecast backtest
+#
+# A rolling-origin backtest of a day-ahead price model on a market's history: for each target day the
+# model is recalibrated with what was published before its issue time (the day before, 10:00 market
+# time), forecasts the 24 hours, and is scored against the prices that cleared.
+
+# %% tags=["parameters"]
+run_id: str = ""  # the flow run that executes the notebook (lineage); '' when run by hand
+data: str = ""  # epftoolbox dataset CSV; '': ../shared/datasets/epftoolbox/<market>.csv
+market: str = "NP"  # market name
+model: str = "naive"  # naive, naive-daily, naive-weekly, lear, lear-ensemble
+window: int = 1456  # LEAR calibration window [days]
+start: str = "2016-12-27"  # first target day
+days: int = 14  # number of target days
+
+# %%
+import hashlib
+import html
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+from IPython.display import HTML, Markdown, display
+
+from marketintel.backtest.engine import BacktestSpec, CsvSink, run_backtest
+from marketintel.backtest.report import FigureEmbedder, format_value
+from marketintel.backtest.scoring import read_forecast_file, score_frame
+from marketintel.config import shared_dir
+from marketintel.forecast.data import panel_from_epftoolbox
+from marketintel.forecast.models import Ensemble, make_model
+
+path = Path(data) if data else shared_dir() / "datasets" / "epftoolbox" / f"{market}.csv"
+if not path.is_file():
+    raise FileNotFoundError(f"no dataset at {path} (set `data`, or MI_SHARED_DIR to the shared/ folder)")
+panel = panel_from_epftoolbox(path, market)
+unit = panel.units.get("price", "price unit")
+offset = pd.Timestamp("2020-01-01", tz=panel.tz).strftime("%z")
+clock = f"market time, UTC{offset[:3]}:{offset[3:]} all year"
+fingerprint = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+forecaster = make_model(model, window)
+spec = BacktestSpec(market, market, model, window, start, days, 1, 1, f"{path.name}@{fingerprint}")
+names = (
+    [m.name for m in forecaster.members] + [forecaster.name]
+    if isinstance(forecaster, Ensemble)
+    else [forecaster.name]
+)
+out_csv = Path.cwd() / f"backtest_{market}_{model}_{start}_{days}d_{spec.run_id()[:8]}.csv"
+first_day = pd.Timestamp(start)
+last_day = first_day + pd.Timedelta(days=days - 1)
+display(
+    Markdown(
+        f"**Market** {market} &nbsp; **Model** {forecaster.name} &nbsp; "
+        f"**Target days** {first_day:%Y-%m-%d} .. {last_day:%Y-%m-%d} ({days} days) &nbsp; "
+        f"**Prices** {unit}, hours in {clock}\n\n"
+        f"**History** `{path.name}` ({panel.days[0]:%Y-%m-%d} .. {panel.days[-1]:%Y-%m-%d}, "
+        f"sha256 {fingerprint}) &nbsp; **Backtest run** {spec.run_id()}"
+        + (f" &nbsp; **Flow run** {run_id}" if run_id else "")
+    )
+)
+
+# %%
+result = run_backtest(panel, forecaster, spec, [CsvSink(out_csv, names)], progress=print)
+print(
+    f"{result.days_forecast} day(s) forecast, {result.days_skipped} already in {out_csv.name} (resumed), "
+    f"{result.recalibrations} recalibration(s) in {result.seconds:.1f} s"
+)
+frame = read_forecast_file(out_csv)
+stamps = pd.DatetimeIndex(frame.index)
+frame = frame[(stamps >= first_day) & (stamps < last_day + pd.Timedelta(days=1))]
+
+# %% [markdown]
+# ## Accuracy over the period
+#
+# MAE and RMSE are in the price unit. rMAE divides the MAE by that of the weekly seasonal naive (the
+# same hour a week earlier); it needs a week of actuals first, so it shows n/a for periods of 7 days or
+# less. MAPE leaves out hours with a price near zero (counted in the last column) and should not rank
+# models alone.
+
+# %%
+scores = score_frame(frame, "Real price", names)
+headers = {
+    "MAE": f"MAE [{unit}]",
+    "rMAE": "rMAE [-]",
+    "sMAPE": "sMAPE [%]",
+    "RMSE": f"RMSE [{unit}]",
+    "MAPE": "MAPE [%]",
+    "MAPE_left_out": "MAPE hours left out [h]",
+    "WAPE": "WAPE [%]",
+    "MASE": "MASE [-]",
+}
+table = pd.DataFrame(
+    {headers[c]: [format_value(v, c) for v in scores[c]] for c in headers if c in scores.columns},
+    index=pd.Index(scores.index, name="model"),
+).reset_index()
+display(HTML(table.to_html(index=False, border=0)))
+
+# %% [markdown]
+# ## Forecast against the actual price, last week of the period
+
+# %%
+figures = FigureEmbedder()
+week = frame[pd.DatetimeIndex(frame.index) >= last_day - pd.Timedelta(days=6)]
+fig = go.Figure()
+fig.add_trace(
+    go.Scatter(
+        x=week.index,
+        y=week["Real price"],
+        name="actual",
+        mode="lines",
+        line={"color": "black", "width": 3},
+    )
+)
+for name in names:
+    fig.add_trace(go.Scatter(x=week.index, y=week[name], name=name, mode="lines"))
+fig.update_layout(
+    title=f"{market} day-ahead price: forecast vs actual, {week.index[0]:%Y-%m-%d} .. {last_day:%Y-%m-%d}",
+    xaxis_title=f"delivery hour ({clock})",
+    yaxis_title=f"price [{unit}]",
+    height=450,
+    margin={"t": 60},
+)
+display(HTML(figures.html(fig)))
+
+# %% [markdown]
+# ## Error by hour of day
+#
+# Mean absolute error of each delivery hour over the whole period: where in the day the model misses.
+
+# %%
+by_hour = score_frame(frame, "Real price", names, by="hour")["MAE"].unstack("model")
+fig = go.Figure()
+for name in names:
+    fig.add_trace(go.Bar(x=by_hour.index, y=by_hour[name], name=name))
+fig.update_layout(
+    title=f"{market}: MAE by delivery hour, {first_day:%Y-%m-%d} .. {last_day:%Y-%m-%d}",
+    xaxis_title=f"hour of day ({clock})",
+    yaxis_title=f"MAE [{unit}]",
+    height=400,
+    margin={"t": 60},
+)
+fig.update_xaxes(dtick=1)
+display(HTML(figures.html(fig)))
+display(
+    Markdown(
+        f"Forecasts written to `{html.escape(out_csv.name)}` next to this report ({len(frame):,} hours)."
+    )
+)

@@ -1,0 +1,149 @@
+"""The flows against one real Prefect server per session, the real store endpoint, real notebook kernels."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from marketintel.config import shared_dir
+from tests.storeproc import StoreProcess, free_port
+
+FIXTURES = shared_dir() / "fixtures"
+pytestmark = [
+    pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"recordings not found at {FIXTURES} (MI_SHARED_DIR)"),
+    pytest.mark.slow,
+]
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One local Prefect server for the session (SQLite in a temporary home), stopped at the end."""
+    from marketintel.flows import server
+
+    home = tmp_path_factory.mktemp("prefect")
+    running = server.up(port=free_port(), home=home, progress=False)
+    saved = {
+        k: os.environ.get(k) for k in ("PREFECT_API_URL", "PREFECT_HOME", "PREFECT_SERVER_ANALYTICS_ENABLED")
+    }
+    os.environ.update(server.client_environment(running.api_url))
+    os.environ["PREFECT_HOME"] = str(home)
+    yield running
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    assert server.down(home)
+
+
+@pytest.fixture
+def flow_env(prefect_server: Any, store: StoreProcess, ch_database: str, tmp_path: Path,
+             monkeypatch: pytest.MonkeyPatch) -> Path:  # fmt: skip
+    """The store database and a reports folder for one test; Prefect settings for the session server."""
+    monkeypatch.setenv("MI_CLICKHOUSE_URL", f"{store.url}/{ch_database}")
+    monkeypatch.setenv("MI_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("PREFECT_API_URL", prefect_server.api_url)
+    return tmp_path / "reports"
+
+
+def _flow_runs(name: str) -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    async def read() -> list[Any]:
+        async with get_client() as client:
+            runs: list[Any] = await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=[name]))
+            )
+            return runs
+
+    return asyncio.run(read())
+
+
+def test_ingest_flow_replays_recordings_and_renders_its_report(
+    flow_env: Path, store: StoreProcess, ch_database: str
+) -> None:
+    from marketintel.flows.params import IngestParams
+    from marketintel.flows.pipeline import ingest
+
+    out = ingest(IngestParams())
+    html = Path(out["html"])
+    today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+    assert html.parent == flow_env / "ingest" / today and html.exists() and Path(out["notebook"]).exists()
+    page = html.read_text()
+    assert "offline" in page and "hl-ipython3" not in page  # markdown renders, no code cell does
+    client = store.client(database=ch_database)
+    assert client.command("SELECT count() FROM prices FINAL WHERE market = 'SPP_REAL_TIME_5MIN'") == 3 * 1234
+    assert client.command("SELECT countIf(status = 'quarantined') FROM raw_payloads FINAL") == 1
+    runs = _flow_runs("ingest")
+    assert runs and runs[0].state.is_completed()
+
+
+def test_curves_and_backtest_flows(flow_env: Path, store: StoreProcess, ch_database: str) -> None:
+    from marketintel.flows.params import BacktestParams, CurvesParams
+    from marketintel.flows.pipeline import backtest, build_curves
+
+    case_a = shared_dir() / "curves" / "caseA_daily" / "contracts.csv"
+    out = build_curves(CurvesParams(quotes=str(case_a), curve_name="CASE_A"))
+    assert Path(out["html"]).exists()
+    client = store.client(database=ch_database)
+    assert client.command("SELECT count() FROM curves FINAL WHERE curve_name = 'CASE_A'") == 1064
+    assert (
+        client.command("SELECT argMax(status, published_at_utc) FROM curve_runs WHERE curve_name = 'CASE_A'")
+        == "ok"
+    )
+    out = backtest(BacktestParams(days=7))
+    assert "MAE" in Path(out["html"]).read_text()
+
+
+def test_data_quality_flow_fails_on_the_quarantined_interval_and_alerts(flow_env: Path, store: StoreProcess,
+                                                                       ch_database: str) -> None:  # fmt: skip
+    from marketintel.flows.params import DataQualityParams, IngestParams
+    from marketintel.flows.pipeline import DataQualityError, data_quality, ingest
+
+    ingest(IngestParams())
+    with pytest.raises(DataQualityError, match="completeness"):  # the 08:45 interval was served empty
+        data_quality(DataQualityParams())
+    client = store.client(database=ch_database)
+    assert client.command("SELECT count() FROM data_quality") >= 4
+    assert client.command("SELECT count() FROM alerts FINAL WHERE category = 'data_quality'") >= 1
+    runs = _flow_runs("data_quality")
+    assert runs and runs[0].state.is_failed()
+
+
+def test_a_failing_notebook_fails_the_run_after_retries_and_writes_an_alert(
+    flow_env: Path, store: StoreProcess, ch_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from marketintel.flows import pipeline
+    from marketintel.flows.params import IngestParams
+
+    monkeypatch.setattr(pipeline, "RETRY_DELAYS_S", [0.0, 0.0])
+    with pytest.raises(Exception, match="spp has no dataset 'no_such_dataset'"):
+        pipeline.ingest(IngestParams(dataset="no_such_dataset"))
+    client = store.client(database=ch_database)
+    assert client.command("SELECT count() FROM alerts FINAL WHERE category = 'flow'") == 1
+
+
+def test_deployments_are_registered_with_time_zoned_schedules(prefect_server: Any) -> None:
+    from marketintel.flows.deployments import SCHEDULES, register
+    from prefect.client.orchestration import get_client
+
+    ids = register()
+    assert len(ids) == len(SCHEDULES)
+
+    async def read() -> list[Any]:
+        async with get_client() as client:
+            found: list[Any] = await client.read_deployments()
+            return found
+
+    deployments = {d.name: d for d in asyncio.run(read())}
+    for _flow, name, cron, tz, _params in SCHEDULES:
+        (schedule,) = deployments[name].schedules
+        assert (schedule.schedule.cron, schedule.schedule.timezone) == (cron, tz)
+    assert deployments["eex-de-base-after-settlement"].schedules[0].schedule.timezone == "Europe/Berlin"
