@@ -68,8 +68,13 @@ def run_pipeline(say: Callable[[str], None] = print) -> tuple[str, list[StepResu
 
     A step that fails is reported and the demo goes on (a data-quality failure is a finding, not a crash).
     """
+    import os
+
     from marketintel.flows.cli import use_prefect_server
 
+    # the demo reports each step itself; Prefect's own log lines (and tracebacks of the runs it reports as
+    # failed, which stay visible in the UI) would bury that summary
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
     t0 = time.perf_counter()
     ui = use_prefect_server(start=True)
     say(f"  Prefect server at {ui} ({time.perf_counter() - t0:.0f} s)")

@@ -73,7 +73,31 @@ def report_paths(flow_name: str, run_id: str, when: dt.datetime | None = None) -
     return folder / f"{stem}.ipynb", folder / f"{stem}.html"
 
 
-@task(retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, log_prints=True)
+#: failures worth retrying: the kernel or the store went away, or answered too slowly; anything else (a
+#: bad parameter, an error in the data) fails the same way again and is reported at once
+TRANSIENT = (
+    "DeadKernelError", "Kernel died", "ConnectionError", "ConnectionRefusedError", "ConnectionResetError",
+    "TimeoutError", "timed out", "HTTP 503", "Too many concurrent", "RemoteDisconnected",
+)  # fmt: skip
+
+
+def is_transient(error: BaseException) -> bool:
+    """Return whether a notebook failure looks transient (worth a retry)."""
+    text = f"{type(error).__name__}: {error}"
+    return any(marker in text for marker in TRANSIENT)
+
+
+def _retry_transient(_task: Any, _task_run: Any, state: Any) -> bool:
+    try:
+        state.result()
+    except Exception as exc:
+        return is_transient(exc)
+    return False
+
+
+@task(
+    retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=_retry_transient, log_prints=True
+)
 def run_notebook(flow_name: str, parameters: dict[str, Any]) -> dict[str, str]:
     """Execute the flow's notebook with ``parameters`` and export its HTML report; return both paths."""
     from marketintel.notebooks import execute, export_html

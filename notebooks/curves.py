@@ -128,6 +128,9 @@ except InconsistentContractsError as exc:
     display(Markdown("**The quotes contradict each other; no curve was built:**"))
     display(HTML(exc.report.to_html(index=False, border=0)))
     raise
+ignored = build.parameters["ignored_outside_window"]
+if ignored:
+    display(Markdown(f"{len(ignored)} contract(s) deliver outside {start} .. {end} and are left out."))
 build_run_id, version, rows = write_build(
     client,
     build,
@@ -177,17 +180,17 @@ else:
         name = "daily base" if column == "price" else f"daily {column}"
         fig.add_trace(go.Scatter(x=build.daily.index, y=build.daily[column], name=name, mode="lines"))
     x_title = f"delivery date ({cal.tz})"
-for c, q in zip(contracts, quoted, strict=True):
+for row, q in zip(fits.itertuples(), quoted, strict=True):  # the contracts inside the window
     fig.add_trace(
         go.Scatter(
-            x=[pd.Timestamp(c.start), pd.Timestamp(c.end) + pd.Timedelta(days=1)],
+            x=[pd.Timestamp(row.start), pd.Timestamp(row.end) + pd.Timedelta(days=1)],
             y=[q, q],
             mode="lines",
             line={"color": "grey", "dash": "dot", "width": 1},
-            name=f"{c.name} {c.profile}",
+            name=f"{row.contract} {row.profile}",
             legendgroup="quotes",
             showlegend=False,
-            hovertemplate=f"{c.name} ({c.profile}): %{{y:.2f}} {unit}<extra></extra>",
+            hovertemplate=f"{row.contract} ({row.profile}): %{{y:.2f}} {unit}<extra></extra>",
         )
     )
 fig.update_layout(

@@ -134,8 +134,10 @@ def run(args: argparse.Namespace) -> int:
         GROUP BY day ORDER BY day DESC LIMIT 7
         """
     )
-    counts = client.query(
-        "SELECT (SELECT count() FROM prices FINAL), (SELECT count() FROM fundamentals FINAL)"
+    counts = client.query(  # the sample's rows (the pipeline below adds other sources' rows)
+        "SELECT (SELECT count() FROM prices FINAL WHERE source = {s:String}), "
+        "(SELECT count() FROM fundamentals FINAL WHERE source = {s:String})",
+        parameters={"s": str(prices["source"].iloc[0])},
     ).result_rows[0]
     last_day_start = prices["interval_start_utc"].max().floor("D")
     as_of = last_day_start - pd.Timedelta(days=1)

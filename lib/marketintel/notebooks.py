@@ -40,30 +40,22 @@ class NotebookError(MarketIntelError, RuntimeError):
 
 @contextlib.contextmanager
 def python_kernel() -> Iterator[str]:
-    """Yield a kernel name whose kernel runs ``sys.executable``.
+    """Yield the name of a kernelspec that runs ``sys.executable`` (this interpreter, these packages).
 
-    The installed ``python3`` kernelspec is used when it does (jupyter_client runs ``sys.executable`` for
-    an argv starting with ``python``); otherwise a kernelspec pointing at ``sys.executable`` is written
-    to a temporary directory put first on ``JUPYTER_PATH`` for the duration.
+    The kernelspec is written to a temporary directory put first on ``JUPYTER_PATH`` for the duration, so
+    an installed ``python3`` spec pointing at another interpreter cannot be picked up by accident; the
+    kernel logs at ERROR level only (ipykernel otherwise warns on every start that its local TCP
+    transport is unencrypted).
     """
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    same = {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])}
-    try:
-        argv = KernelSpecManager().get_kernel_spec("python3").argv
-    except NoSuchKernel:
-        argv = []
-    if argv and (argv[0] in same or os.path.abspath(argv[0]) == os.path.abspath(sys.executable)):
-        yield "python3"
-        return
     with tempfile.TemporaryDirectory(prefix="mi-kernel-") as tmp:
         spec_dir = Path(tmp) / "kernels" / FALLBACK_KERNEL
         spec_dir.mkdir(parents=True)
         spec = {
-            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                     "--IPKernelApp.log_level=ERROR"],
             "display_name": f"Python ({sys.executable})",
             "language": "python",
-        }
+        }  # fmt: skip
         (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
         before = os.environ.get("JUPYTER_PATH")
         os.environ["JUPYTER_PATH"] = os.pathsep.join([tmp, *([before] if before else [])])

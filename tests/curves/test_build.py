@@ -182,8 +182,11 @@ def test_bad_parameters_name_what_was_expected() -> None:
     one = [Contract("M-2026-01", dt.date(2026, 1, 1), dt.date(2026, 1, 31), price=50.0)]
     with pytest.raises(ValueError, match="granularity must be 'daily' or 'hourly'"):
         build_curve(one, EEX, "2026-01-01", "2026-01-31", granularity="weekly")  # type: ignore[arg-type]
-    with pytest.raises(CurveSolveError, match="outside the curve's window"):
+    with pytest.raises(CurveSolveError, match="partly outside the curve's window"):
         build_curve(one, EEX, "2026-01-05", "2026-01-31")
+    feb = [Contract("M-2026-02", dt.date(2026, 2, 1), dt.date(2026, 2, 28), price=50.0)]
+    with pytest.raises(CurveSolveError, match="no contract delivers inside"):
+        build_curve(feb, EEX, "2026-01-01", "2026-01-31")
     with pytest.raises(CurveSolveError, match="at least two independent contracts"):
         build_curve(one, EEX, "2026-01-01", "2026-01-31")
     peak = [Contract("M-2026-01", dt.date(2026, 1, 1), dt.date(2026, 1, 31), "peak", 60.0)]
@@ -219,6 +222,17 @@ def test_scenarios_shift_only_their_period_and_profile() -> None:
     assert cube.dims == ("delivery", "scenario") and list(cube["scenario"].values) == ["base", "up", "down"]
     tidy = build.tidy()
     assert len(tidy) == 3 * len(base) and set(tidy["scenario"]) == {"base", "up", "down"}
+
+
+def test_contracts_outside_the_window_are_left_out_and_recorded() -> None:
+    contracts = [
+        Contract("M-2026-01", dt.date(2026, 1, 1), dt.date(2026, 1, 31), price=80.0),
+        Contract("M-2026-02", dt.date(2026, 2, 1), dt.date(2026, 2, 28), price=70.0),
+        Contract("M-2027-01", dt.date(2027, 1, 1), dt.date(2027, 1, 31), price=60.0),
+    ]
+    build = build_curve(contracts, EEX, "2026-01-01", "2026-02-28")
+    assert build.parameters["ignored_outside_window"] == ["M-2027-01 base"]
+    assert list(build.fits["contract"]) == ["M-2026-01", "M-2026-02"] and build.max_reprice_error < 1e-8
 
 
 def test_same_inputs_same_hash() -> None:

@@ -117,7 +117,21 @@ def test_data_quality_flow_fails_on_the_quarantined_interval_and_alerts(flow_env
     assert runs and runs[0].state.is_failed()
 
 
-def test_a_failing_notebook_fails_the_run_after_retries_and_writes_an_alert(
+def test_only_transient_failures_are_retried() -> None:
+    from marketintel.flows.pipeline import is_transient
+
+    from marketintel.notebooks import NotebookError
+
+    assert is_transient(
+        NotebookError("the ingest notebook failed in the kernel:\nDeadKernelError: Kernel died")
+    )
+    assert is_transient(ConnectionRefusedError("[Errno 111] Connection refused"))
+    assert not is_transient(
+        NotebookError("the ingest notebook failed in cell 3:\nUnknownDatasetError: no such")
+    )
+
+
+def test_a_failing_notebook_fails_the_run_and_writes_an_alert(
     flow_env: Path, store: StoreProcess, ch_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from marketintel.flows import pipeline

@@ -299,12 +299,17 @@ def build_curve(
     dates = pd.DatetimeIndex(hourly_frame["date"].unique())
     n = len(dates)
     first, last = dates[0].date(), dates[-1].date()
-    outside = [c.name for c in contracts if c.start < first or c.end > last]
-    if outside:
+    # contracts entirely outside the window say nothing about it: left out, and recorded as such
+    ignored = [f"{c.name} {c.profile}" for c in contracts if c.end < first or c.start > last]
+    contracts = [c for c in contracts if not (c.end < first or c.start > last)]
+    straddling = [c.name for c in contracts if c.start < first or c.end > last]
+    if straddling:
         raise CurveSolveError(
-            f"contract(s) {outside} deliver outside the curve's window {first} .. {last}; "
-            "widen --start/--end or leave them out"
+            f"contract(s) {straddling} deliver partly outside the curve's window {first} .. {last}; "
+            "widen --start/--end to cover them or leave them out"
         )
+    if not contracts:
+        raise CurveSolveError(f"no contract delivers inside the curve's window {first} .. {last}")
     profiles = {c.profile.lower() for c in contracts}
     blocks = choose_blocks(calendar, profiles)
     if weights == "days" and len(blocks.names) > 1:
@@ -357,6 +362,7 @@ def build_curve(
         "tolerance": tolerance,
         "prior_sha256": _series_hash(prior),
         "shape_sha256": _series_hash(shape),
+        "ignored_outside_window": ignored,
         "scenarios": [
             {"name": sc.name, "shifts": [dataclasses.asdict(sh) for sh in sc.shifts]} for sc in scenarios
         ],

@@ -132,6 +132,9 @@ def cmd_curves_build(args: argparse.Namespace) -> int:
             _record_failure(args, str(exc), started, len(contracts))
         return 1
     elapsed = (time.perf_counter() - t0) * 1000
+    ignored = build.parameters["ignored_outside_window"]
+    if ignored:
+        print(f"{len(ignored)} contract(s) deliver outside the window and are ignored")
     fits = build.fits[["contract", "profile", "target", "repriced", "error", "status"]]
     print(fits.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
     print(
