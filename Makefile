@@ -54,7 +54,8 @@ pytest: setup  ## the test suite, then the notebooks under nbval (lax)
 status: setup  ## is the embedded store running?
 	@$(BIN)/mi store status
 
-stop: setup  ## stop the embedded store
+stop: setup  ## stop the embedded store and the local Prefect server
+	@$(BIN)/mi prefect down
 	@$(BIN)/mi store stop
 
 clean:  ## remove .venv (the data directory is kept)

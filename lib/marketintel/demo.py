@@ -166,9 +166,9 @@ def run(args: argparse.Namespace) -> int:
         where = step.html or step.message
         print(f"  {step.flow:<13} {step.state:<9} {step.title}\n                {where}")
     if ui:
-        print(f"  Prefect UI: {ui}  (runs and the {ui}/deployments with their schedules; mi prefect down)")
+        print(f"  Prefect UI: {ui}  (the flow runs, and {ui}/deployments with their schedules)")
     print(f'  SQL:     {mi} store sql "SELECT * FROM prices FINAL LIMIT 5"')
     print(f"           or any ClickHouse client at {url.redacted()}")
     print(f"  status:  {mi} store status     log: {log_hint}")
-    print(f"  stop:    make stop  (or {mi} store stop)")
+    print(f"  stop:    make stop  (or {mi} prefect down; {mi} store stop)")
     return 0

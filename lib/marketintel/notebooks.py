@@ -44,7 +44,7 @@ def python_kernel() -> Iterator[str]:
 
     The kernelspec is written to a temporary directory put first on ``JUPYTER_PATH`` for the duration, so
     an installed ``python3`` spec pointing at another interpreter cannot be picked up by accident; the
-    kernel logs at ERROR level only (ipykernel otherwise warns on every start that its local TCP
+    kernel logs only critical messages (ipykernel otherwise warns on every start that its local TCP
     transport is unencrypted).
     """
     with tempfile.TemporaryDirectory(prefix="mi-kernel-") as tmp:
@@ -52,7 +52,7 @@ def python_kernel() -> Iterator[str]:
         spec_dir.mkdir(parents=True)
         spec = {
             "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-                     "--IPKernelApp.log_level=ERROR"],
+                     "--IPKernelApp.log_level=CRITICAL"],
             "display_name": f"Python ({sys.executable})",
             "language": "python",
         }  # fmt: skip
