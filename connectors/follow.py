@@ -95,7 +95,7 @@ def follow(
     clock : Clock, optional
         Default :class:`WallClock`.
     until_utc : pd.Timestamp, optional
-        Stop once the clock passes this instant (default: follow forever).
+        Stop once the intervals ending by this instant are in (default: follow forever).
     lag : pd.Timedelta
         Publication lag: an interval ending at ``t`` is asked for at ``t + lag``.
     on_report : callable, optional
@@ -105,16 +105,18 @@ def follow(
     cadence = pd.Timedelta(ingestor.discover().dataset(dataset).cadence)
     start = pd.Timestamp(start_utc).tz_convert("UTC")
     reports: list[RunReport] = []
-    while until_utc is None or clock.now() < until_utc:
+    last = None if until_utc is None else pd.Timestamp(until_utc).tz_convert("UTC").floor(cadence)
+    while True:
         available = (clock.now() - lag).floor(cadence)
-        if until_utc is not None:
-            available = min(available, until_utc.floor(cadence))
+        if last is not None:
+            available = min(available, last)
         watermark = read_watermark(ingestor.store, ingestor.source, dataset) or start
         if available > watermark:
             report = ingest(ingestor, PullRequest(dataset, max(watermark, start), available))
             reports.append(report)
             if on_report is not None:
                 on_report(report)
+        if last is not None and available >= last:
+            return reports  # the interval ending at until_utc is in: done
         due = available + cadence + lag
         clock.sleep(max(0.0, (due - clock.now()).total_seconds()))
-    return reports

@@ -29,6 +29,7 @@ class IngestParams(_Params):
     replay: bool = Field(
         True, description="serve the recorded responses of ../shared/fixtures instead of the network"
     )
+    follow: bool = Field(False, description="follow the dataset at its cadence until end (replays at 600x)")
 
 
 class CurvesParams(_Params):

@@ -28,6 +28,7 @@ dataset: str = "lmp_real_time_5min"  # dataset of the source
 start: str = "2025-03-31T13:35:00Z"  # window start, UTC
 end: str = "2025-03-31T13:55:00Z"  # window end (exclusive), UTC
 replay: bool = True  # serve the recorded responses of ../shared/fixtures instead of the network
+follow: bool = False  # follow the dataset at its cadence until end (replays play at 600x)
 
 # %%
 import tempfile
@@ -82,9 +83,27 @@ with tempfile.TemporaryDirectory(prefix="mi-replay-") as tmp:
         print(f"live: fetching from the publisher ({source})")
         http = HttpClient("live")
     try:
-        report = ingest(
-            ingestor_class(http=http, store=client), request, run_id=run_id or None, progress=print
-        )
+        if follow:  # interval by interval as the clock passes each one's end
+            from marketintel.connectors.follow import ReplayClock, WallClock
+            from marketintel.connectors.follow import follow as follow_dataset
+            from marketintel.connectors.runner import RunReport
+
+            clock = ReplayClock(request.start_utc, speed=600.0) if replay else WallClock()
+            print(f"following {dataset} until {request.end_utc} ({'replayed at 600x' if replay else 'live'})")
+            runs = follow_dataset(
+                ingestor_class(http=http, store=client), dataset, request.start_utc, clock=clock,
+                until_utc=request.end_utc, on_report=print,
+            )  # fmt: skip
+            report = RunReport(
+                source, dataset, run_id or (runs[0].run_id if runs else ""),
+                runs[0].resumed_from_utc if runs else None, sum(r.payloads for r in runs),
+                sum(r.rows for r in runs), [q for r in runs for q in r.quarantined],
+                runs[-1].watermark_utc if runs else None, sum(r.seconds for r in runs),
+            )  # fmt: skip
+        else:
+            report = ingest(
+                ingestor_class(http=http, store=client), request, run_id=run_id or None, progress=print
+            )
     finally:
         http.close()
 

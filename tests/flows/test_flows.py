@@ -161,3 +161,17 @@ def test_deployments_are_registered_with_time_zoned_schedules(prefect_server: An
         (schedule,) = deployments[name].schedules
         assert (schedule.schedule.cron, schedule.schedule.timezone) == (cron, tz)
     assert deployments["eex-de-base-after-settlement"].schedules[0].schedule.timezone == "Europe/Berlin"
+
+
+def test_ingest_flow_follows_a_dataset_interval_by_interval(
+    flow_env: Path, store: StoreProcess, ch_database: str
+) -> None:
+    from marketintel.flows.params import IngestParams
+    from marketintel.flows.pipeline import ingest
+
+    out = ingest(IngestParams(follow=True))  # the recorded intervals, replayed at 600x
+    page = Path(out["html"]).read_text()
+    assert "following lmp_real_time_5min" in page
+    client = store.client(database=ch_database)
+    assert client.command("SELECT count() FROM prices FINAL WHERE market = 'SPP_REAL_TIME_5MIN'") == 3 * 1234
+    assert client.command("SELECT countIf(status = 'quarantined') FROM raw_payloads FINAL") == 1
