@@ -67,10 +67,6 @@ def _da_published(end: pd.Series) -> pd.Series:
     return pd.Series(local_day_start_utc(start, TZ) - DA_POSTED_BEFORE_DAY, index=end.index)
 
 
-def _rt_published(end: pd.Series) -> pd.Series:
-    return end
-
-
 class SPPIngestor(Ingestor):
     """Southwest Power Pool Marketplace files."""
 
@@ -152,7 +148,7 @@ class SPPIngestor(Ingestor):
         if raw.dataset == "lmp_day_ahead_hourly":
             return parse_lmp_csv(raw.body, "SPP_DAY_AHEAD_HOURLY", pd.Timedelta(hours=1), _da_published)
         if raw.dataset == "lmp_real_time_5min":
-            return parse_lmp_csv(raw.body, "SPP_REAL_TIME_5MIN", pd.Timedelta(minutes=5), _rt_published)
+            return parse_lmp_csv(raw.body, "SPP_REAL_TIME_5MIN", pd.Timedelta(minutes=5), None)
         self.discover().dataset(raw.dataset)  # raises, listing the datasets
         raise AssertionError("unreachable")
 

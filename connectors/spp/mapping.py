@@ -34,7 +34,7 @@ STAMP_FORMAT = "%m/%d/%Y %H:%M:%S"
 
 
 def parse_lmp_csv(
-    body: bytes, market: str, interval: pd.Timedelta, published: Callable[[pd.Series], pd.Series]
+    body: bytes, market: str, interval: pd.Timedelta, published: Callable[[pd.Series], pd.Series] | None
 ) -> pd.DataFrame:
     """Map one SPP LMP-by-settlement-location CSV to canonical price rows.
 
@@ -46,8 +46,9 @@ def parse_lmp_csv(
         Canonical market name, e.g. ``"SPP_DAY_AHEAD_HOURLY"``.
     interval : pd.Timedelta
         Length of each interval (1 h day-ahead, 5 min real-time).
-    published : callable
-        Interval end [UTC] -> when the price became knowable [UTC] (the dataset's publication rule).
+    published : callable or None
+        Interval end [UTC] -> when the price became knowable [UTC] (the dataset's publication rule);
+        None when that is the interval end itself (real-time prices).
 
     Raises
     ------
@@ -84,14 +85,22 @@ def parse_lmp_csv(
     ):
         raise ParseError("LMP file has empty cells")
     # sort by location, then interval, and derive every column in Arrow (C++), converting to pandas once
-    table = table.take(sort_indices(table, ["Settlement Location", "GMTIntervalEnd"]))
+    loc, stamp = table["Settlement Location"], table["GMTIntervalEnd"]
+    bounds = pc.min_max(stamp)
+    ordered = (  # a real-time file holds one interval, already in location order: no sort needed
+        table.num_rows < 2 or (bounds["min"] == bounds["max"] and pc.all(pc.less(loc[:-1], loc[1:])).as_py())
+    )
+    if not ordered:
+        table = table.take(sort_indices(table, ["Settlement Location", "GMTIntervalEnd"]))
     utc = pa.timestamp("ms", tz="UTC")
     end = table["GMTIntervalEnd"].cast(utc)  # GMT: already UTC
     start = pc.subtract(end, pa.scalar(int(interval / pd.Timedelta(milliseconds=1)), pa.duration("ms")))
-    # publication times depend only on the interval: compute them once per distinct interval
-    distinct = pc.unique(end)
-    published_distinct = published(pd.Series(distinct.to_pandas())).to_numpy(dtype="datetime64[ms]")
-    published_at = pc.take(pa.array(published_distinct).cast(utc), pc.index_in(end, value_set=distinct))
+    if published is None:  # known when the interval ends: no per-interval rule to apply
+        published_at = end
+    else:  # publication times depend only on the interval: computed once per distinct interval
+        distinct = pc.unique(end)
+        published_distinct = published(pd.Series(distinct.to_pandas())).to_numpy(dtype="datetime64[ms]")
+        published_at = pc.take(pa.array(published_distinct).cast(utc), pc.index_in(end, value_set=distinct))
     hub = pc.is_in(table["Settlement Location"], value_set=pa.array(sorted(TRADING_HUBS)))
     columns = {
         "interval_start_utc": start,
