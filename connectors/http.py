@@ -133,7 +133,45 @@ class HttpClient:
         FetchError
             When retries are exhausted or the publisher answers 4xx (other than 429).
         """
-        key = request_key("GET", url, params)
+        return self._fetch("GET", source, url, params, None, min_interval_s, headers, ())
+
+    def post(
+        self,
+        source: str,
+        url: str,
+        data: dict[str, str],
+        *,
+        min_interval_s: float = 1.0,
+        headers: dict[str, str] | None = None,
+        volatile: tuple[str, ...] = (),
+    ) -> Response:
+        """POST the form ``data`` to ``url`` for ``source`` (web clients that answer forms only).
+
+        ``volatile`` names form fields left out of the recorded request (a cache-busting timestamp, say),
+        so that a recording replays whatever their value.
+
+        Raises
+        ------
+        RecordingMissingError
+            In replay, when the request was not recorded.
+        FetchError
+            When retries are exhausted or the publisher answers 4xx (other than 429).
+        """
+        return self._fetch("POST", source, url, None, data, min_interval_s, headers, volatile)
+
+    def _fetch(
+        self,
+        method: str,
+        source: str,
+        url: str,
+        params: dict[str, str] | None,
+        data: dict[str, str] | None,
+        min_interval_s: float,
+        headers: dict[str, str] | None,
+        volatile: tuple[str, ...],
+    ) -> Response:
+        recorded = params if data is None else {k: v for k, v in data.items() if k not in volatile}
+        key = request_key(method, url, recorded)
         if self.mode == "replay":
             return self._replay(key, url)
         assert self._client is not None
@@ -143,7 +181,10 @@ class HttpClient:
             self._wait_turn(source, min_interval_s)
             self.requests += 1
             try:
-                resp = self._client.get(url, params=params, headers=headers)
+                if method == "GET":
+                    resp = self._client.get(url, params=params, headers=headers)
+                else:
+                    resp = self._client.post(url, params=params, data=data, headers=headers)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 last_problem = f"{type(exc).__name__}: {exc}"
             else:

@@ -59,11 +59,34 @@ class Extra:
     description: str
     cadence: str
     parse: Callable[[bytes], pd.DataFrame]
-    url: Callable[[pd.Timestamp], list[str]] | None  # None: not a plain GET (see pull_or_subscribe)
+    url: Callable[[pd.Timestamp], list[str]]
     prefixes: tuple[str, ...] = ()  # recorded file names start with one of these
     markers: tuple[bytes, ...] = ()  # ... or the body's first bytes hold one of these
     verified: bool = True
     daily: bool = True  # one request per local day (False: one request for the whole window)
+    form: Callable[[pd.Timestamp], dict[str, str]] | None = None  # a form POSTed to the URL (None: GET)
+
+
+#: the web client's cache-busting stamp: sent, but left out of the recorded request
+WSCLIENT_VOLATILE = ("_nstmp_formDate",)
+
+
+def wsclient_load_form(day: pd.Timestamp) -> dict[str, str]:
+    """Return the form that asks ``www.iso-ne.com/ws/wsclient`` for one local day of system load.
+
+    The web client answers a form POST only (the site's own load graph sends it): the local day as
+    ``MM/DD/YYYY`` twice, ``requestType=systemload``, and the sending time [ms since the epoch] as a
+    cache-busting stamp.
+    """
+    date = f"{day:%m/%d/%Y}"
+    return {
+        "_nstmp_formDate": str(int(pd.Timestamp.now(tz="UTC").timestamp() * 1000)),
+        "_nstmp_startDate": date,
+        "_nstmp_endDate": date,
+        "_nstmp_twodays": "false",
+        "_nstmp_showtwodays": "false",
+        "_nstmp_requestType": "systemload",
+    }
 
 
 def _price_extras() -> dict[str, Extra]:
@@ -119,7 +142,8 @@ EXTRAS: dict[str, Extra] = {
     ),
     "load_5min_wsclient": Extra(
         "fundamentals", "5-minute system load, hourly load forecasts and DA cleared demand (ws/wsclient)",
-        "5min", parse_wsclient_load, None, ("wsclient",), (b'"SystemLoadBtmPv"',),
+        "5min", parse_wsclient_load, lambda day: [f"{WWW}/ws/wsclient"], ("wsclient",),
+        (b'"SystemLoadBtmPv"',), form=wsclient_load_form,
     ),
     "morning_report": Extra(
         "fundamentals", "Morning report: daily capacity, reserves, interchange, peak load (morningreport)",
@@ -151,15 +175,9 @@ class ISONEIngestor(Ingestor):
         return Catalog("isone", DATASETS, RATE_LIMIT_S)
 
     def urls(self, dataset: str, day: pd.Timestamp) -> list[str]:
-        """Return the service URLs of one local day of ``dataset``."""
+        """Return the service URLs of one local day of ``dataset`` (``load_5min_wsclient``: a form POST)."""
         if dataset in EXTRAS:
-            url = EXTRAS[dataset].url
-            if url is None:
-                raise ParseError(
-                    f"isone: {dataset} is served by a form POST to {WWW}/ws/wsclient, which the shared"
-                    " HTTP client (GET only) cannot send; parse saved answers with `mi connectors parse`"
-                )
-            return url(day)
+            return EXTRAS[dataset].url(day)
         endpoint = FEEDS[dataset].endpoint
         if dataset in ZONE_FEEDS:
             return [f"{BASE}/{endpoint}/day/{day:%Y%m%d}/location/{loc}" for loc in LOCATIONS]
@@ -187,7 +205,12 @@ class ISONEIngestor(Ingestor):
             urls = self.urls(request.dataset, day)
             for k, url in enumerate(urls):
                 headers = api_headers if url.startswith(BASE) else None
-                resp = self.http.get("isone", url, min_interval_s=RATE_LIMIT_S, headers=headers)
+                if extra is not None and extra.form is not None:
+                    resp = self.http.post(
+                        "isone", url, extra.form(day), min_interval_s=RATE_LIMIT_S, volatile=WSCLIENT_VOLATILE
+                    )
+                else:
+                    resp = self.http.get("isone", url, min_interval_s=RATE_LIMIT_S, headers=headers)
                 last = k == len(urls) - 1
                 if extra is not None and not extra.daily:
                     window = (request.start_utc, request.end_utc)

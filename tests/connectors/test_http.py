@@ -35,6 +35,12 @@ class _Publisher(BaseHTTPRequestHandler):
         else:
             self._reply(200, f"data for {self.path}".encode(), {"Content-Type": "text/csv"})
 
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        form = self.rfile.read(length).decode()
+        self.calls[self.path] = self.calls.get(self.path, 0) + 1
+        self._reply(200, f"answer to {form}".encode(), {"Content-Type": "application/json"})
+
     def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         for k, v in (headers or {}).items():
@@ -97,3 +103,22 @@ def test_record_then_replay_checks_the_request(publisher: str, tmp_path: Path) -
     with pytest.raises(FetchError, match=r"HTTP 404 \(recorded\)"):  # replayed refusals stay errors
         replay.get("src", f"{publisher}/missing")
     assert _Publisher.calls == {"/report": 1, "/missing": 1}  # replay never touched the network
+
+
+def test_form_posts_record_and_replay_without_their_volatile_fields(publisher: str, tmp_path: Path) -> None:
+    rec = HttpClient("record", tmp_path / "rec")
+    form = {"_nstmp_requestType": "systemload", "_nstmp_startDate": "03/17/2025", "_nstmp_formDate": "1"}
+    live = rec.post("src", f"{publisher}/ws", form, min_interval_s=0, volatile=("_nstmp_formDate",))
+    assert live.body.startswith(b"answer to ") and b"systemload" in live.body  # the form reached the server
+    rec.close()
+    replay = HttpClient("replay", tmp_path / "rec")
+    later = {**form, "_nstmp_formDate": "1742222222"}  # a new cache-busting stamp: same recorded request
+    assert replay.post("src", f"{publisher}/ws", later, volatile=("_nstmp_formDate",)).body == live.body
+    with pytest.raises(RecordingMissingError, match="POST"):
+        replay.post(
+            "src",
+            f"{publisher}/ws",
+            {**later, "_nstmp_startDate": "03/18/2025"},
+            volatile=("_nstmp_formDate",),
+        )
+    assert _Publisher.calls == {"/ws": 1}

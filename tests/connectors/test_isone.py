@@ -13,8 +13,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from marketintel.connectors.base import ParseError, PullRequest, RawPayload
-from marketintel.connectors.http import HttpClient, request_key
-from marketintel.connectors.isone.ingestor import EXTRAS, ISONEIngestor
+from marketintel.connectors.http import HttpClient, RecordingMissingError, request_key
+from marketintel.connectors.isone.ingestor import (
+    EXTRAS,
+    WSCLIENT_VOLATILE,
+    ISONEIngestor,
+    wsclient_load_form,
+)
 from marketintel.connectors.runner import ingest
 
 from marketintel.config import shared_dir
@@ -470,9 +475,11 @@ def test_urls_match_the_recorded_requests() -> None:
     assert ing.urls("morning_report", pd.Timestamp("2016-01-01", tz=NY)) == [
         "https://webservices.iso-ne.com/api/v1.1/morningreport/day/20160101/all"
     ]
-    with pytest.raises(ParseError, match="POST"):
-        ing.urls("load_5min_wsclient", day)
-    assert all(x.url is not None or name == "load_5min_wsclient" for name, x in EXTRAS.items())
+    assert ing.urls("load_5min_wsclient", day) == ["https://www.iso-ne.com/ws/wsclient"]
+    form = wsclient_load_form(day)
+    assert (form["_nstmp_startDate"], form["_nstmp_endDate"]) == ("03/10/2024", "03/10/2024")
+    assert form["_nstmp_requestType"] == "systemload" and set(WSCLIENT_VOLATILE) < set(form)
+    assert [name for name, x in EXTRAS.items() if x.form is not None] == ["load_5min_wsclient"]
 
 
 def test_replay_builds_the_recorded_requests(store: StoreProcess, ch_database: str, tmp_path: Path) -> None:
@@ -504,3 +511,29 @@ def test_replay_builds_the_recorded_requests(store: StoreProcess, ch_database: s
     report = ingest(ISONEIngestor(http=http, store=client), PullRequest("fuel_mix", *window))
     assert (report.payloads, report.rows, report.quarantined) == (1, 2154, [])
     assert client.command("SELECT count() FROM fundamentals FINAL WHERE source = 'isone'") == 1264 + 2154
+
+
+def test_web_client_load_replays_its_form_post(store: StoreProcess, ch_database: str, tmp_path: Path) -> None:
+    """The web client's load is a form POST; its recording replays whatever the cache-busting stamp."""
+    day = pd.Timestamp("2025-03-17", tz=NY)
+    (url,) = ISONEIngestor().urls("load_5min_wsclient", day)
+    form = {k: v for k, v in wsclient_load_form(day).items() if k not in WSCLIENT_VOLATILE}
+    (tmp_path / "w.json").write_bytes(
+        (ROOT / "em" / "wsclient_5min_system_load_actual_forecast_20250317.json").read_bytes()
+    )
+    (tmp_path / "index.json").write_text(
+        json.dumps({request_key("POST", url, form): {"file": "w.json", "status": 200}})
+    )
+    client = store.client(database=ch_database)
+    migrate(client, database=ch_database)
+    window = (day.tz_convert("UTC"), (day + pd.DateOffset(days=1)).tz_convert("UTC"))
+    ing = ISONEIngestor(http=HttpClient("replay", tmp_path), store=client)
+    report = ingest(ing, PullRequest("load_5min_wsclient", *window))
+    assert (report.payloads, report.rows, report.quarantined) == (1, 823, [])
+    assert (
+        client.command("SELECT count() FROM fundamentals FINAL WHERE source = 'isone' AND variable = 'load'")
+        == 131
+    )
+    next_day = PullRequest("load_5min_wsclient", window[1], window[1] + pd.Timedelta(days=1))
+    with pytest.raises(RecordingMissingError, match="POST"):  # a day not recorded: the replay says so
+        ingest(ISONEIngestor(http=HttpClient("replay", tmp_path), store=client), next_day)
