@@ -3,7 +3,7 @@
 1. Seconds per recalibration day with the 1456-day window on NP (median over ``--days`` consecutive test
    days), for three implementations on the same days, in one process:
    - *straightforward*: what epftoolbox does per hour, on today's scikit-learn: centre and normalise the
-     247 features, ``lars_path`` on the design, the AIC as scikit-learn <= 1.0 computed it, then
+     247 features, ``lars_path`` on the design, the AIC as scikit-learn <= 1.0.1 computed it, then
      ``Lasso(alpha, max_iter=2500).fit`` on the scaled design;
    - *marketintel, 1 process*: :func:`marketintel.forecast.lear.fit_lear` (shared Gram matrix, truncated
      path, Gram coordinate descent);
@@ -56,7 +56,7 @@ def straightforward(x_train: np.ndarray, y_train: np.ndarray) -> tuple[np.ndarra
         yc = y[:, h] - y[:, h].mean()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            # Gram="auto": scikit-learn <= 1.0's LassoLarsIC precomputed X'X when n > p, as here
+            # Gram="auto": scikit-learn <= 1.0.1's LassoLarsIC precomputed X'X when n > p, as here
             alphas, _, path = lars_path(
                 xn, yc, Gram="auto", method="lasso", max_iter=2500, eps=np.finfo(float).eps
             )

@@ -7,12 +7,13 @@ For a target day ``d`` and each hour ``h`` one linear model reads 247 features (
 - 7 weekday dummies (Monday first).
 
 Features (bar the dummies) and targets are scaled per column by median and MAD, then ``asinh``. For each
-hour the Lasso penalty is chosen by LARS with the AIC *as scikit-learn <= 1.0 computed it*: on the path of
+hour the Lasso penalty is chosen by LARS with the AIC *as scikit-learn <= 1.0.1 computed it*: on the path of
 the centred and L2-normalised features, ``n * MSE / var(y) + 2 * df`` (``df`` = non-zero coefficients),
 and the Lasso is then refitted with that penalty on the unnormalised scaled features (as epftoolbox's
 ``LassoLarsIC(criterion='aic')`` followed by ``Lasso(alpha)`` did). Newer scikit-learn computes the AIC
-differently and refuses windows shorter than the feature count, so the criterion is computed here from
-``lars_path``.
+differently (from 1.0.2 on) and refuses windows shorter than the feature count, so the criterion is
+computed here from ``lars_path``. The result equals epftoolbox's recalibration run on scikit-learn 0.24.2
+itself to 1e-10 [price] on every window, 56 days included (``benchmarks/lear_reference.py``).
 
 Speed: the 24 hourly problems share one design matrix. Its centring, normalisation and Gram matrix are
 computed once per recalibration and every hour's LARS path and Lasso refit run on the Gram matrix
@@ -108,7 +109,7 @@ class InvariantScaler:
 
 
 def _criterion(coefs: np.ndarray, gram_n: np.ndarray, xy_n: np.ndarray, yy: float, n: int) -> np.ndarray:
-    """Return the AIC of each path point as scikit-learn <= 1.0 did: ``n * MSE / var(y) + 2 * df``."""
+    """Return the AIC of each path point as scikit-learn <= 1.0.1 did: ``n * MSE / var(y) + 2 * df``."""
     rss = yy - 2.0 * (xy_n @ coefs) + np.einsum("ik,ik->k", coefs, gram_n @ coefs)
     mse = np.maximum(rss, 0.0) / n
     df = (np.abs(coefs) > np.finfo(float).eps).sum(axis=0)
@@ -132,7 +133,7 @@ def aic_alpha(
     x_n: np.ndarray | None = None,
     y_c: np.ndarray | None = None,
 ) -> tuple[float, bool]:
-    """Return the Lasso penalty minimising the scikit-learn <= 1.0 AIC along the LARS path.
+    """Return the Lasso penalty minimising the scikit-learn <= 1.0.1 AIC along the LARS path.
 
     The AIC minimum comes early on the path (about 20-40 of ~400 steps on the benchmark data), so the
     path is first computed for :data:`FIRST_STEPS` steps. Every later point has an AIC of at least

@@ -132,7 +132,7 @@ class LEAR(ForecastModel):
             "name": self.name,
             "window_days": self.window,
             "features": 247,
-            "criterion": "aic (sklearn<=1.0)",
+            "criterion": "aic (sklearn<=1.0.1)",
         }
 
 
