@@ -309,6 +309,48 @@ def test_holiday_rules() -> None:
         get_holiday_rule("XX")
 
 
+#: weekday differences to the ``holidays`` package that our rules state (see their descriptions)
+STATED_DIFFERENCES = {"NL": {"Good Friday", "Liberation Day"}}
+
+
+@pytest.mark.parametrize("code", ["DE", "FR", "NL", "AT", "NO", "ES", "GB"])
+def test_european_holidays_equal_the_holidays_package_on_weekdays(code: str) -> None:
+    """Every Monday-Friday holiday of 2000-2040 against an independent table (holidays 0.109).
+
+    Weekends are left out: there the conventions differ without changing a peak hour (the package lists a
+    UK Christmas on a Saturday beside its substitute, leaves out Spanish national days on a Sunday, ...).
+    """
+    import holidays
+
+    first = 2008 if code == "ES" else 2000  # the package's Spanish table starts in 2008
+    years = range(first, 2041)
+    peer = holidays.country_holidays(code, years=years, **({"subdiv": "ENG"} if code == "GB" else {}))
+    theirs = {day: name for day, name in peer.items() if day.weekday() < 5}
+    rule = get_holiday_rule(code)
+    ours = {day for year in years for day in rule.dates(year) if day.weekday() < 5}
+    assert sorted(ours - set(theirs)) == []
+    missing = {name for day, name in theirs.items() if day not in ours}
+    assert missing == STATED_DIFFERENCES.get(code, set()), missing
+
+
+def test_dated_exceptions_of_the_holiday_rules() -> None:
+    gb = get_holiday_rule("GB")
+    assert [d for d in gb.dates(2022) if d.month in (5, 6, 9)] == [
+        D(2022, 5, 2),
+        D(2022, 6, 2),
+        D(2022, 6, 3),
+        D(2022, 9, 19),
+    ]
+    assert D(2020, 5, 8) in gb.dates(2020) and D(2020, 5, 4) not in gb.dates(2020)
+    nl = get_holiday_rule("NL")
+    assert D(2013, 4, 30) in nl.dates(2013) and D(2013, 4, 27) not in nl.dates(2013)  # Queen's Day
+    assert D(2006, 4, 29) in nl.dates(2006)  # 30 April 2006 was a Sunday
+    assert D(2017, 10, 31) in get_holiday_rule("DE").dates(2017)
+    assert D(2018, 10, 31) not in get_holiday_rule("DE").dates(2018)
+    fr = get_holiday_rule("FR")
+    assert D(2006, 6, 5) not in fr.dates(2006) and D(2008, 5, 12) in fr.dates(2008)  # Whit Mondays
+
+
 @pytest.mark.shared
 def test_matches_shared_case_b_hourly_stamps_and_peak_flags(shared_dir: Path) -> None:
     shape = pd.read_csv(shared_dir / "curves" / "caseB_hourly" / "shape.csv")

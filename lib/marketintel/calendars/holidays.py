@@ -9,8 +9,11 @@ quoted with it): New Year's Day, Memorial Day (last Monday of May), Independence
 Monday of September), Thanksgiving (fourth Thursday of November) and Christmas Day. A fixed-date holiday
 on a Sunday is observed the Monday after; on a Saturday it stays on the Saturday (no Friday off-peak).
 
-The European tables hold the national holidays only (no regional ones, no one-off days such as the UK's
-2022 jubilee or 2023 coronation). They feed the ``is_holiday`` flag; EEX-style peak products do not
+The European tables hold the national holidays only (no regional ones), with the dated exceptions of each
+country (one-off days such as the UK's jubilees, bank holidays moved for them, Germany's nationwide
+Reformation Day of 2017, France's Whit Monday working days of 2005-2007). On every weekday of 2000-2040
+they equal the ``holidays`` package's tables but for the differences each rule's description names
+(``tests/calendars/test_calendars.py``). They feed the ``is_holiday`` flag; EEX-style peak products do not
 exclude public holidays, so they change no hour counts of those calendars.
 """
 
@@ -48,6 +51,8 @@ class FixedHoliday:
     month: int
     day: int
     observance: Observance = "none"
+    first_year: int = 1900
+    last_year: int = 2200  # in force from ``first_year`` to ``last_year``, both inclusive
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,10 @@ class HolidayRule:
         50 = Whit Monday, 60 = Corpus Christi].
     nth_weekdays : tuple of NthWeekday
         Holidays on the n-th weekday of a month (Memorial Day, Labor Day, Thanksgiving, UK bank holidays).
+    added : tuple of (datetime.date, str)
+        One-off holidays, and the new dates of moved ones, with what they were.
+    removed : tuple of (datetime.date, str)
+        Dates the rules give that were not holidays that year (moved, or made working days), with why.
     """
 
     name: str
@@ -93,6 +102,8 @@ class HolidayRule:
     fixed: tuple[FixedHoliday, ...] = ()
     easter_offsets: tuple[int, ...] = ()
     nth_weekdays: tuple[NthWeekday, ...] = ()
+    added: tuple[tuple[dt.date, str], ...] = ()
+    removed: tuple[tuple[dt.date, str], ...] = ()
 
     def dates(self, year: int) -> list[dt.date]:
         """Return the observed holidays of ``year``, sorted and unique.
@@ -109,6 +120,8 @@ class HolidayRule:
         observed = set(movable)
         weekend_moves: list[dt.date] = []
         for rule in self.fixed:
+            if not rule.first_year <= year <= rule.last_year:
+                continue
             day = dt.date(year, rule.month, rule.day)
             wd = day.weekday()
             if rule.observance == "sunday_to_monday" and wd == _SUNDAY:
@@ -127,6 +140,8 @@ class HolidayRule:
             while substitute.weekday() >= _SATURDAY or substitute in observed:
                 substitute += dt.timedelta(days=1)
             observed.add(substitute)
+        observed -= {day for day, _ in self.removed if day.year == year}
+        observed |= {day for day, _ in self.added if day.year == year}
         return sorted(observed)
 
     def dates_between(self, start: dt.date, end: dt.date) -> np.ndarray[tuple[int], np.dtype[np.datetime64]]:
@@ -199,17 +214,29 @@ HOLIDAY_RULES: dict[str, HolidayRule] = {
             "German nationwide public holidays",
             fixed=_fixed([(1, 1), (5, 1), (10, 3), (12, 25), (12, 26)]),
             easter_offsets=(_GOOD_FRIDAY, _EASTER_MONDAY, _ASCENSION, _WHIT_MONDAY),
+            added=((dt.date(2017, 10, 31), "Reformation Day, 500th anniversary (nationwide that year)"),),
         ),
         HolidayRule(
             "FR",
             "French public holidays (jours fériés)",
             fixed=_fixed([(1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25)]),
             easter_offsets=(_EASTER_MONDAY, _ASCENSION, _WHIT_MONDAY),
+            removed=tuple(
+                (d, "Whit Monday was the journée de solidarité, a working day, 2005-2007")
+                for d in (dt.date(2005, 5, 16), dt.date(2006, 6, 5), dt.date(2007, 5, 28))
+            ),
         ),
         HolidayRule(
             "NL",
-            "Dutch public holidays (King's Day 26 April when 27 April is a Sunday; Liberation Day omitted)",
-            fixed=(*_fixed([(1, 1), (12, 25), (12, 26)]), FixedHoliday(4, 27, "sunday_to_saturday")),
+            "Dutch public holidays generally taken off: King's Day 27 April from 2014 (Queen's Day 30 April"
+            " before), the Saturday before when it is a Sunday; Good Friday and Liberation Day (official, but"
+            " working days under most collective agreements; the holidays package lists Good Friday every"
+            " year and Liberation Day every fifth) omitted",
+            fixed=(
+                *_fixed([(1, 1), (12, 25), (12, 26)]),
+                FixedHoliday(4, 30, "sunday_to_saturday", last_year=2013),
+                FixedHoliday(4, 27, "sunday_to_saturday", first_year=2014),
+            ),
             easter_offsets=(_EASTER_MONDAY, _ASCENSION, _WHIT_MONDAY),
         ),
         HolidayRule(
@@ -232,10 +259,30 @@ HOLIDAY_RULES: dict[str, HolidayRule] = {
         ),
         HolidayRule(
             "GB",
-            "Bank holidays of England and Wales with weekend substitutes (one-off days not included)",
+            "Bank holidays of England and Wales as gov.uk lists them: weekend substitutes instead of the"
+            " weekend dates, one-off days and the bank holidays moved for them",
             fixed=_fixed([(1, 1), (12, 25), (12, 26)], "weekend_to_next_weekday"),
             easter_offsets=(_GOOD_FRIDAY, _EASTER_MONDAY),
             nth_weekdays=(NthWeekday(5, _MON, 1), NthWeekday(5, _MON, -1), NthWeekday(8, _MON, -1)),
+            added=(
+                (dt.date(1999, 12, 31), "Millennium"),
+                (dt.date(2002, 6, 3), "Golden Jubilee"),
+                (dt.date(2002, 6, 4), "Spring bank holiday, moved for the Golden Jubilee"),
+                (dt.date(2011, 4, 29), "Royal wedding"),
+                (dt.date(2012, 6, 4), "Spring bank holiday, moved for the Diamond Jubilee"),
+                (dt.date(2012, 6, 5), "Diamond Jubilee"),
+                (dt.date(2020, 5, 8), "Early May bank holiday, moved to VE Day"),
+                (dt.date(2022, 6, 2), "Spring bank holiday, moved for the Platinum Jubilee"),
+                (dt.date(2022, 6, 3), "Platinum Jubilee"),
+                (dt.date(2022, 9, 19), "State funeral of Queen Elizabeth II"),
+                (dt.date(2023, 5, 8), "Coronation of King Charles III"),
+            ),
+            removed=(
+                (dt.date(2002, 5, 27), "Spring bank holiday moved to 4 June"),
+                (dt.date(2012, 5, 28), "Spring bank holiday moved to 4 June"),
+                (dt.date(2020, 5, 4), "Early May bank holiday moved to 8 May"),
+                (dt.date(2022, 5, 30), "Spring bank holiday moved to 2 June"),
+            ),
         ),
     )
 }
