@@ -85,7 +85,7 @@ def test_aic_penalty_and_truncated_path_match_the_full_definition() -> None:
         np.stack([panel.series[n] for n in panel.exogenous]),
         panel.weekday,
     )
-    for target, window in ((1500, 1456), (1800, 1092), (2000, 84)):
+    for target, window in ((1500, 1456), (1800, 1092), (2000, 84), (2100, 56)):
         train = np.arange(target - window + 7, target)
         x = L.build_features(prices, exog, weekday, train)
         y = prices[train]

@@ -120,6 +120,8 @@ def _criterion(coefs: np.ndarray, gram_n: np.ndarray, xy_n: np.ndarray, yy: floa
 
 #: LARS steps computed first; the path is only continued when the AIC could still improve (see aic_alpha)
 FIRST_STEPS = 130
+#: the same for windows with fewer days than features, whose AIC minimum comes within ~10-30 steps
+FIRST_STEPS_SMALL = 40
 #: variables the later path would have to drop, net, for a truncated path to miss the AIC minimum
 DROP_MARGIN = 10
 
@@ -136,7 +138,8 @@ def aic_alpha(
     """Return the Lasso penalty minimising the scikit-learn <= 1.0.1 AIC along the LARS path.
 
     The AIC minimum comes early on the path (about 20-40 of ~400 steps on the benchmark data), so the
-    path is first computed for :data:`FIRST_STEPS` steps. Every later point has an AIC of at least
+    path is first computed for :data:`FIRST_STEPS` steps (:data:`FIRST_STEPS_SMALL` for windows with fewer
+    days than features, whose paths end after ~90 steps). Every later point has an AIC of at least
     ``rss_floor / var(y) + 2 * df`` (the residual sum of squares never falls below the least-squares one,
     ``rss_floor``); when that bound, with ``df`` reduced by :data:`DROP_MARGIN` net drops, already exceeds
     the best AIC found, the rest of the path cannot win and is not computed. Otherwise the whole path is.
@@ -166,7 +169,8 @@ def aic_alpha(
     from sklearn.linear_model import lars_path, lars_path_gram
 
     sigma2 = yy / n_samples
-    for steps in (FIRST_STEPS, 2 * FIRST_STEPS, MAX_ITER):
+    first = FIRST_STEPS if x_n is None else FIRST_STEPS_SMALL
+    for steps in (first, 2 * first, MAX_ITER):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # LARS drops degenerate regressors (dummies)
             if x_n is not None and y_c is not None:
