@@ -37,11 +37,24 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-query-bytes", type=int, default=None, help="largest query text [bytes]")
     p.add_argument("--max-concurrent-queries", type=int, default=None, help="requests executed at once")
     p.add_argument("--shutdown-grace", type=float, default=None, help="seconds SIGTERM waits for requests")
+    p.add_argument(
+        "--query-log-ttl-days",
+        type=int,
+        default=None,
+        help="days the query log (system.query_log through the endpoint) keeps a row; 0: no query log",
+    )
 
 
 def _serve_extra_args(args: argparse.Namespace) -> list[str]:
     out: list[str] = []
-    for flag in ("users", "max_request_bytes", "max_query_bytes", "max_concurrent_queries", "shutdown_grace"):
+    for flag in (
+        "users",
+        "max_request_bytes",
+        "max_query_bytes",
+        "max_concurrent_queries",
+        "shutdown_grace",
+        "query_log_ttl_days",
+    ):
         value = getattr(args, flag)
         if value is not None:
             out += ["--" + flag.replace("_", "-"), str(value)]
@@ -84,6 +97,9 @@ def cmd_store_serve(args: argparse.Namespace) -> int:
         shutdown_grace_s=args.shutdown_grace
         if args.shutdown_grace is not None
         else defaults.shutdown_grace_s,
+        query_log_ttl_days=args.query_log_ttl_days
+        if args.query_log_ttl_days is not None
+        else defaults.query_log_ttl_days,
     )
     users = Users.load(args.users or config.store_users_file())
     return serve(

@@ -33,7 +33,7 @@ class Decoder(Protocol):
 class Encoder(Protocol):
     """Incremental compressor producing one stream."""
 
-    def compress(self, data: bytes) -> bytes:
+    def compress(self, data: bytes | memoryview) -> bytes:
         """Compress and flush a piece of output, so that the client can decode it now."""
 
     def finish(self) -> bytes:
@@ -101,7 +101,7 @@ class _Lz4Encoder:
         self._c = lz4.frame.LZ4FrameCompressor(auto_flush=True)
         self._started = False
 
-    def compress(self, data: bytes) -> bytes:
+    def compress(self, data: bytes | memoryview) -> bytes:
         head = b""
         if not self._started:
             head = self._c.begin()
@@ -117,7 +117,7 @@ class _ZstdEncoder:
     def __init__(self) -> None:
         self._c = zstd.ZstdCompressor(level=1)
 
-    def compress(self, data: bytes) -> bytes:
+    def compress(self, data: bytes | memoryview) -> bytes:
         return bytes(self._c.compress(data, zstd.ZstdCompressor.FLUSH_BLOCK))
 
     def finish(self) -> bytes:
@@ -128,7 +128,7 @@ class _ZlibEncoder:
     def __init__(self, wbits: int) -> None:
         self._c = zlib.compressobj(level=3, wbits=wbits)
 
-    def compress(self, data: bytes) -> bytes:
+    def compress(self, data: bytes | memoryview) -> bytes:
         return self._c.compress(data) + self._c.flush(zlib.Z_SYNC_FLUSH)
 
     def finish(self) -> bytes:

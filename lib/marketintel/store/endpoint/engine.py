@@ -13,6 +13,7 @@ a client sends the same settings with every query).
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import threading
 import time
@@ -78,11 +79,13 @@ class Conn:
             self.applied[key] = value
 
     def _current(self, key: str) -> str:
-        res = self.raw.query(f"SELECT value FROM system.settings WHERE name = '{key}'", "TSVRaw")
-        text: str = res.bytes().decode().rstrip("\n")
-        if text == "":
+        # a row with an empty value is a setting whose default is empty (insert_deduplication_token)
+        res = self.raw.query(f"SELECT value FROM system.settings WHERE name = '{key}'", "JSONCompactEachRow")
+        rows = res.bytes().decode().splitlines() if res is not None else []
+        if not rows:
             raise ClickHouseError.named("UNKNOWN_SETTING", f"Unknown setting '{key}'")
-        return text
+        value: str = json.loads(rows[0])[0]
+        return value
 
     def forget(self, keys: list[str]) -> None:
         """Drop tracking of settings the session itself changed (``SET``): its value is the new baseline."""

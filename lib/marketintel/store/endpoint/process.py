@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from marketintel.exceptions import StoreAlreadyRunningError, StoreError, StoreNotRunningError
+from marketintel.store.endpoint import querylog
 from marketintel.store.endpoint.auth import Users
 from marketintel.store.endpoint.engine import Engine
 from marketintel.store.endpoint.server import EndpointServer, Limits
@@ -117,8 +118,14 @@ def serve(
     except Exception as exc:
         lock.close()
         raise StoreError(f"cannot open the chDB data directory {path}: {exc}") from None
+    query_log = None
+    if limits.query_log_ttl_days > 0:
+        with engine.connection("admin") as conn:
+            for statement in querylog.ddl(limits.query_log_ttl_days):
+                conn.run(statement)
+        query_log = querylog.QueryLog(lambda: engine.connection("admin"))
     try:
-        server = EndpointServer((host, port), engine, users, limits)
+        server = EndpointServer((host, port), engine, users, limits, query_log)
     except OSError as exc:
         engine.close()
         lock.close()
@@ -158,6 +165,8 @@ def serve(
         engine.version,
         ", ".join(sorted(users.users)),
     )
+    if query_log is not None:
+        query_log.start()
     if ready is not None:
         ready.set()
     try:
@@ -171,6 +180,8 @@ def serve(
                 limits.shutdown_grace_s,
             )
         server.server_close()
+        if query_log is not None:
+            query_log.close()
         engine.close()
         (path / STATE_FILE).unlink(missing_ok=True)
         lock.close()

@@ -25,21 +25,29 @@ from tempfile import SpooledTemporaryFile
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from marketintel.store.endpoint import results
 from marketintel.store.endpoint.auth import User, Users, credentials
 from marketintel.store.endpoint.body import BodyReader
 from marketintel.store.endpoint.codecs import ENCODERS, Encoder, choose_encoding
 from marketintel.store.endpoint.engine import Conn, Engine
 from marketintel.store.endpoint.errors import ClickHouseError
+from marketintel.store.endpoint.querylog import TABLE as QUERY_LOG_TABLE
+from marketintel.store.endpoint.querylog import Entry, QueryLog, now
+from marketintel.store.endpoint.running import Running, RunningQueries, sql_string, strip_tag, tag_comment
 from marketintel.store.endpoint.sqltext import (
     IncompleteError,
     InsertSplit,
+    KillQuery,
     Kind,
     classify,
     external_access,
     first_keyword,
     iter_tokens,
     output_format,
+    parse_kill_query,
+    replace_tables,
     split_insert,
+    strip_format,
 )
 
 log = logging.getLogger("marketintel.store.endpoint")
@@ -102,6 +110,9 @@ class Limits:
         Largest ``session_timeout`` a client may ask for [s].
     shutdown_grace_s : float
         How long SIGTERM waits for running requests to finish [s].
+    query_log_ttl_days : int
+        How long the query log (``system.query_log`` through the endpoint) keeps a row [days]; 0 keeps
+        no query log.
     """
 
     max_request_bytes: int = 8 << 30
@@ -109,6 +120,7 @@ class Limits:
     max_concurrent_queries: int = 64
     max_session_timeout_s: float = 3600.0
     shutdown_grace_s: float = 60.0
+    query_log_ttl_days: int = 30
 
 
 class EndpointServer(ThreadingHTTPServer):
@@ -118,9 +130,18 @@ class EndpointServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], engine: Engine, users: Users, limits: Limits) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        engine: Engine,
+        users: Users,
+        limits: Limits,
+        query_log: QueryLog | None = None,
+    ) -> None:
         super().__init__(address, Handler)
         self.engine = engine
+        self.running = RunningQueries()
+        self.query_log = query_log
         self.users = users
         self.limits = limits
         self.slots = threading.BoundedSemaphore(limits.max_concurrent_queries)
@@ -158,6 +179,15 @@ class EndpointServer(ThreadingHTTPServer):
         """Requests running now."""
         return self._active
 
+    def cancel(self, run: Running, sync: bool = False) -> None:
+        """Cancel a running query in the engine (``KILL QUERY`` by the endpoint's tag)."""
+        # the tag is assembled by concat() so that this KILL statement does not match itself
+        sql = (
+            f"KILL QUERY WHERE position(query, concat('mi:', '{run.tag}')) > 0 {'SYNC' if sync else 'ASYNC'}"
+        )
+        with self.engine.connection("admin") as conn:
+            conn.raw.query(sql, "TSV")
+
 
 class Handler(BaseHTTPRequestHandler):
     """One HTTP connection; each request runs one statement."""
@@ -172,6 +202,20 @@ class Handler(BaseHTTPRequestHandler):
     # the base class) then keeps the number of segments small.
     disable_nagle_algorithm = True
     wbufsize = 1 << 16
+    # per-request state of the response (progress headers may start it from the engine's callback)
+    _wlock: threading.Lock
+    _status_sent: bool = False
+    _progress_open: bool = False
+    _progress_every_s: float = 0.0
+    _progress_at: float = 0.0
+    _result_rows: int = 0
+    _result_bytes: int = 0
+    _stream_error: ClickHouseError | None = None
+
+    def setup(self) -> None:
+        """Set up the connection, and the lock of its responses' progress headers."""
+        super().setup()
+        self._wlock = threading.Lock()
 
     def log_message(self, format: str, *args: Any) -> None:
         """Send access logs to the module logger (debug level)."""
@@ -224,10 +268,47 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
             self.wfile.write(b"\r\n")
 
+    # -- progress headers (written from the engine's progress callback) -------------------------------
+    def send_response_only(self, code: int, message: str | None = None) -> None:
+        """Write the status line once: progress headers may have written it already."""
+        if self._status_sent:
+            return
+        self._status_sent = True
+        super().send_response_only(code, message)
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """Start the response headers; no progress header may follow."""
+        with self._wlock:
+            self._progress_open = False
+        if self._status_sent:
+            return
+        super().send_response(code, message)
+
+    def _on_progress(self, run: Running, progress: dict[str, int]) -> None:
+        run.progress = dict(progress)
+        if not self._progress_every_s:
+            return
+        with self._wlock:
+            if not self._progress_open:
+                return
+            t = time.monotonic()
+            if t - self._progress_at < self._progress_every_s:
+                return
+            self._progress_at = t
+            if not self._status_sent:
+                super().send_response(200)
+            self.send_header("X-ClickHouse-Progress", _progress_json(progress, minimal=True))
+            self.flush_headers()
+            self.wfile.flush()
+
     # -- the request ----------------------------------------------------------------------------------
     def _handle(self, method: str) -> None:
         server = self.server
         url = urlsplit(self.path)
+        self._status_sent = False
+        self._progress_open = False
+        self._progress_every_s = 0.0
+        self._progress_at = 0.0
         if url.path in ("/ping", "/replicas_status") or (
             method == "GET" and url.path == "/" and not url.query
         ):
@@ -256,8 +337,10 @@ class Handler(BaseHTTPRequestHandler):
             has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
             if method == "GET" and has_body:
                 self.close_connection = True  # a GET body is ignored, so the connection cannot be reused
+            files: list[tuple[str, bytes]] = []
             if body is not None and headers.get("content-type", "").lower().startswith("multipart/form-data"):
-                params.update(_form_fields(body, headers["content-type"], server.limits.max_query_bytes))
+                fields, files = _form_parts(body, headers["content-type"], server.limits.max_request_bytes)
+                params.update(fields)
                 body = None
             user = server.users.authenticate(*credentials(headers, params))
             if not server.slots.acquire(blocking=False):
@@ -266,7 +349,7 @@ class Handler(BaseHTTPRequestHandler):
                     f"Too many simultaneous queries. Maximum: {server.limits.max_concurrent_queries}",
                 )
             try:
-                self._run(method, params, headers, body, user)
+                self._run(method, params, headers, body, user, files)
             finally:
                 server.slots.release()
         except ClickHouseError as err:
@@ -285,14 +368,18 @@ class Handler(BaseHTTPRequestHandler):
     def _statement(
         self, params: dict[str, str], body: BodyReader | None
     ) -> tuple[str, Kind, InsertSplit | None, bytes]:
-        """Return (sql, kind, insert split, leftover data bytes) from the URL query and the body's start."""
+        """Return (sql, kind, insert split, leftover data bytes) from the URL query and the body's start.
+
+        The SQL text is decoded as UTF-8 with ``surrogateescape``: bytes that are not UTF-8 (binary string
+        literals) survive and reach the engine unchanged (:func:`engine_sql`).
+        """
         limit = self.server.limits.max_query_bytes
         url_query = params.get("query", "")
-        buf = bytearray(url_query.encode())
+        buf = bytearray(url_query.encode("utf-8", "surrogateescape"))
         if body is None:
             if not buf:
                 raise ClickHouseError.named("SYNTAX_ERROR", "Empty query")
-            sql = buf.decode()
+            sql = buf.decode("utf-8", "surrogateescape")
             return sql, classify(sql), None, b""
         if buf:
             buf += b"\n"
@@ -326,7 +413,8 @@ class Handler(BaseHTTPRequestHandler):
                 break
             if split is not None:
                 data = bytes(buf[split.data_offset :])
-                return split.statement.encode("latin-1").decode(), kind, split, data
+                statement = split.statement.encode("latin-1").decode("utf-8", "surrogateescape")
+                return statement, kind, InsertSplit(statement, split.fmt, split.data_offset), data
         while not eof:
             if len(buf) > limit:
                 raise ClickHouseError.named(
@@ -334,10 +422,7 @@ class Handler(BaseHTTPRequestHandler):
                     f"Query is too large ({len(buf)} bytes); max_query_bytes is {limit}",
                 )
             more()
-        try:
-            sql = buf.decode()
-        except UnicodeDecodeError:
-            raise ClickHouseError.named("SYNTAX_ERROR", "Query is not valid UTF-8 text") from None
+        sql = buf.decode("utf-8", "surrogateescape")
         if not sql.strip():
             raise ClickHouseError.named("SYNTAX_ERROR", "Empty query")
         return sql, kind, None, b""
@@ -349,16 +434,132 @@ class Handler(BaseHTTPRequestHandler):
         headers: dict[str, str],
         body: BodyReader | None,
         user: User,
+        files: list[tuple[str, bytes]],
     ) -> None:
         server = self.server
-        sql, kind, split, data = self._statement(params, body)
+        query_id = params.get("query_id") or str(uuid.uuid4())
+        database = params.get("database") or headers.get("x-clickhouse-database") or "default"
+        entry = Entry(
+            "ExceptionBeforeStart", now(), now(), user.name, query_id, "", "unknown", database,
+            http_method=1 if method == "GET" else 2, user_agent=headers.get("user-agent", ""),
+            address=str(self.client_address[0]),
+        )  # fmt: skip
+        self._result_rows = self._result_bytes = 0
+        self._stream_error = None
+        run: Running | None = None
+        try:
+            sql, kind, split, data = self._statement(params, body)
+            entry.query = sql if split is None else f"{sql} FORMAT {split.fmt}"
+            entry.query_kind = kind.value
+            kill = parse_kill_query(sql) if kind is Kind.DDL else None
+            self._check(method, kind, sql, params, user, kill is not None)
+            if kind is Kind.DDL and _is_flush_logs(sql):
+                if server.query_log is not None:
+                    server.query_log.flush()
+                self._send_empty(query_id)
+                entry.type = "QueryFinish"
+                return
+            role = "reader" if method == "GET" else user.role  # GET runs on read-only connections
+            ext = {f"{name}{suffix}" for name, _ in files for suffix in ("_structure", "_types", "_format")}
+            settings = {
+                k: v
+                for k, v in params.items()
+                if k not in TRANSPORT_PARAMS and not k.startswith("param_") and k not in ext
+            }
+            qparams = {k[6:]: v for k, v in params.items() if k.startswith("param_")}
+            self._progress_every_s = (
+                _float(params.get("http_headers_progress_interval_ms", "100"), "interval") / 1000
+                if params.get("send_progress_in_http_headers") == "1"
+                else 0.0
+            )
+            wait_ms = _float(params.get("replace_running_query_max_wait_ms", "5000"), "wait")
+            run = server.running.start(
+                query_id,
+                user.name,
+                sql,
+                replace=params.get("replace_running_query") == "1",
+                wait_s=wait_ms / 1000,
+                cancel=server.cancel,
+            )
+            entry.started = now()
+            entry.type = "ExceptionWhileProcessing"
+            session_id = params.get("session_id")
+            ctx: AbstractContextManager[Conn]
+            if session_id:
+                timeout = _float(params.get("session_timeout", "60"), "session_timeout")
+                timeout = min(timeout, server.limits.max_session_timeout_s)
+                if params.get("session_check") == "1" and not server.engine.has_session(session_id):
+                    raise ClickHouseError.named("SESSION_NOT_FOUND", f"Session {session_id} not found")
+                ctx = server.engine.session(session_id, user.name, role, timeout)
+            else:
+                ctx = server.engine.connection(role)
+            with ctx as conn:
+                try:
+                    conn.prepare(database, settings)
+                except ClickHouseError:
+                    raise
+                except Exception as exc:
+                    raise ClickHouseError.from_engine(exc) from None
+                conn.raw.set_progress_callback(lambda p: self._on_progress(run, p))
+                with self._wlock:
+                    self._progress_open = self._progress_every_s > 0
+                temporary = self._external_tables(conn, files, params) if files else []
+                try:
+                    if kill is not None:
+                        self._kill(conn, kill, user, run, params)
+                    elif split is not None:
+                        assert body is not None
+                        self._insert(conn, split, data, body, run, qparams)
+                    else:
+                        self._query(conn, sql, kind, params, headers, qparams, run, user, session_id)
+                finally:
+                    conn.raw.set_progress_callback(None)
+                    for name in temporary:
+                        try:
+                            conn.run(f"DROP TEMPORARY TABLE IF EXISTS `{name}`")
+                        except Exception:  # a connection left with a table is not pooled again
+                            conn.dirty = True
+            if self._stream_error is not None:
+                raise self._stream_error
+            entry.type = "QueryFinish"
+        except ClickHouseError as err:
+            err.message = strip_tag(err.message)
+            entry.exception_code = err.code
+            entry.exception = err.render(server.engine.version).strip()
+            if self._stream_error is None:
+                raise
+        finally:
+            entry.ended = now()
+            if run is not None:
+                server.running.finish(run)
+                p = run.progress
+                entry.read_rows, entry.read_bytes = p.get("read_rows", 0), p.get("read_bytes", 0)
+                entry.written_rows = max(entry.written_rows, p.get("written_rows", 0))
+                entry.written_bytes = max(entry.written_bytes, p.get("written_bytes", 0))
+            entry.result_rows, entry.result_bytes = self._result_rows, self._result_bytes
+            if kind_is_insert := entry.query_kind == Kind.INSERT.value:
+                entry.written_rows = entry.written_rows or self._result_rows
+            del kind_is_insert
+            if server.query_log is not None:
+                server.query_log.add(entry)
+
+    def _check(
+        self, method: str, kind: Kind, sql: str, params: dict[str, str], user: User, kill: bool
+    ) -> None:
+        """Refuse what this request may not do, with ClickHouse's errors."""
         if method == "GET" and kind in (Kind.INSERT, Kind.WRITE, Kind.DDL):
             raise ClickHouseError.named(
                 "READONLY",
                 "Cannot execute query in readonly mode. For queries over HTTP, method GET implies readonly. "
                 "You should use method POST for modifying queries",
             )
-        user.authorize(kind)
+        if kind is Kind.UNKNOWN and not first_keyword(sql):
+            head = sql.lstrip()[:20].encode("utf-8", "surrogateescape")
+            raise ClickHouseError.named(
+                "SYNTAX_ERROR", f"Syntax error: failed at position 1 ({head!r}): expected a statement keyword"
+            )
+        if not kill:  # every user may kill their own queries, as in ClickHouse
+            user.authorize(kind)
         if user.role != "admin":
             reach = external_access(sql)
             if reach is not None:
@@ -367,78 +568,163 @@ class Handler(BaseHTTPRequestHandler):
                     f"{user.name}: Not enough privileges. {reach} reaches the server's files, network or "
                     f"processes, which role '{user.role}' may not use; ask an admin user",
                 )
-        role = (
-            "reader" if method == "GET" else user.role
-        )  # GET runs on read-only connections, as in ClickHouse
         if params.get("compress") == "1" or params.get("decompress") == "1":
             raise ClickHouseError.named(
                 "NOT_IMPLEMENTED",
                 "ClickHouse native block compression (compress=1/decompress=1) is not supported by this "
                 "endpoint; use HTTP compression (enable_http_compression=1, Content-Encoding) instead",
             )
-        query_id = params.get("query_id") or str(uuid.uuid4())
-        database = params.get("database") or headers.get("x-clickhouse-database") or "default"
-        settings = {
-            k: v for k, v in params.items() if k not in TRANSPORT_PARAMS and not k.startswith("param_")
-        }
-        qparams = {k[6:]: v for k, v in params.items() if k.startswith("param_")}
-        session_id = params.get("session_id")
-        ctx: AbstractContextManager[Conn]
-        if session_id:
-            timeout = _float(params.get("session_timeout", "60"), "session_timeout")
-            timeout = min(timeout, server.limits.max_session_timeout_s)
-            if params.get("session_check") == "1" and not server.engine.has_session(session_id):
-                raise ClickHouseError.named("SESSION_NOT_FOUND", f"Session {session_id} not found")
-            ctx = server.engine.session(session_id, user.name, role, timeout)
-        else:
-            ctx = server.engine.connection(role)
-        with ctx as conn:
+        unsupported = unsupported_statement(sql)
+        if unsupported is not None:
+            raise ClickHouseError.named("NOT_IMPLEMENTED", unsupported)
+
+    def _external_tables(
+        self, conn: Conn, files: list[tuple[str, bytes]], params: dict[str, str]
+    ) -> list[str]:
+        """Load external data (form file parts) into temporary tables named after the parts."""
+        names: list[str] = []
+        for name, data in files:
+            structure = params.get(f"{name}_structure")
+            if structure is None:
+                types = params.get(f"{name}_types")
+                if types is None:
+                    raise ClickHouseError.named(
+                        "BAD_ARGUMENTS",
+                        f"Neither structure nor types have not been provided for external table {name}. "
+                        f"Use fields {name}_structure or {name}_types to do so.",
+                    )
+                structure = ", ".join(f"_{i + 1} {t.strip()}" for i, t in enumerate(_split_types(types)))
+            fmt = params.get(f"{name}_format", "TabSeparated")
+            quoted = name.replace("`", "\\`")
             try:
-                conn.prepare(database, settings)
+                conn.run(f"CREATE TEMPORARY TABLE `{quoted}` ({structure}) ENGINE = Memory")
+                names.append(quoted)
+                ins = conn.raw.send_insert(f"INSERT INTO `{quoted}`", fmt)
+                if data:
+                    ins.append(data)
+                ins.finish()
             except ClickHouseError:
                 raise
             except Exception as exc:
                 raise ClickHouseError.from_engine(exc) from None
-            if split is not None:
-                assert body is not None
-                self._insert(conn, split, data, body, query_id)
-            else:
-                self._query(conn, sql, kind, params, headers, qparams, query_id, session_id is not None)
+        return names
 
-    def _insert(self, conn: Conn, split: InsertSplit, data: bytes, body: BodyReader, query_id: str) -> None:
+    def _insert(
+        self,
+        conn: Conn,
+        split: InsertSplit,
+        data: bytes,
+        body: BodyReader,
+        run: Running,
+        qparams: dict[str, str],
+    ) -> None:
         t0 = time.perf_counter()
-        try:
-            ins = conn.raw.send_insert(split.statement, split.fmt)
-        except Exception as exc:
-            raise ClickHouseError.from_engine(exc) from None
-        try:
-            if data:
-                ins.append(data)
+        statement = engine_sql(split.statement + tag_comment(run.tag))
+        if qparams and split.fmt.lower() == "values":
+            # query parameters in VALUES: the engine substitutes them only in a whole statement
+            rest = bytearray(data)
             while piece := body.read():
-                ins.append(piece)
-            result = ins.finish()
-        except ClickHouseError:
-            _cancel(ins)
-            raise
-        except Exception as exc:
-            _cancel(ins)
-            raise ClickHouseError.from_engine(exc) from None
+                rest += piece
+                if len(rest) > self.server.limits.max_query_bytes:
+                    raise ClickHouseError.named(
+                        "QUERY_IS_TOO_LARGE", "INSERT ... VALUES with query parameters is too large"
+                    )
+            try:
+                res = conn.raw.query(statement + b" VALUES " + bytes(rest), "TSV", params=qparams)
+            except Exception as exc:
+                raise ClickHouseError.from_engine(exc) from None
+            written_rows, written_bytes = int(res.rows_written()), int(res.bytes_written())
+        else:
+            try:
+                ins = conn.raw.send_insert(statement, split.fmt)
+            except Exception as exc:
+                raise ClickHouseError.from_engine(exc) from None
+            try:
+                if data:
+                    ins.append(data)
+                while piece := body.read():
+                    ins.append(piece)
+                result = ins.finish()
+            except ClickHouseError:
+                _cancel(ins)
+                raise
+            except Exception as exc:
+                _cancel(ins)
+                raise ClickHouseError.from_engine(exc) from None
+            written_rows, written_bytes = int(result.rows_written), int(result.bytes_written)
+        self._result_rows = written_rows
+        run.progress.update(written_rows=written_rows, written_bytes=written_bytes)
         elapsed_ns = int((time.perf_counter() - t0) * 1e9)
         summary = {
             "read_rows": "0",
             "read_bytes": "0",
-            "written_rows": str(result.rows_written),
-            "written_bytes": str(result.bytes_written),
+            "written_rows": str(written_rows),
+            "written_bytes": str(written_bytes),
             "total_rows_to_read": "0",
-            "result_rows": str(result.rows_written),
-            "result_bytes": str(result.bytes_written),
+            "result_rows": str(written_rows),
+            "result_bytes": str(written_bytes),
             "elapsed_ns": str(elapsed_ns),
         }
         self.send_response(200)
-        self._common_headers(query_id, None)
+        self._common_headers(run.query_id, None)
         self.send_header("X-ClickHouse-Summary", json.dumps(summary, separators=(",", ":")))
         self.send_header("Content-Length", "0")
         self.end_headers()
+
+    def _send_empty(self, query_id: str) -> None:
+        self.send_response(200)
+        self._common_headers(query_id, None)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _system_views(self, sql: str, user: User) -> str:
+        """Point ``system.processes`` and ``system.query_log`` at the endpoint's own views of them."""
+        if "processes" not in sql and "query_log" not in sql:
+            return sql
+        only = None if user.role == "admin" else user.name
+        log_view = QUERY_LOG_TABLE
+        if only is not None:
+            log_view = f"(SELECT * FROM {QUERY_LOG_TABLE} WHERE user = {sql_string(only)})"
+        return replace_tables(
+            sql,
+            {
+                ("system", "processes"): self.server.running.processes_view(only),
+                ("system", "query_log"): log_view,
+            },
+        )
+
+    def _kill(self, conn: Conn, kill: KillQuery, user: User, run: Running, params: dict[str, str]) -> None:
+        """``KILL QUERY WHERE ...`` over the clients' query ids (a user's own queries, or any for admins)."""
+        server = self.server
+        only = None if user.role == "admin" else user.name
+        view = server.running.processes_view(only)
+        select = (
+            f"SELECT query_id, user, query FROM {view} "
+            f"WHERE ({kill.where}) AND query_id != {sql_string(run.query_id)}"
+        )
+        try:
+            found = conn.raw.query(engine_sql(select), "JSONCompactEachRow").bytes().decode()
+        except Exception as exc:
+            raise ClickHouseError.from_engine(exc) from None
+        rows = [json.loads(line) for line in found.splitlines() if line]
+        by_id = {r.query_id: r for r in server.running.snapshot()}
+        out = []
+        for query_id, owner, text in rows:
+            target = by_id.get(query_id)
+            status = "waiting"
+            if target is not None and kill.mode != "TEST":
+                server.cancel(target)
+                if kill.mode == "SYNC":
+                    status = "finished" if target.done.wait(30) else "waiting"
+            out.append(
+                f"({sql_string(status)}, {sql_string(query_id)}, {sql_string(owner)}, {sql_string(text)})"
+            )
+        fmt = kill.fmt or params.get("default_format") or "TabSeparated"
+        table = "SELECT * FROM values('kill_status String, query_id String, user String, query String'"
+        table += "".join(", " + row for row in out) + ")" if out else ""
+        if not out:
+            table = "SELECT '' AS kill_status, '' AS query_id, '' AS user, '' AS query WHERE 0"
+        self._query(conn, f"{table} FORMAT {fmt}", Kind.READ, params, {}, {}, run, user, None, rewrite=False)
 
     def _query(
         self,
@@ -448,65 +734,180 @@ class Handler(BaseHTTPRequestHandler):
         params: dict[str, str],
         headers: dict[str, str],
         qparams: dict[str, str],
-        query_id: str,
-        in_session: bool,
+        run: Running,
+        user: User,
+        session_id: str | None,
+        rewrite: bool = True,
     ) -> None:
         fmt = output_format(sql) or params.get("default_format") or headers.get("x-clickhouse-format")
         fmt = fmt or "TabSeparated"
+        executed = self._system_views(sql, user) if rewrite and kind is Kind.READ else sql
+        tagged = engine_sql(executed.rstrip().rstrip(";") + tag_comment(run.tag))
+        protocol = int(_float(params.get("client_protocol_version", "0"), "client_protocol_version"))
+        is_native = fmt.lower() == "native"
+        streamed = first_keyword(sql) in STREAMED and results.mode(fmt) != "document"
         try:
-            stream: Any = None
-            if first_keyword(sql) in STREAMED:
-                try:
-                    stream = conn.raw.send_query(sql, fmt, params=qparams)
-                except Exception as exc:
-                    if "Streaming query is not supported" not in str(exc):
-                        raise
-            if stream is not None:
+            pieces: Iterator[bytes | memoryview]
+            if streamed:
+                stream = conn.raw.send_query(tagged, fmt, params=qparams)
                 first = stream.fetch()
-            else:  # the engine streams only SELECTs; other statements answer in one piece
-                first = conn.raw.query(sql, fmt, params=qparams)
-                first = first if first is not None and first.bytes() else None
-                stream = _Done()
+                if first is None:
+                    pieces = iter([self._empty_result(conn, executed, fmt, qparams, protocol)])
+                    has_result = True
+                else:
+                    rewriter = None
+                    if is_native and protocol > 0:
+                        types = None
+                        if protocol >= results.REVISION_TZ_IN_DATETIME and results.has_bare_datetime(
+                            first.get_memview().view()
+                        ):
+                            types = self._types_beside(conn, executed, qparams)
+                        rewriter = results.NativeRewriter(protocol, types)
+                    framer = results.Framer(fmt, rewriter)
+                    # The engine reports a query's final progress when its stream ends: one block of
+                    # look-ahead lets a one-block result (an aggregate) carry it in its summary header.
+                    second = stream.fetch()
+                    pieces = self._framed(stream, [first, second], framer)
+                    has_result = True
+            else:
+                res = conn.raw.query(tagged, fmt, params=qparams)
+                data = res.get_memview().view() if res is not None and res.bytes() else None
+                has_result = data is not None or kind is Kind.READ
+                if data is not None and is_native and protocol > 0:
+                    select = first_keyword(sql) in STREAMED
+                    data = memoryview(self._native_one_shot(conn, executed, qparams, data, protocol, select))
+                if data is not None:
+                    self._result_rows = int(res.rows_read())
+                pieces = results.iter_pieces(data) if data is not None else iter(())
+        except ClickHouseError:
+            raise
         except Exception as exc:
             raise ClickHouseError.from_engine(exc) from None
         if kind is Kind.SESSION:
-            self._after_session_statement(conn, sql, in_session)
-        elif not in_session and "TEMPORARY" in sql.upper():
+            self._after_session_statement(conn, sql, session_id is not None)
+        elif session_id is None and "TEMPORARY" in sql.upper():
             conn.dirty = True
         encoding = None
         if params.get("enable_http_compression") == "1":
             encoding = choose_encoding(headers.get("accept-encoding"))
-        result_fmt = fmt if kind is Kind.READ or first is not None else None
+        result_fmt = fmt if has_result else None
         if params.get("wait_end_of_query") == "1" or params.get("http_wait_end_of_query") == "1":
-            self._send_buffered(stream, first, encoding, query_id, result_fmt)
-            return
-        if first is None:
+            self._send_buffered(pieces, encoding, run, result_fmt)
+        else:
+            self._send_streamed(pieces, encoding, run, result_fmt, conn)
+
+    def _framed(
+        self, stream: Any, fetched: list[Any], framer: results.Framer
+    ) -> Iterator[bytes | memoryview]:
+        for chunk in fetched:
+            if chunk is not None:
+                self._result_rows += int(chunk.rows_read())
+        chunk = fetched[0]
+        try:
+            while chunk is not None:
+                yield framer.feed(chunk.get_memview().view())
+                if fetched:
+                    fetched.pop(0)
+                if fetched:
+                    chunk = fetched[0]
+                else:
+                    chunk = stream.fetch()
+                    if chunk is not None:
+                        self._result_rows += int(chunk.rows_read())
+        finally:
+            if chunk is not None:  # stopped early (error, client gone): the engine must stop too
+                _cancel(stream)
+        tail = framer.end()
+        if tail:
+            yield tail
+
+    def _types_beside(self, conn: Conn, sql: str, qparams: dict[str, str]) -> dict[str, str] | None:
+        """Describe a query on another connection (``conn`` is busy streaming its result)."""
+        try:
+            with self.server.engine.connection(conn.role) as other:
+                other.prepare(conn.database, dict(conn.applied))
+                return dict(self._describe(other, sql, qparams))
+        except Exception as exc:  # e.g. a session's temporary table: the time zone stays unnamed
+            log.warning("cannot describe the result for Native time zones: %s", exc)
+            return None
+
+    def _describe(self, conn: Conn, sql: str, qparams: dict[str, str]) -> list[tuple[str, str]]:
+        """Return the result columns (name, type) of a query, without running it."""
+        text = f"DESCRIBE TABLE ({strip_format(sql)})"
+        res = conn.raw.query(engine_sql(text), "JSONCompactEachRow", params=qparams)
+        rows = [json.loads(line) for line in res.bytes().decode().splitlines() if line]
+        return [(r[0], r[1]) for r in rows]
+
+    def _empty_result(self, conn: Conn, sql: str, fmt: str, qparams: dict[str, str], protocol: int) -> bytes:
+        """Return what an empty result is in ``fmt``: its header, its schema or nothing."""
+        low = fmt.lower()
+        if results.mode(fmt) == "stream" and low != "native":
+            return b""
+        columns = self._describe(conn, sql, qparams)
+        if low == "native":
+            return results.native_header(columns, protocol)
+        res = conn.raw.query(engine_sql(results.empty_result_query(columns, fmt)), fmt)
+        return res.bytes() if res is not None else b""
+
+    def _native_one_shot(
+        self,
+        conn: Conn,
+        sql: str,
+        qparams: dict[str, str],
+        data: memoryview,
+        protocol: int,
+        select: bool,
+    ) -> bytes:
+        """Rewrite a one-piece revision-0 Native result (any number of blocks) for ``protocol``."""
+        types = None
+        if select and protocol >= results.REVISION_TZ_IN_DATETIME and results.has_bare_datetime(data):
+            types = dict(self._describe(conn, sql, qparams))
+        return results.NativeRewriter(protocol, types).blocks(data)
+
+    def _send_streamed(
+        self,
+        pieces: Iterator[bytes | memoryview],
+        encoding: str | None,
+        run: Running,
+        fmt: str | None,
+        conn: Conn,
+    ) -> None:
+        try:
+            first = next(pieces, None)
+        except ClickHouseError:
+            raise
+        except Exception as exc:
+            raise ClickHouseError.from_engine(exc) from None
+        if first is None or (fmt is None and not len(first)):
             self.send_response(200)
-            self._common_headers(query_id, result_fmt)
-            self.send_header("X-ClickHouse-Summary", _summary(0, 0))
+            self._common_headers(run.query_id, fmt)
+            self.send_header("X-ClickHouse-Summary", _summary(run, self._result_rows, 0))
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
         tag = secrets.token_hex(8)
         enc: Encoder | None = ENCODERS[encoding]() if encoding else None
         self.send_response(200)
-        self._common_headers(query_id, result_fmt)
+        self._common_headers(run.query_id, fmt)
         self.send_header("X-ClickHouse-Exception-Tag", tag)
-        self.send_header("X-ClickHouse-Summary", _summary(first.rows_read(), first.bytes_read()))
+        self.send_header("X-ClickHouse-Summary", _summary(run, self._result_rows, 0))
         if encoding:
             self.send_header("Content-Encoding", encoding)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        piece: bytes | memoryview | None = first
         try:
-            for chunk in _chunks(stream, first):
-                view = chunk.get_memview().view()
-                self._write_chunk(enc.compress(view) if enc else view)
+            while piece is not None:
+                self._result_bytes += len(piece)
+                self._write_chunk(enc.compress(piece) if enc else piece)
+                piece = next(pieces, None)
         except (BrokenPipeError, ConnectionResetError):
-            _cancel(stream)
             conn.dirty = True
             raise
         except Exception as exc:  # an error after the first row: ClickHouse's in-band exception block
-            err = ClickHouseError.from_engine(exc)
+            err = exc if isinstance(exc, ClickHouseError) else ClickHouseError.from_engine(exc)
+            err.message = strip_tag(err.message)
+            self._stream_error = err
             text = err.render(self.server.engine.version).encode()
             block = b"__exception__\r\n%s\r\n%s\n%d %s\r\n__exception__\r\n" % (
                 tag.encode(),
@@ -521,17 +922,17 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
 
     def _send_buffered(
-        self, stream: Any, first: Any, encoding: str | None, query_id: str, fmt: str | None
+        self, pieces: Iterator[bytes | memoryview], encoding: str | None, run: Running, fmt: str | None
     ) -> None:
         """wait_end_of_query=1: run the query to its end before answering, so errors arrive as statuses."""
         with SpooledTemporaryFile(max_size=SPOOL_MEMORY) as spool:
             enc: Encoder | None = ENCODERS[encoding]() if encoding else None
-            rows = 0
             try:
-                for chunk in _chunks(stream, first):
-                    rows += chunk.rows_read()
-                    view = chunk.get_memview().view()
-                    spool.write(enc.compress(view) if enc else view)
+                for piece in pieces:
+                    self._result_bytes += len(piece)
+                    spool.write(enc.compress(piece) if enc else piece)
+            except ClickHouseError:
+                raise
             except Exception as exc:
                 raise ClickHouseError.from_engine(exc) from None
             if enc:
@@ -539,8 +940,8 @@ class Handler(BaseHTTPRequestHandler):
             size = spool.tell()
             spool.seek(0)
             self.send_response(200)
-            self._common_headers(query_id, fmt)
-            self.send_header("X-ClickHouse-Summary", _summary(rows, 0))
+            self._common_headers(run.query_id, fmt)
+            self.send_header("X-ClickHouse-Summary", _summary(run, self._result_rows, self._result_bytes))
             if encoding and size:
                 self.send_header("Content-Encoding", encoding)
             self.send_header("Content-Length", str(size))
@@ -566,8 +967,15 @@ class Handler(BaseHTTPRequestHandler):
             conn.forget(names)
 
 
-def _form_fields(body: BodyReader, content_type: str, limit: int) -> dict[str, str]:
-    """Read a multipart/form-data body (clickhouse-connect sends large bound parameters this way)."""
+def _form_parts(
+    body: BodyReader, content_type: str, limit: int
+) -> tuple[dict[str, str], list[tuple[str, bytes]]]:
+    """Read a multipart/form-data body: its fields (the query, parameters) and its files (external data).
+
+    clickhouse-connect sends large bound parameters as fields, and external data (ibis memtables,
+    ``create_table(df)``) as file parts whose field name is the temporary table's name, as ClickHouse reads
+    them.
+    """
     data = bytearray()
     while piece := body.read():
         data += piece
@@ -577,36 +985,91 @@ def _form_fields(body: BodyReader, content_type: str, limit: int) -> dict[str, s
         b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + bytes(data)
     )
     fields: dict[str, str] = {}
+    files: list[tuple[str, bytes]] = []
     for part in msg.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str):
-            continue
-        if part.get_filename():
-            raise ClickHouseError.named(
-                "NOT_IMPLEMENTED",
-                f"external data tables (form file {name!r}) are not supported by this endpoint; insert the "
-                "data into a temporary table in a session instead",
-            )
+            name = "_data"
         payload = part.get_payload(decode=True)
-        fields[name] = payload.decode() if isinstance(payload, bytes) else str(payload)
-    return fields
+        raw = payload if isinstance(payload, bytes) else str(payload).encode()
+        if part.get_filename():
+            files.append((name, raw))
+        else:
+            fields[name] = raw.decode("utf-8", "surrogateescape")
+    return fields, files
 
 
-class _Done:
-    """A finished stream (for statements answered in one piece)."""
+def _split_types(types: str) -> list[str]:
+    """Split ``<name>_types`` ("UInt8, Array(String)") at top-level commas."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(types):
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            out.append(types[start:i])
+            start = i + 1
+    out.append(types[start:])
+    return [t for t in out if t.strip()]
 
-    def fetch(self) -> None:
+
+def engine_sql(sql: str) -> bytes:
+    """Return SQL as the engine takes it: bytes, the request's non-UTF-8 bytes kept as they were."""
+    return sql.encode("utf-8", "surrogateescape")
+
+
+def _is_flush_logs(sql: str) -> bool:
+    words = [t.text.upper() for t in iter_tokens(sql) if t.kind == "word"][:3]
+    return words == ["SYSTEM", "FLUSH", "LOGS"]
+
+
+#: what chDB cannot do, answered with a clear error rather than a wrong answer
+_UNSUPPORTED = (
+    (("CREATE", "USER"), "users"),
+    (("CREATE", "ROLE"), "roles"),
+    (("CREATE", "ROW", "POLICY"), "row policies"),
+    (("CREATE", "QUOTA"), "quotas"),
+    (("CREATE", "SETTINGS", "PROFILE"), "settings profiles"),
+    (("ALTER", "USER"), "users"),
+    (("ALTER", "ROLE"), "roles"),
+    (("DROP", "USER"), "users"),
+    (("DROP", "ROLE"), "roles"),
+    (("GRANT",), "grants"),
+    (("REVOKE",), "grants"),
+    (("SHOW", "GRANTS"), "grants"),
+    (("SET", "ROLE"), "roles"),
+)
+
+
+def unsupported_statement(sql: str) -> str | None:
+    """Return why the embedded store cannot run ``sql`` (access management, system DDL), or None."""
+    try:
+        words = [t.text.upper() for t in iter_tokens(sql) if t.kind == "word"][:6]
+    except IncompleteError:
         return None
+    for prefix, what in _UNSUPPORTED:
+        if tuple(words[: len(prefix)]) == prefix:
+            return (
+                f"{' '.join(prefix)}: the embedded store (chDB) has no SQL-managed {what}. Users and "
+                "roles are set in the store's users file (`mi store user set NAME --role ROLE`); on a "
+                "ClickHouse server this statement works as usual"
+            )
+    if words[:2] == ["SHOW", "CREATE"] and "SYSTEM" in words[2:4]:
+        return (
+            "SHOW CREATE of a system table: the embedded store (chDB) does not keep their definitions; use "
+            "DESCRIBE TABLE system.<name> for the columns"
+        )
+    return None
 
-    def cancel(self) -> None:
-        return None
 
-
-def _chunks(stream: Any, first: Any) -> Iterator[Any]:
-    chunk = first
-    while chunk is not None:
-        yield chunk
-        chunk = stream.fetch()
+def _progress_json(p: dict[str, int], minimal: bool = False) -> str:
+    keys = (
+        "read_rows", "read_bytes", "written_rows", "written_bytes", "total_rows_to_read", "result_rows",
+        "result_bytes", "elapsed_ns",
+    )  # fmt: skip
+    values = {k: str(int(p.get(k, 0))) for k in keys}
+    if minimal:
+        values = {k: v for k, v in values.items() if v != "0"}
+    return json.dumps(values, separators=(",", ":"))
 
 
 def _cancel(obj: Any) -> None:
@@ -614,19 +1077,12 @@ def _cancel(obj: Any) -> None:
         obj.cancel()
 
 
-def _summary(rows: int, nbytes: int) -> str:
-    return json.dumps(
-        {
-            "read_rows": str(rows),
-            "read_bytes": str(nbytes),
-            "written_rows": "0",
-            "written_bytes": "0",
-            "total_rows_to_read": str(rows),
-            "result_rows": str(rows),
-            "result_bytes": str(nbytes),
-        },
-        separators=(",", ":"),
-    )
+def _summary(run: Running, result_rows: int, result_bytes: int) -> str:
+    p = dict(run.progress)
+    p.setdefault("elapsed_ns", run.elapsed_ns)
+    p["result_rows"] = result_rows or p.get("result_rows", 0)
+    p["result_bytes"] = result_bytes or p.get("result_bytes", 0)
+    return _progress_json(p)
 
 
 def _float(value: str, name: str) -> float:

@@ -12,6 +12,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
+from typing import NoReturn
+
+from marketintel.store.endpoint.errors import ClickHouseError
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 _SPACE = " \t\r\n\f\v"
@@ -290,3 +293,95 @@ def external_access(sql: str) -> str | None:
     except IncompleteError:
         return None
     return None
+
+
+def strip_format(sql: str) -> str:
+    """Return ``sql`` without its top-level ``FORMAT name`` clause and trailing semicolons."""
+    try:
+        toks = tokens(sql)
+    except IncompleteError:
+        return sql
+    depth = 0
+    for k, t in enumerate(toks):
+        if t.kind == "punct" and t.text == "(":
+            depth += 1
+        elif t.kind == "punct" and t.text == ")":
+            depth -= 1
+        elif depth == 0 and t.kind == "word" and t.text.upper() == "FORMAT" and k + 1 < len(toks):
+            nxt = toks[k + 1]
+            if nxt.kind in ("word", "quoted"):
+                return strip_format(sql[: t.start] + " " + sql[nxt.end :])
+    return sql.rstrip().rstrip(";").rstrip()
+
+
+def replace_tables(sql: str, replacements: dict[tuple[str, str], str]) -> str:
+    """Replace qualified table names (``db.table``, case-sensitive, quoted or not) by SQL text.
+
+    Used to show the endpoint's own view of ``system.processes`` and ``system.query_log``: a name is
+    replaced only where it appears as ``db . table`` outside literals and comments.
+    """
+    if not replacements:
+        return sql
+    try:
+        toks = tokens(sql)
+    except IncompleteError:
+        return sql
+    out: list[str] = []
+    last = 0
+    k = 0
+    while k + 2 < len(toks):
+        a, dot, b = toks[k], toks[k + 1], toks[k + 2]
+        if a.kind in ("word", "quoted") and dot.text == "." and b.kind in ("word", "quoted"):
+            key = (a.text.strip('`"'), b.text.strip('`"'))
+            follows = toks[k + 3].text if k + 3 < len(toks) else ""
+            precedes = toks[k - 1].text if k > 0 else ""
+            if key in replacements and follows != "." and precedes != ".":
+                out.append(sql[last : a.start])
+                out.append(replacements[key])
+                last = b.end
+                k += 3
+                continue
+        k += 1
+    out.append(sql[last:])
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class KillQuery:
+    """A parsed ``KILL QUERY WHERE expr [SYNC|ASYNC|TEST] [FORMAT f]`` statement."""
+
+    where: str
+    mode: str  # SYNC, ASYNC or TEST
+    fmt: str | None
+
+
+def parse_kill_query(sql: str) -> KillQuery | None:
+    """Return the parts of a ``KILL QUERY`` statement, or None if ``sql`` is not one."""
+    try:
+        toks = tokens(sql)
+    except IncompleteError:
+        return None
+    words = [t.text.upper() if t.kind == "word" else t.text for t in toks]
+    if words[:2] != ["KILL", "QUERY"]:
+        return None
+    try:
+        where_at = words.index("WHERE")
+    except ValueError:
+        raise_syntax("KILL QUERY needs a WHERE clause, e.g. KILL QUERY WHERE query_id = '...'")
+    end = len(toks)
+    fmt = None
+    if end - 2 > where_at and words[end - 2] == "FORMAT":
+        fmt = toks[end - 1].text.strip('`"')
+        end -= 2
+    kill_mode = "SYNC" if "SYNC" in words[end - 1 : end] else "ASYNC"
+    if words[end - 1] in ("SYNC", "ASYNC", "TEST"):
+        kill_mode = words[end - 1]
+        end -= 1
+    if end <= where_at + 1:
+        raise_syntax("KILL QUERY WHERE needs a condition")
+    return KillQuery(sql[toks[where_at + 1].start : toks[end - 1].end], kill_mode, fmt)
+
+
+def raise_syntax(message: str) -> NoReturn:
+    """Raise a ClickHouse SYNTAX_ERROR."""
+    raise ClickHouseError.named("SYNTAX_ERROR", message)
