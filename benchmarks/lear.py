@@ -10,7 +10,10 @@
    - *marketintel, 2 processes*: the same with the 24 hours split over a 2-process pool.
    The three are checked to give the same forecasts (max |difference| reported), and the truncated LARS
    path is checked to pick the same penalty as the full one on every hour of those days.
-2. ``--full``: the 728-day, four-window (56, 84, 1092, 1456) LEAR ensemble backtest on NP (or ``--market``),
+2. ``--short-paths N``: for the 56- and 84-day windows (fewer days than features: the LARS path runs on the
+   design), whether the truncated path picks the same penalty as the whole path, every hour of every N-th
+   test day of NP and PJM, and the seconds each takes.
+3. ``--full``: the 728-day, four-window (56, 84, 1092, 1456) LEAR ensemble backtest on NP (or ``--market``),
    through ``mi backtest run``'s engine, timed; its forecasts are scored against the published LEAR
    columns (MAE of each, and mean |difference| hour by hour).
 
@@ -142,6 +145,49 @@ def speed(market: str, days: int) -> dict[str, Any]:
     return out
 
 
+def short_paths(every: int) -> dict[str, Any]:
+    """Truncated against whole LARS paths for the short windows, every hour of every ``every``-th day."""
+    from sklearn.linear_model import lars_path
+
+    out: dict[str, Any] = {}
+    for market in ("NP", "PJM"):
+        panel = panel_from_epftoolbox(shared_dir() / "datasets" / "epftoolbox" / f"{market}.csv")
+        prices, weekday = panel.series["price"], panel.weekday
+        exog = np.stack([panel.series[n] for n in panel.exogenous])
+        first = panel.day("2016-12-27")
+        for window in (56, 84):
+            same = total = truncated = 0
+            seconds = {"truncated": 0.0, "whole": 0.0}
+            for k in range(0, 728, every):
+                train = np.arange(first + k - window + 7, first + k)
+                x = L.build_features(prices, exog, weekday, train)
+                y = L.InvariantScaler.fit(prices[train]).transform(prices[train])
+                x[:, :-7] = L.InvariantScaler.fit(x[:, :-7]).transform(x[:, :-7])
+                xc = x - x.mean(axis=0)
+                norms = np.sqrt((xc**2).sum(axis=0))
+                norms[norms == 0] = 1.0
+                xn = xc / norms
+                gram_n = xn.T @ xn
+                for h in range(24):
+                    yc = y[:, h] - y[:, h].mean()
+                    xy, yy = xn.T @ yc, float(yc @ yc)
+                    t0 = time.perf_counter()
+                    alpha, cut = L.aic_alpha(gram_n, xy, yy, len(yc), 0.0, xn, yc)
+                    seconds["truncated"] += time.perf_counter() - t0
+                    t0 = time.perf_counter()
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        alphas, _, coefs = lars_path(xn, yc, method="lasso", max_iter=2500,
+                                                     eps=np.finfo(float).eps, alpha_min=0.0)  # fmt: skip
+                    whole = float(alphas[int(np.argmin(L._criterion(coefs, gram_n, xy, yy, len(yc))))])
+                    seconds["whole"] += time.perf_counter() - t0
+                    same, total, truncated = same + int(alpha == whole), total + 1, truncated + int(cut)
+            row = {"same_penalty": f"{same}/{total} hours", "truncated_hours": truncated, "seconds": seconds}
+            out[f"{market} {window}"] = row
+            log(f"{market} {window}: {row}")
+    return out
+
+
 def full_backtest(market: str) -> dict[str, Any]:
     from marketintel.backtest.engine import BacktestSpec, CsvSink, run_backtest
     from marketintel.forecast.models import make_model
@@ -180,12 +226,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--market", default="NP")
     p.add_argument("--days", type=int, default=10, help="recalibration days timed (median reported)")
     p.add_argument("--full", action="store_true", help="also run the 728-day four-window ensemble backtest")
+    p.add_argument("--short-paths", type=int, default=0, metavar="N",
+                   help="check the short windows' truncated LARS paths on every N-th test day")  # fmt: skip
     p.add_argument("--output", default=None)
     args = p.parse_args(argv)
     results: dict[str, Any] = {"benchmark": "lear", "machine": machine_info(), "market": args.market}
     results["recalibration_1456"] = speed(args.market, args.days)
     for name, row in results["recalibration_1456"].items():
         log(f"{name}: {row}")
+    if args.short_paths:
+        results["short_window_paths"] = short_paths(args.short_paths)
     if args.full:
         results["ensemble_728_days"] = full_backtest(args.market)
         log(f"728-day ensemble backtest: {results['ensemble_728_days']['minutes']:.1f} min")
