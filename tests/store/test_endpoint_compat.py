@@ -31,6 +31,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 from clickhouse_connect.driver.external import ExternalData
 
 from marketintel.store.endpoint.auth import write_user
+from marketintel.store.endpoint.results import BLOCK_INFO, NativeRewriter
 from tests.storeproc import StoreProcess, start_store
 
 ROWS = 1_000_000  # about 15 engine blocks of 65,409 rows
@@ -400,3 +401,31 @@ def test_readers_see_and_kill_only_their_own_queries(tmp_path: Path) -> None:
         assert [r[0] for r in admin.query(logged).result_rows] == ["alice", "bob", "default"]
     finally:
         assert store.stop() == 0, store.log_text()[-2000:]
+
+
+def test_native_rewriter_walks_the_engines_blocks_of_every_common_type(local: Any) -> None:
+    """Re-framing a block needs each column's length: checked on the engine's own revision-0 blocks."""
+    sql = (
+        "SELECT toUInt8(number) u8, toInt256(number) i256, toFloat32(number) f32, toDecimal32(number, 2) d9, "
+        "toDecimal128(number, 5) d38, toDate(number) d, toDate32(number) d32, toDateTime(number, 'UTC') t, "
+        "toDateTime64(number, 3, 'UTC') t64, generateUUIDv4() id, toIPv4(number) ip4, toIPv6('::1') ip6, "
+        "toFixedString('abc', 3) fs, toString(number) s, if(number % 3 = 0, NULL, toString(number)) ns, "
+        "[[toUInt8(number)], []] aa, (toUInt8(1), 'x') AS tup, "
+        "CAST((1, 'y'), 'Tuple(a UInt8, b String)') nt, "
+        "map(toString(number % 4), number) m, toLowCardinality(toString(number % 7)) lc, "
+        "toLowCardinality(if(number % 2 = 0, NULL, toString(number % 5))) lcn, "
+        "[toLowCardinality(toString(number % 3))] alc, CAST('b', 'Enum8(\\'a\\' = 1, \\'b\\' = 2)') e, "
+        "number % 2 = 0 AS flag FROM numbers(100001)"
+    )
+    stream = local.send_query(sql, "Native")
+    blocks = []
+    while (chunk := stream.fetch()) is not None:
+        blocks.append(chunk.bytes())
+    assert len(blocks) >= 2
+    for block in blocks:
+        # types={} forces the full walk; with nothing to rename, the block must come back unchanged
+        assert NativeRewriter(54405, {}).block(block) == BLOCK_INFO + block
+        walked = NativeRewriter(54460).block(block)  # one custom-serialization byte per column added
+        assert len(walked) == len(BLOCK_INFO) + len(block) + 24
+    joined = NativeRewriter(54405, {}).blocks(b"".join(blocks))
+    assert joined == b"".join(BLOCK_INFO + b for b in blocks)

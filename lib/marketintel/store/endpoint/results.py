@@ -180,12 +180,39 @@ def _split_args(inner: str) -> list[str]:
     return parts
 
 
+def _parse_type(type_name: str) -> tuple[str, list[str]]:
+    base, _, rest = type_name.partition("(")
+    return base, (_split_args(rest[:-1]) if rest else [])
+
+
+def _tuple_elements(args: list[str]) -> list[str]:
+    """Element types of a Tuple's arguments, named (``a UInt8``) or not."""
+    return [arg.split(" ", 1)[1] if re.match(r"^[A-Za-z_`][^ (]* [A-Z]", arg) else arg for arg in args]
+
+
+def _skip_prefix(buf: bytes | memoryview, pos: int, type_name: str) -> int:
+    """Skip a column's serialization prefix (LowCardinality's version, written before any data)."""
+    base, args = _parse_type(type_name)
+    if base == "LowCardinality":
+        return pos + 8
+    if base in ("Array", "Nullable", "SimpleAggregateFunction"):
+        return _skip_prefix(buf, pos, args[-1])
+    if base == "Map":
+        return _skip_prefix(buf, _skip_prefix(buf, pos, args[0]), args[1])
+    if base == "Tuple":
+        for element in _tuple_elements(args):
+            pos = _skip_prefix(buf, pos, element)
+    return pos
+
+
 def _skip_column(buf: bytes | memoryview, pos: int, type_name: str, rows: int) -> int:
-    """Return the offset after ``rows`` values of ``type_name`` in revision-0 Native encoding."""
+    """Return the offset after ``rows`` values of ``type_name`` in revision-0 Native encoding.
+
+    The column's prefix (see :func:`_skip_prefix`) is skipped by the caller, once per column.
+    """
     if rows == 0:
         return pos
-    base, _, rest = type_name.partition("(")
-    args = _split_args(rest[:-1]) if rest else []
+    base, args = _parse_type(type_name)
     if base in _FIXED:
         return pos + rows * _FIXED[base]
     if base == "Decimal":
@@ -204,18 +231,27 @@ def _skip_column(buf: bytes | memoryview, pos: int, type_name: str, rows: int) -
     if base == "Nullable":
         return _skip_column(buf, pos + rows, args[0], rows)
     if base in ("Array", "Map"):
-        end = struct.unpack_from("<Q", buf, pos + 8 * (rows - 1))[0] if rows else 0
+        end = struct.unpack_from("<Q", buf, pos + 8 * (rows - 1))[0]
         pos += 8 * rows
         if base == "Array":
             return _skip_column(buf, pos, args[0], end)
         return _skip_column(buf, pos, f"Tuple({args[0]}, {args[1]})", end)
     if base == "Tuple":
-        for arg in args:
-            element = arg.split(" ", 1)[1] if re.match(r"^[A-Za-z_`][^ (]* [A-Z]", arg) else arg
+        for element in _tuple_elements(args):
             pos = _skip_column(buf, pos, element, rows)
         return pos
-    if base in ("SimpleAggregateFunction",):
+    if base == "SimpleAggregateFunction":
         return _skip_column(buf, pos, args[-1], rows)
+    if base == "LowCardinality":
+        # index flags, then the block's dictionary (of the non-Nullable type), then one index per row
+        flags = struct.unpack_from("<Q", buf, pos)[0]
+        pos += 8
+        if flags & (1 << 9):  # HasAdditionalKeys
+            keys = struct.unpack_from("<Q", buf, pos)[0]
+            inner = args[0][9:-1] if args[0].startswith("Nullable(") else args[0]
+            pos = _skip_column(buf, pos + 8, inner, keys)
+        count = struct.unpack_from("<Q", buf, pos)[0]
+        return pos + 8 + count * (1 << (flags & 0xFF))
     raise ClickHouseError.named(
         "NOT_IMPLEMENTED",
         f"this endpoint cannot render a {type_name} column in Native at the requested "
@@ -293,7 +329,8 @@ class NativeRewriter:
             if self.revision >= REVISION_CUSTOM_SERIALIZATION:
                 out.append(0)
             start = pos
-            pos = _skip_column(buf, pos, type_b.decode(), nrows)
+            if nrows:
+                pos = _skip_column(buf, _skip_prefix(buf, pos, type_b.decode()), type_b.decode(), nrows)
             out += buf[start:pos]
         return bytes(out), pos
 
