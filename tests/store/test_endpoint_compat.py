@@ -259,8 +259,24 @@ def test_external_data_becomes_temporary_tables(ch_client: Any, store: StoreProc
 # -- 8. query ids: system.processes, duplicates, KILL QUERY, progress ---------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _no_query_left_running(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A failed test must not leave an endless query behind (the store would wait for it at shutdown)."""
+    yield
+    started = list(_STARTED)
+    _STARTED.clear()
+    for store, params in started:
+        if store.alive():  # a test's own store may be stopped already
+            post(store, f"KILL QUERY WHERE query = {ENDLESS!r} SYNC", user=params.get("user", "default"),
+                 password=params.get("password", ""))  # fmt: skip
+
+
+_STARTED: list[tuple[StoreProcess, dict[str, str]]] = []
+
+
 def _background(store: StoreProcess, sql: str, **params: str) -> tuple[threading.Thread, dict[str, Any]]:
     out: dict[str, Any] = {}
+    _STARTED.append((store, params))
 
     def run() -> None:
         t0 = time.monotonic()
@@ -293,6 +309,7 @@ def test_query_ids_reach_processes_duplicates_and_kill(ch_client: Any, store: St
         "SELECT user, query FROM system.processes WHERE query_id = {q:String}", parameters={"q": query_id}
     ).result_rows
     assert rows == [("default", ENDLESS)]
+    assert query_id in ch_client.raw_query("SHOW PROCESSLIST FORMAT TSV").decode()
     _, headers, body, _ = post(store, "SELECT 1", query_id=query_id)
     assert headers["x-clickhouse-exception-code"] == "216" and b"already running" in body
     t0 = time.monotonic()
@@ -316,7 +333,9 @@ def test_replace_running_query(ch_client: Any, store: StoreProcess) -> None:
     assert b"QUERY_WAS_CANCELLED" in out["response"][2]
 
 
-def test_progress_headers_and_summary_are_the_engines(store: StoreProcess, ch_client: Any) -> None:
+def test_progress_headers_and_summary_are_the_engines(
+    store: StoreProcess, ch_client: Any, ch_database: str
+) -> None:
     sql = "SELECT count() FROM numbers(60000000) WHERE sipHash64(number) % 3 = 1"
     status, headers, _, pairs = post(
         store, sql, send_progress_in_http_headers="1", http_headers_progress_interval_ms="50"
@@ -329,6 +348,13 @@ def test_progress_headers_and_summary_are_the_engines(store: StoreProcess, ch_cl
     summary = json.loads(headers["x-clickhouse-summary"])
     assert int(summary["read_rows"]) == 60_000_000 and int(summary["result_rows"]) == 1
     assert ch_client.query("SELECT count() FROM numbers(10000000)").summary["read_rows"] == "10000000"
+    # streamed without progress headers, the summary goes out with the first block: an aggregate's is whole
+    ch_client.command(f"CREATE TABLE {ch_database}.big (n UInt64) ENGINE = MergeTree ORDER BY n")
+    ch_client.command(f"INSERT INTO {ch_database}.big SELECT number FROM numbers(3000000)")
+    _, headers, _, _ = post(store, f"SELECT count() FROM {ch_database}.big WHERE n % 2 = 0")
+    assert json.loads(headers["x-clickhouse-summary"])["read_rows"] == "3000000"
+    _, headers, _, _ = post(store, f"SELECT n FROM {ch_database}.big", wait_end_of_query="1")
+    assert json.loads(headers["x-clickhouse-summary"])["read_rows"] == "3000000"
 
 
 # -- 9. the query log -------------------------------------------------------------------------------------

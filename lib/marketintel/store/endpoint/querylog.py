@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from marketintel.store.endpoint.running import sql_string
+from marketintel.store.endpoint.running import QUERY_TEXT_LIMIT, sql_string
 
 log = logging.getLogger("marketintel.store.endpoint")
 
@@ -108,7 +108,7 @@ class Entry:
             "result_rows": self.result_rows,
             "result_bytes": self.result_bytes,
             "current_database": self.database,
-            "query": _text(self.query),
+            "query": _text(self.query[:QUERY_TEXT_LIMIT]),
             "query_kind": self.query_kind,
             "exception_code": self.exception_code,
             "exception": _text(self.exception),

@@ -244,13 +244,13 @@ def _skip_column(buf: bytes | memoryview, pos: int, type_name: str, rows: int) -
         return _skip_column(buf, pos, args[-1], rows)
     if base == "LowCardinality":
         # index flags, then the block's dictionary (of the non-Nullable type), then one index per row
-        flags = struct.unpack_from("<Q", buf, pos)[0]
+        flags = int(struct.unpack_from("<Q", buf, pos)[0])
         pos += 8
         if flags & (1 << 9):  # HasAdditionalKeys
             keys = struct.unpack_from("<Q", buf, pos)[0]
             inner = args[0][9:-1] if args[0].startswith("Nullable(") else args[0]
             pos = _skip_column(buf, pos + 8, inner, keys)
-        count = struct.unpack_from("<Q", buf, pos)[0]
+        count = int(struct.unpack_from("<Q", buf, pos)[0])
         return pos + 8 + count * (1 << (flags & 0xFF))
     raise ClickHouseError.named(
         "NOT_IMPLEMENTED",

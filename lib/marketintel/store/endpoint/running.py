@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from marketintel.store.endpoint.errors import ClickHouseError
 
 TAG_PREFIX = "mi:"
+#: query texts are cut to this length in system.processes and the query log [characters]
+#: (ClickHouse's log_queries_cut_to_length default)
+QUERY_TEXT_LIMIT = 100_000
 TAG_PATTERN = r"mi:([0-9a-f]{24})"
 
 
@@ -135,7 +138,9 @@ class RunningQueries:
         tags = "CAST([" + ", ".join(sql_string(r.tag) for r in runs) + "], 'Array(String)')"
         ids = "CAST([" + ", ".join(sql_string(r.query_id) for r in runs) + "], 'Array(String)')"
         users = "CAST([" + ", ".join(sql_string(r.user) for r in runs) + "], 'Array(String)')"
-        texts = "CAST([" + ", ".join(sql_string(r.sql) for r in runs) + "], 'Array(String)')"
+        texts = (
+            "CAST([" + ", ".join(sql_string(r.sql[:QUERY_TEXT_LIMIT]) for r in runs) + "], 'Array(String)')"
+        )
         tag = "__mi_tag"
         where = f"{tag} IN {tags}"
         if only_user is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import email.parser
 import email.policy
+import itertools
 import json
 import logging
 import secrets
@@ -209,6 +210,8 @@ class Handler(BaseHTTPRequestHandler):
     _progress_every_s: float = 0.0
     _progress_at: float = 0.0
     _result_rows: int = 0
+    _read_rows: int = 0  # rows and bytes read from tables, as the engine counts them per chunk
+    _read_bytes: int = 0
     _result_bytes: int = 0
     _stream_error: ClickHouseError | None = None
 
@@ -285,7 +288,7 @@ class Handler(BaseHTTPRequestHandler):
         super().send_response(code, message)
 
     def _on_progress(self, run: Running, progress: dict[str, int]) -> None:
-        run.progress = dict(progress)
+        run.progress = progress  # a fresh dict per call (cumulative values)
         if not self._progress_every_s:
             return
         with self._wlock:
@@ -444,7 +447,7 @@ class Handler(BaseHTTPRequestHandler):
             http_method=1 if method == "GET" else 2, user_agent=headers.get("user-agent", ""),
             address=str(self.client_address[0]),
         )  # fmt: skip
-        self._result_rows = self._result_bytes = 0
+        self._result_rows = self._result_bytes = self._read_rows = self._read_bytes = 0
         self._stream_error = None
         run: Running | None = None
         try:
@@ -533,13 +536,11 @@ class Handler(BaseHTTPRequestHandler):
             if run is not None:
                 server.running.finish(run)
                 p = run.progress
-                entry.read_rows, entry.read_bytes = p.get("read_rows", 0), p.get("read_bytes", 0)
+                entry.read_rows = max(p.get("read_rows", 0), self._read_rows)
+                entry.read_bytes = max(p.get("read_bytes", 0), self._read_bytes)
                 entry.written_rows = max(entry.written_rows, p.get("written_rows", 0))
                 entry.written_bytes = max(entry.written_bytes, p.get("written_bytes", 0))
             entry.result_rows, entry.result_bytes = self._result_rows, self._result_bytes
-            if kind_is_insert := entry.query_kind == Kind.INSERT.value:
-                entry.written_rows = entry.written_rows or self._result_rows
-            del kind_is_insert
             if server.query_log is not None:
                 server.query_log.add(entry)
 
@@ -679,8 +680,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def _system_views(self, sql: str, user: User) -> str:
         """Point ``system.processes`` and ``system.query_log`` at the endpoint's own views of them."""
-        if "processes" not in sql and "query_log" not in sql:
+        if "process" not in sql.lower() and "query_log" not in sql:
             return sql
+        words = [t.text.upper() for t in itertools.islice(iter_tokens(sql), 2)]
+        if words == ["SHOW", "PROCESSLIST"]:  # ClickHouse's shorthand for the same table
+            sql = "SELECT * FROM system.processes" + (f" FORMAT {fmt}" if (fmt := output_format(sql)) else "")
         only = None if user.role == "admin" else user.name
         log_view = QUERY_LOG_TABLE
         if only is not None:
@@ -764,10 +768,7 @@ class Handler(BaseHTTPRequestHandler):
                             types = self._types_beside(conn, executed, qparams)
                         rewriter = results.NativeRewriter(protocol, types)
                     framer = results.Framer(fmt, rewriter)
-                    # The engine reports a query's final progress when its stream ends: one block of
-                    # look-ahead lets a one-block result (an aggregate) carry it in its summary header.
-                    second = stream.fetch()
-                    pieces = self._framed(stream, [first, second], framer)
+                    pieces = self._framed(stream, first, framer)
                     has_result = True
             else:
                 res = conn.raw.query(tagged, fmt, params=qparams)
@@ -777,7 +778,7 @@ class Handler(BaseHTTPRequestHandler):
                     select = first_keyword(sql) in STREAMED
                     data = memoryview(self._native_one_shot(conn, executed, qparams, data, protocol, select))
                 if data is not None:
-                    self._result_rows = int(res.rows_read())
+                    self._count(res)
                 pieces = results.iter_pieces(data) if data is not None else iter(())
         except ClickHouseError:
             raise
@@ -796,30 +797,35 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._send_streamed(pieces, encoding, run, result_fmt, conn)
 
-    def _framed(
-        self, stream: Any, fetched: list[Any], framer: results.Framer
-    ) -> Iterator[bytes | memoryview]:
-        for chunk in fetched:
-            if chunk is not None:
-                self._result_rows += int(chunk.rows_read())
-        chunk = fetched[0]
+    def _summary(self, run: Running) -> str:
+        """Return the X-ClickHouse-Summary of the request so far."""
+        p = dict(run.progress)
+        p.setdefault("elapsed_ns", run.elapsed_ns)
+        p["read_rows"] = max(p.get("read_rows", 0), self._read_rows)
+        p["read_bytes"] = max(p.get("read_bytes", 0), self._read_bytes)
+        p["result_rows"] = self._result_rows or p.get("result_rows", 0)
+        p["result_bytes"] = self._result_bytes or p.get("result_bytes", 0)
+        return _progress_json(p)
+
+    def _framed(self, stream: Any, first: Any, framer: results.Framer) -> Iterator[bytes | memoryview]:
+        chunk = first
         try:
             while chunk is not None:
+                self._count(chunk)
                 yield framer.feed(chunk.get_memview().view())
-                if fetched:
-                    fetched.pop(0)
-                if fetched:
-                    chunk = fetched[0]
-                else:
-                    chunk = stream.fetch()
-                    if chunk is not None:
-                        self._result_rows += int(chunk.rows_read())
+                chunk = stream.fetch()
         finally:
             if chunk is not None:  # stopped early (error, client gone): the engine must stop too
                 _cancel(stream)
         tail = framer.end()
         if tail:
             yield tail
+
+    def _count(self, result: Any) -> None:
+        """Add a chunk's (or a one-piece result's) rows and the table rows and bytes it read."""
+        self._result_rows += int(result.rows_read())
+        self._read_rows += int(result.storage_rows_read())
+        self._read_bytes += int(result.storage_bytes_read())
 
     def _types_beside(self, conn: Conn, sql: str, qparams: dict[str, str]) -> dict[str, str] | None:
         """Describe a query on another connection (``conn`` is busy streaming its result)."""
@@ -881,7 +887,7 @@ class Handler(BaseHTTPRequestHandler):
         if first is None or (fmt is None and not len(first)):
             self.send_response(200)
             self._common_headers(run.query_id, fmt)
-            self.send_header("X-ClickHouse-Summary", _summary(run, self._result_rows, 0))
+            self.send_header("X-ClickHouse-Summary", self._summary(run))
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -890,7 +896,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self._common_headers(run.query_id, fmt)
         self.send_header("X-ClickHouse-Exception-Tag", tag)
-        self.send_header("X-ClickHouse-Summary", _summary(run, self._result_rows, 0))
+        self.send_header("X-ClickHouse-Summary", self._summary(run))
         if encoding:
             self.send_header("Content-Encoding", encoding)
         self.send_header("Transfer-Encoding", "chunked")
@@ -941,7 +947,7 @@ class Handler(BaseHTTPRequestHandler):
             spool.seek(0)
             self.send_response(200)
             self._common_headers(run.query_id, fmt)
-            self.send_header("X-ClickHouse-Summary", _summary(run, self._result_rows, self._result_bytes))
+            self.send_header("X-ClickHouse-Summary", self._summary(run))
             if encoding and size:
                 self.send_header("Content-Encoding", encoding)
             self.send_header("Content-Length", str(size))
@@ -1018,7 +1024,7 @@ def engine_sql(sql: str) -> bytes:
 
 
 def _is_flush_logs(sql: str) -> bool:
-    words = [t.text.upper() for t in iter_tokens(sql) if t.kind == "word"][:3]
+    words = [t.text.upper() for t in itertools.islice(iter_tokens(sql), 3)]
     return words == ["SYSTEM", "FLUSH", "LOGS"]
 
 
@@ -1042,8 +1048,10 @@ _UNSUPPORTED = (
 
 def unsupported_statement(sql: str) -> str | None:
     """Return why the embedded store cannot run ``sql`` (access management, system DDL), or None."""
+    if first_keyword(sql) not in ("CREATE", "ALTER", "DROP", "GRANT", "REVOKE", "SHOW", "SET"):
+        return None
     try:
-        words = [t.text.upper() for t in iter_tokens(sql) if t.kind == "word"][:6]
+        words = [t.text.upper() for t in itertools.islice(iter_tokens(sql), 6)]
     except IncompleteError:
         return None
     for prefix, what in _UNSUPPORTED:
@@ -1075,14 +1083,6 @@ def _progress_json(p: dict[str, int], minimal: bool = False) -> str:
 def _cancel(obj: Any) -> None:
     with contextlib.suppress(Exception):  # cancelling is best effort
         obj.cancel()
-
-
-def _summary(run: Running, result_rows: int, result_bytes: int) -> str:
-    p = dict(run.progress)
-    p.setdefault("elapsed_ns", run.elapsed_ns)
-    p["result_rows"] = result_rows or p.get("result_rows", 0)
-    p["result_bytes"] = result_bytes or p.get("result_bytes", 0)
-    return _progress_json(p)
 
 
 def _float(value: str, name: str) -> float:

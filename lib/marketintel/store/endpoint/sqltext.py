@@ -165,14 +165,14 @@ def classify(sql: str) -> Kind:
     return Kind.UNKNOWN
 
 
-def output_format(sql: str) -> str | None:
-    """Return the top-level ``FORMAT name`` of a query, or None when it has none."""
+def _format_clauses(sql: str) -> list[tuple[Token, Token]]:
+    """Return the top-level ``FORMAT name`` clauses of a statement as (keyword, name) token pairs."""
     try:
         toks = tokens(sql)
     except IncompleteError:
-        return None
+        return []
     depth = 0
-    found: str | None = None
+    found: list[tuple[Token, Token]] = []
     for k, t in enumerate(toks):
         if t.kind == "punct" and t.text == "(":
             depth += 1
@@ -181,8 +181,14 @@ def output_format(sql: str) -> str | None:
         elif depth == 0 and t.kind == "word" and t.text.upper() == "FORMAT" and k + 1 < len(toks):
             nxt = toks[k + 1]
             if nxt.kind in ("word", "quoted"):
-                found = nxt.text.strip('`"')
+                found.append((t, nxt))
     return found
+
+
+def output_format(sql: str) -> str | None:
+    """Return the top-level ``FORMAT name`` of a query, or None when it has none."""
+    clauses = _format_clauses(sql)
+    return clauses[-1][1].text.strip('`"') if clauses else None
 
 
 @dataclass(frozen=True)
@@ -296,21 +302,9 @@ def external_access(sql: str) -> str | None:
 
 
 def strip_format(sql: str) -> str:
-    """Return ``sql`` without its top-level ``FORMAT name`` clause and trailing semicolons."""
-    try:
-        toks = tokens(sql)
-    except IncompleteError:
-        return sql
-    depth = 0
-    for k, t in enumerate(toks):
-        if t.kind == "punct" and t.text == "(":
-            depth += 1
-        elif t.kind == "punct" and t.text == ")":
-            depth -= 1
-        elif depth == 0 and t.kind == "word" and t.text.upper() == "FORMAT" and k + 1 < len(toks):
-            nxt = toks[k + 1]
-            if nxt.kind in ("word", "quoted"):
-                return strip_format(sql[: t.start] + " " + sql[nxt.end :])
+    """Return ``sql`` without its top-level ``FORMAT name`` clauses and trailing semicolons."""
+    for keyword, name in reversed(_format_clauses(sql)):
+        sql = sql[: keyword.start] + " " + sql[name.end :]
     return sql.rstrip().rstrip(";").rstrip()
 
 
