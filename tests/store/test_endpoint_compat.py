@@ -455,3 +455,57 @@ def test_native_rewriter_walks_the_engines_blocks_of_every_common_type(local: An
         assert len(walked) == len(BLOCK_INFO) + len(block) + 24
     joined = NativeRewriter(54405, {}).blocks(b"".join(blocks))
     assert joined == b"".join(BLOCK_INFO + b for b in blocks)
+
+
+# -- a query dies with its client (issue 11) -----------------------------------------------------------
+
+
+def test_a_query_ends_when_its_client_goes_away(ch_client: Any, store: StoreProcess) -> None:
+    import socket
+
+    query_id = f"gone-{uuid.uuid4().hex[:8]}"
+    sock = socket.create_connection(("127.0.0.1", store.port))
+    body = ENDLESS.encode()
+    sock.sendall(
+        f"POST /?query_id={query_id} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    _wait_running(ch_client, query_id)
+    sock.close()  # the tab is closed, the client timed out
+    closed_at = time.time()
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 5:
+        left = ch_client.query(
+            "SELECT count() FROM system.processes WHERE query_id = {q:String}", parameters={"q": query_id}
+        ).result_rows[0][0]
+        if not left:
+            break
+        time.sleep(0.02)
+    seconds = time.monotonic() - t0
+    assert not left and seconds < 1.0, f"query still running {seconds:.2f} s after its client left"
+    # the engine ended it: the query log has it cancelled, ending within a second of the hang-up
+    ch_client.command("SYSTEM FLUSH LOGS")
+    code, ended = ch_client.query(
+        "SELECT exception_code, toUnixTimestamp64Micro(event_time_microseconds) FROM system.query_log "
+        "WHERE query_id = {q:String}",
+        parameters={"q": query_id},
+    ).result_rows[0]
+    assert code == 394  # QUERY_WAS_CANCELLED
+    assert 0 <= ended / 1e6 - closed_at < 1.0
+
+
+def test_shutdown_cancels_running_reads(tmp_path: Path) -> None:
+    store = start_store(tmp_path / "store")
+    try:
+        client = store.client()
+        thread, out = _background(store, ENDLESS, query_id="runaway")
+        _wait_running(client, "runaway")
+        t0 = time.monotonic()
+        code = store.stop(timeout=30)
+        seconds = time.monotonic() - t0
+        thread.join(5)
+        assert code == 0 and seconds < 5.0, f"shutdown took {seconds:.1f} s"
+        assert b"QUERY_WAS_CANCELLED" in out["response"][2]
+    finally:
+        if store.alive():
+            store.kill9()

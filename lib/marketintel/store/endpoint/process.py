@@ -158,6 +158,9 @@ def serve(
             engine.expire_sessions()
 
     threading.Thread(target=reaper, daemon=True, name="session-reaper").start()
+    threading.Thread(
+        target=server.watch_clients, args=(stop_requested,), daemon=True, name="client-watcher"
+    ).start()
     log.info(
         "serving %s at %s (chDB %s, users: %s)",
         path,
@@ -172,6 +175,10 @@ def serve(
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
+        # reads end now (their clients get QUERY_WAS_CANCELLED); inserts still arriving are completed
+        cancelled = server.cancel_reads("the server is shutting down")
+        if cancelled:
+            log.info("cancelled %d running read(s) for shutdown", cancelled)
         clean = server.wait_idle(limits.shutdown_grace_s)
         if not clean:
             log.warning(

@@ -14,6 +14,8 @@ to the engine's row in ``system.processes``, so that:
 from __future__ import annotations
 
 import secrets
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -60,6 +62,12 @@ class Running:
     started: float = field(default_factory=time.monotonic)
     progress: dict[str, int] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)
+    #: what the statement does (``Kind.value``): reads are cancelled at shutdown, inserts completed
+    kind: str = "read"
+    #: the client's connection, watched for a hang-up while the query runs
+    sock: socket.socket | None = None
+    #: why the endpoint cancelled it (client gone, shutdown), if it did
+    cancelled_because: str = ""
 
     @property
     def elapsed_ns(self) -> int:
@@ -121,6 +129,38 @@ class RunningQueries:
             if self._by_id.get(run.query_id) is run:
                 del self._by_id[run.query_id]
         run.done.set()
+
+    def hung_up(self) -> list[Running]:
+        """Return the running queries (not inserts) whose client has closed its connection."""
+        runs = [
+            r
+            for r in self.snapshot()
+            if r.sock is not None and r.kind != "insert" and not r.cancelled_because
+        ]
+        if not runs:
+            return []
+        poller = select.poll()
+        by_fd: dict[int, Running] = {}
+        for run in runs:
+            try:
+                fd = run.sock.fileno()  # type: ignore[union-attr]
+            except OSError:
+                continue
+            if fd >= 0:
+                by_fd[fd] = run
+                poller.register(fd, select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+        gone = []
+        for fd, _events in poller.poll(0):
+            run = by_fd[fd]
+            try:  # a half-close with data still unread (a pipelined request) is not a hang-up
+                alive = run.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""  # type: ignore[union-attr]
+            except BlockingIOError:
+                alive = True
+            except OSError:
+                alive = False
+            if not alive:
+                gone.append(run)
+        return gone
 
     def snapshot(self) -> list[Running]:
         """Return the running queries now."""

@@ -180,6 +180,26 @@ class EndpointServer(ThreadingHTTPServer):
         """Requests running now."""
         return self._active
 
+    def watch_clients(self, stop: threading.Event, interval_s: float = 0.1) -> None:
+        """Cancel the queries whose client hung up (a closed tab, a client timeout), until ``stop``."""
+        while not stop.wait(interval_s):
+            for run in self.running.hung_up():
+                run.cancelled_because = "client closed the connection"
+                log.info("query %s: the client closed the connection; cancelling it", run.query_id)
+                try:
+                    self.cancel(run)
+                except Exception as exc:  # the watcher must go on
+                    log.warning("cannot cancel query %s: %s", run.query_id, exc)
+
+    def cancel_reads(self, reason: str) -> int:
+        """Cancel every running statement except inserts (at shutdown); return how many."""
+        runs = [r for r in self.running.snapshot() if r.kind != "insert" and not r.cancelled_because]
+        for run in runs:
+            run.cancelled_because = reason
+            with contextlib.suppress(Exception):
+                self.cancel(run)
+        return len(runs)
+
     def cancel(self, run: Running, sync: bool = False) -> None:
         """Cancel a running query in the engine (``KILL QUERY`` by the endpoint's tag)."""
         # the tag is assembled by concat() so that this KILL statement does not match itself
@@ -484,6 +504,7 @@ class Handler(BaseHTTPRequestHandler):
                 wait_s=wait_ms / 1000,
                 cancel=server.cancel,
             )
+            run.kind, run.sock = kind.value, self.connection
             entry.started = now()
             entry.type = "ExceptionWhileProcessing"
             session_id = params.get("session_id")
