@@ -265,18 +265,18 @@ def _no_query_left_running(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     started = list(_STARTED)
     _STARTED.clear()
-    for store, params in started:
+    for store, sql, params in started:
         if store.alive():  # a test's own store may be stopped already
-            post(store, f"KILL QUERY WHERE query = {ENDLESS!r} SYNC", user=params.get("user", "default"),
+            post(store, f"KILL QUERY WHERE query = {sql!r} SYNC", user=params.get("user", "default"),
                  password=params.get("password", ""))  # fmt: skip
 
 
-_STARTED: list[tuple[StoreProcess, dict[str, str]]] = []
+_STARTED: list[tuple[StoreProcess, str, dict[str, str]]] = []
 
 
 def _background(store: StoreProcess, sql: str, **params: str) -> tuple[threading.Thread, dict[str, Any]]:
     out: dict[str, Any] = {}
-    _STARTED.append((store, params))
+    _STARTED.append((store, sql, params))
 
     def run() -> None:
         t0 = time.monotonic()
@@ -411,7 +411,9 @@ def test_readers_see_and_kill_only_their_own_queries(tmp_path: Path) -> None:
         admin = store.client(username="default", password="admin-pw")
         alice = store.client(username="alice", password="a-pw")
         bob = store.client(username="bob", password="b-pw")
-        thread, out = _background(store, ENDLESS, query_id="alice-long", user="alice", password="a-pw")
+        # a reader's query may read at most 1e9 rows: a slow one that reads little (20 s in all)
+        slow = "SELECT sum(sleepEachRow(0.05)) FROM numbers(400) SETTINGS max_block_size = 10"
+        thread, out = _background(store, slow, query_id="alice-long", user="alice", password="a-pw")
         _wait_running(admin, "alice-long")
         visible = "SELECT query_id FROM system.processes WHERE query_id = 'alice-long'"
         assert bob.query(visible).result_rows == []

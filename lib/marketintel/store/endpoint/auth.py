@@ -31,6 +31,7 @@ from pathlib import Path
 
 from marketintel.exceptions import ConfigError
 from marketintel.store.endpoint.errors import ClickHouseError
+from marketintel.store.endpoint.limits import RoleLimits, role_limits
 from marketintel.store.endpoint.sqltext import Kind
 
 ROLES = ("admin", "writer", "reader")
@@ -75,9 +76,13 @@ class User:
 class Users:
     """The users of one endpoint."""
 
-    def __init__(self, users: dict[str, User], source: Path | None) -> None:
+    def __init__(
+        self, users: dict[str, User], source: Path | None, limits: dict[str, RoleLimits] | None = None
+    ) -> None:
         self.users = users
         self.source = source
+        #: each role's limits (defaults, overridden by the file's ``[limits.ROLE]`` tables)
+        self.limits = limits or role_limits(None)
 
     @classmethod
     def default(cls) -> Users:
@@ -114,7 +119,11 @@ class Users:
             users[name] = User(name, role, pw)
         if not users:
             raise ConfigError(f"users file {path} defines no [users.NAME] table")
-        return cls(users, path)
+        try:
+            limits = role_limits(data.get("limits"))
+        except ConfigError as exc:
+            raise ConfigError(f"users file {path}: {exc}") from None
+        return cls(users, path, limits)
 
     def check_exposure(self, host: str) -> None:
         """Refuse passwordless users when listening beyond loopback.

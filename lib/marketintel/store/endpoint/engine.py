@@ -113,8 +113,16 @@ class Session:
 class Engine:
     """Owns the chDB engine of one data directory and hands out connections."""
 
-    def __init__(self, path: str, *, max_idle_per_role: int = 32) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        max_idle_per_role: int = 32,
+        role_settings: dict[str, dict[str, int | str]] | None = None,
+    ) -> None:
         self.path = path
+        #: engine settings every connection of a role starts with (its limits)
+        self.role_settings = role_settings or {}
         self._keeper = chdb.connect(path)  # type: ignore[no-untyped-call]  # keeps the engine alive while pooled connections come and go
         self._idle: dict[str, list[Conn]] = {}
         self._sessions: dict[str, Session] = {}
@@ -132,8 +140,13 @@ class Engine:
             self.error_codes[name] = int(code)
 
     def _new(self, role: str) -> Conn:
-        suffix = "?readonly=2" if role in READONLY_ROLES else ""
-        return Conn(chdb.connect(self.path + suffix), role)  # type: ignore[no-untyped-call]
+        """Open a connection for a pool key: a role, ``:ro`` for read-only (GET), with the role's limits."""
+        base, _, mode = role.partition(":")
+        suffix = "?readonly=2" if base in READONLY_ROLES or mode == "ro" else ""
+        conn = Conn(chdb.connect(self.path + suffix), role)  # type: ignore[no-untyped-call]
+        for key, value in self.role_settings.get(base, {}).items():
+            conn.run(f"SET {key} = {setting_literal(str(value))}")
+        return conn
 
     @contextmanager
     def connection(self, role: str) -> Iterator[Conn]:

@@ -114,7 +114,7 @@ def serve(
     path = path.resolve()
     lock = _take_lock(path)
     try:
-        engine = Engine(str(path))
+        engine = Engine(str(path), role_settings={role: lim.settings for role, lim in users.limits.items()})
     except Exception as exc:
         lock.close()
         raise StoreError(f"cannot open the chDB data directory {path}: {exc}") from None

@@ -47,6 +47,7 @@ from marketintel.store.endpoint.sqltext import (
     output_format,
     parse_kill_query,
     replace_tables,
+    settings_assignments,
     split_insert,
     strip_format,
 )
@@ -142,6 +143,8 @@ class EndpointServer(ThreadingHTTPServer):
         super().__init__(address, Handler)
         self.engine = engine
         self.running = RunningQueries()
+        self._user_lock = threading.Lock()
+        self._user_running: dict[str, int] = {}
         self.query_log = query_log
         self.users = users
         self.limits = limits
@@ -179,6 +182,28 @@ class EndpointServer(ThreadingHTTPServer):
     def active(self) -> int:
         """Requests running now."""
         return self._active
+
+    @contextlib.contextmanager
+    def user_slot(self, user: User) -> Iterator[None]:
+        """Hold one of the user's concurrent-query slots (its role's cap), or refuse the request."""
+        cap = self.users.limits[user.role].concurrency
+        if cap <= 0:
+            yield
+            return
+        with self._user_lock:
+            running = self._user_running.get(user.name, 0)
+            if running >= cap:
+                raise ClickHouseError.named(
+                    "TOO_MANY_SIMULTANEOUS_QUERIES",
+                    f"Too many simultaneous queries for user {user.name}. Current: {running}, maximum: "
+                    f"{cap} (max_concurrent_queries_for_user of role '{user.role}')",
+                )
+            self._user_running[user.name] = running + 1
+        try:
+            yield
+        finally:
+            with self._user_lock:
+                self._user_running[user.name] -= 1
 
     def watch_clients(self, stop: threading.Event, interval_s: float = 0.1) -> None:
         """Cancel the queries whose client hung up (a closed tab, a client timeout), until ``stop``."""
@@ -372,7 +397,8 @@ class Handler(BaseHTTPRequestHandler):
                     f"Too many simultaneous queries. Maximum: {server.limits.max_concurrent_queries}",
                 )
             try:
-                self._run(method, params, headers, body, user, files)
+                with server.user_slot(user):
+                    self._run(method, params, headers, body, user, files)
             finally:
                 server.slots.release()
         except ClickHouseError as err:
@@ -482,13 +508,17 @@ class Handler(BaseHTTPRequestHandler):
                 self._send_empty(query_id)
                 entry.type = "QueryFinish"
                 return
-            role = "reader" if method == "GET" else user.role  # GET runs on read-only connections
+            # GET runs on read-only connections (with the user's own role's limits), as in ClickHouse
+            role = user.role + (":ro" if method == "GET" and user.role != "reader" else "")
             ext = {f"{name}{suffix}" for name, _ in files for suffix in ("_structure", "_types", "_format")}
             settings = {
                 k: v
                 for k, v in params.items()
                 if k not in TRANSPORT_PARAMS and not k.startswith("param_") and k not in ext
             }
+            limits = server.users.limits[user.role]
+            for name, value in settings.items():
+                limits.check(user.role, name, value)
             qparams = {k[6:]: v for k, v in params.items() if k.startswith("param_")}
             self._progress_every_s = (
                 _float(params.get("http_headers_progress_interval_ms", "100"), "interval") / 1000
@@ -596,6 +626,10 @@ class Handler(BaseHTTPRequestHandler):
                 "ClickHouse native block compression (compress=1/decompress=1) is not supported by this "
                 "endpoint; use HTTP compression (enable_http_compression=1, Content-Encoding) instead",
             )
+        if user.role != "admin" and ("SET" in sql or "set" in sql.lower()):
+            limits = self.server.users.limits[user.role]
+            for name, value in settings_assignments(sql):
+                limits.check(user.role, name, value)
         unsupported = unsupported_statement(sql)
         if unsupported is not None:
             raise ClickHouseError.named("NOT_IMPLEMENTED", unsupported)

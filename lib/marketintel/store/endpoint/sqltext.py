@@ -379,3 +379,38 @@ def parse_kill_query(sql: str) -> KillQuery | None:
 def raise_syntax(message: str) -> NoReturn:
     """Raise a ClickHouse SYNTAX_ERROR."""
     raise ClickHouseError.named("SYNTAX_ERROR", message)
+
+
+def settings_assignments(sql: str) -> list[tuple[str, str]]:
+    """Return every ``name = value`` a statement assigns to a setting: ``SET ...`` and ``SETTINGS ...``.
+
+    Every ``SETTINGS`` clause counts, at any depth (subqueries, views, table functions), so that what the
+    engine would apply is never missed; a value is the literal's text (digits, a quoted string or a word).
+    """
+    try:
+        toks = tokens(sql)
+    except IncompleteError:
+        return []
+    out: list[tuple[str, str]] = []
+    k = 0
+    while k < len(toks):
+        word = toks[k].text.upper() if toks[k].kind == "word" else ""
+        if word == "SETTINGS" or (word == "SET" and k == 0):
+            k += 1
+            while k + 1 < len(toks) and toks[k].kind in ("word", "quoted") and toks[k + 1].text == "=":
+                name = toks[k].text.strip('`"')
+                k += 2
+                start = k
+                while k < len(toks) and (k == start or toks[k].start == toks[k - 1].end):
+                    if k > start and toks[k].text in (",", ")"):
+                        break
+                    k += 1
+                value = sql[toks[start].start : toks[k - 1].end] if k > start else ""
+                out.append((name, value))
+                if k < len(toks) and toks[k].text == ",":
+                    k += 1
+                else:
+                    break
+        else:
+            k += 1
+    return out
