@@ -38,6 +38,12 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-concurrent-queries", type=int, default=None, help="requests executed at once")
     p.add_argument("--shutdown-grace", type=float, default=None, help="seconds SIGTERM waits for requests")
     p.add_argument(
+        "--min-free-disk-mb",
+        type=int,
+        default=None,
+        help="free disk space to keep [MiB]: inserts that would go below it are refused (default 1024)",
+    )
+    p.add_argument(
         "--query-log-ttl-days",
         type=int,
         default=None,
@@ -54,6 +60,7 @@ def _serve_extra_args(args: argparse.Namespace) -> list[str]:
         "max_concurrent_queries",
         "shutdown_grace",
         "query_log_ttl_days",
+        "min_free_disk_mb",
     ):
         value = getattr(args, flag)
         if value is not None:
@@ -97,6 +104,9 @@ def cmd_store_serve(args: argparse.Namespace) -> int:
         shutdown_grace_s=args.shutdown_grace
         if args.shutdown_grace is not None
         else defaults.shutdown_grace_s,
+        min_free_disk_bytes=(args.min_free_disk_mb << 20)
+        if args.min_free_disk_mb is not None
+        else defaults.min_free_disk_bytes,
         query_log_ttl_days=args.query_log_ttl_days
         if args.query_log_ttl_days is not None
         else defaults.query_log_ttl_days,
@@ -157,6 +167,20 @@ def cmd_store_status(args: argparse.Namespace) -> int:
         f"(pid {state.pid}, chDB {state.engine_version})"
     )
     print(f"  data directory: {state.path}")
+    import shutil
+
+    usage = shutil.disk_usage(state.path)
+    reserve = state.min_free_disk_bytes
+    warn = ""
+    if reserve and usage.free < 2 * reserve:
+        warn = (
+            f"  WARNING: below twice the insert reserve ({reserve / 2**30:.1f} GiB); inserts are refused "
+            "under the reserve"
+        )
+    print(
+        f"  disk: {usage.free / 2**30:,.1f} GiB free of {usage.total / 2**30:,.1f} GiB "
+        f"(insert reserve {reserve / 2**30:.1f} GiB){warn}"
+    )
     if up:
         from marketintel.config import ClickHouseURL
         from marketintel.store.client import connect

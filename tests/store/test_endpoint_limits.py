@@ -144,3 +144,35 @@ def test_limits_in_the_users_file_are_checked(tmp_path: Path) -> None:
         Users.load(users)
     write_user(tmp_path / "ok.toml", "default", "admin", "pw")
     assert Users.load(tmp_path / "ok.toml").limits["reader"].settings["max_execution_time"] == 60
+
+
+def test_the_readers_runaway_of_the_report_is_cut(limited: StoreProcess) -> None:
+    """The finding behind issue 11: merge() over every table also matches system.primes, an endless table."""
+    t0 = time.monotonic()
+    with pytest.raises(DatabaseError, match=r"Code: (158|159|396)"):  # rows read, time, or result rows
+        reader(limited).query("SELECT * FROM merge(REGEXP('.*'), '^pri')")
+    assert time.monotonic() - t0 < 5
+
+
+def test_inserts_are_refused_before_the_disk_fills(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    store = start_store(tmp_path / "store", "--min-free-disk-mb", str(1 << 40))  # a reserve no disk has
+    try:
+        client = store.client()
+        client.command("CREATE TABLE t (a UInt8) ENGINE = MergeTree ORDER BY a")
+        with pytest.raises(DatabaseError, match=r"below the reserve of 1073741824\.00 GiB.*NOT_ENOUGH_SPACE"):
+            client.insert("t", [[1]], column_names=["a"])
+        with pytest.raises(DatabaseError, match="NOT_ENOUGH_SPACE"):
+            client.command("INSERT INTO t SELECT 1")
+        assert client.command("SELECT count() FROM t") == 0  # nothing half-written; reads go on
+        status = subprocess.run(
+            [sys.executable, "-m", "marketintel.cli", "store", "status", "--path", str(store.path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert "GiB free of" in status.stdout and "WARNING: below twice the insert reserve" in status.stdout
+    finally:
+        assert store.stop() == 0

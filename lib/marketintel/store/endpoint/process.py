@@ -41,6 +41,8 @@ class EndpointState:
     path: str
     engine_version: str
     started_at: float
+    #: free disk space the store keeps: inserts below it are refused [bytes]
+    min_free_disk_bytes: int = 0
 
     @property
     def url(self) -> str:
@@ -134,7 +136,15 @@ def serve(
             "Choose another with --port or MI_STORE_PORT"
         ) from None
     actual_port = server.server_address[1]
-    state = EndpointState(os.getpid(), host, int(actual_port), str(path), engine.version, time.time())
+    state = EndpointState(
+        os.getpid(),
+        host,
+        int(actual_port),
+        str(path),
+        engine.version,
+        time.time(),
+        limits.min_free_disk_bytes,
+    )
     (path / STATE_FILE).write_text(json.dumps(asdict(state)))
     stop_requested = threading.Event()
 

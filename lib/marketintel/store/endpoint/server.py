@@ -15,6 +15,7 @@ import itertools
 import json
 import logging
 import secrets
+import shutil
 import threading
 import time
 import uuid
@@ -93,6 +94,7 @@ CONTENT_TYPES = {
 }
 #: statements whose results are streamed chunk by chunk (chDB streams queries, not SHOW/DESCRIBE/...)
 STREAMED = frozenset({"SELECT", "WITH"})
+DISK_CHECK_EVERY = 64 << 20  # a streamed insert re-checks the free disk space after this many bytes
 SPOOL_MEMORY = 64 << 20  # wait_end_of_query buffers this much in memory, the rest on disk [bytes]
 
 
@@ -112,6 +114,9 @@ class Limits:
         Largest ``session_timeout`` a client may ask for [s].
     shutdown_grace_s : float
         How long SIGTERM waits for running requests to finish [s].
+    min_free_disk_bytes : int
+        Free space the store's disk must keep [bytes]: an insert that would go below it is refused
+        (NOT_ENOUGH_SPACE) before it starts, and stopped if the disk fills while it arrives.
     query_log_ttl_days : int
         How long the query log (``system.query_log`` through the endpoint) keeps a row [days]; 0 keeps
         no query log.
@@ -122,6 +127,7 @@ class Limits:
     max_concurrent_queries: int = 64
     max_session_timeout_s: float = 3600.0
     shutdown_grace_s: float = 60.0
+    min_free_disk_bytes: int = 1 << 30
     query_log_ttl_days: int = 30
 
 
@@ -215,6 +221,27 @@ class EndpointServer(ThreadingHTTPServer):
                     self.cancel(run)
                 except Exception as exc:  # the watcher must go on
                     log.warning("cannot cancel query %s: %s", run.query_id, exc)
+
+    def check_disk(self, incoming: int) -> None:
+        """Refuse to write when the store's disk would keep less than its reserve.
+
+        Raises
+        ------
+        ClickHouseError
+            NOT_ENOUGH_SPACE, with the free space, the reserve and what to do.
+        """
+        reserve = self.limits.min_free_disk_bytes
+        if reserve <= 0:
+            return
+        free = shutil.disk_usage(self.engine.path).free
+        if free - incoming < reserve:
+            raise ClickHouseError.named(
+                "NOT_ENOUGH_SPACE",
+                f"Cannot insert: the store's disk has {free / 2**30:.2f} GiB free"
+                + (f" and the request brings {incoming / 2**30:.2f} GiB" if incoming else "")
+                + f", below the reserve of {reserve / 2**30:.2f} GiB (mi store serve --min-free-disk-mb). "
+                "Free disk space (or drop old partitions) and retry; reads go on as usual",
+            )
 
     def cancel_reads(self, reason: str) -> int:
         """Cancel every running statement except inserts (at shutdown); return how many."""
@@ -502,6 +529,8 @@ class Handler(BaseHTTPRequestHandler):
             entry.query_kind = kind.value
             kill = parse_kill_query(sql) if kind is Kind.DDL else None
             self._check(method, kind, sql, params, user, kill is not None)
+            if kind is Kind.INSERT:
+                server.check_disk(int(headers.get("content-length", "0") or 0))
             if kind is Kind.DDL and _is_flush_logs(sql):
                 if server.query_log is not None:
                     server.query_log.flush()
@@ -698,8 +727,13 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 if data:
                     ins.append(data)
+                appended = 0
                 while piece := body.read():
                     ins.append(piece)
+                    appended += len(piece)
+                    if appended >= DISK_CHECK_EVERY:  # the disk may fill while a long insert arrives
+                        appended = 0
+                        self.server.check_disk(0)
                 result = ins.finish()
             except ClickHouseError:
                 _cancel(ins)
