@@ -19,12 +19,18 @@ from tests.storeproc import StoreProcess, start_store
 
 #: a reader's slow query that reads little: 400 rows, 0.5 s per block of 10 (20 s in all)
 SLOW = "SELECT sum(sleepEachRow(0.05)) FROM numbers(400) SETTINGS max_block_size = 10"
+#: a GROUP BY that spills to disk after 10 MB of state
+SPILL = (
+    "SELECT count() FROM (SELECT number % 5000000 AS k, count() FROM numbers(20000000) GROUP BY k) "
+    "SETTINGS max_bytes_before_external_group_by = 10000000, max_bytes_ratio_before_external_group_by = 0"
+)
 LIMITS = """
 [limits.reader]
 max_execution_time = 2
 max_memory_usage = 300000000
 max_rows_to_read = 50000000
 max_result_rows = 100000
+max_temporary_data_on_disk_size_for_query = 1000000
 max_concurrent_queries_for_user = 2
 """
 
@@ -53,6 +59,7 @@ def reader(store: StoreProcess) -> Any:
         ("SELECT groupArray(toString(number)) FROM numbers(40000000)", "241", "maximum: 286.10 MiB"),
         ("SELECT count() FROM numbers(60000000)", "158", "max_rows_to_read"),
         ("SELECT number FROM numbers(200000)", "396", "max rows: 100.00 thousand"),
+        (SPILL, "396", "Limit for temporary files size exceeded"),  # max_temporary_data_on_disk_size_...
     ],
 )
 def test_each_limit_ends_a_readers_query_and_names_itself(
