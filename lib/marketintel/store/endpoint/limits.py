@@ -34,7 +34,7 @@ CONCURRENCY_KEY = "max_concurrent_queries_for_user"
 DEFAULTS: dict[str, dict[str, int | str]] = {
     "reader": {
         "max_execution_time": 60,  # [s]
-        "max_memory_usage": 4 * GiB,  # [bytes] per query
+        "max_memory_usage": 2 * GiB,  # [bytes] per query: 8 concurrent queries stay under 24 GiB
         "max_rows_to_read": 1_000_000_000,  # [rows] per query
         "max_result_rows": 10_000_000,  # [rows]
         "max_result_bytes": 2 * GiB,  # [bytes], uncompressed
