@@ -655,7 +655,7 @@ class Handler(BaseHTTPRequestHandler):
                 "ClickHouse native block compression (compress=1/decompress=1) is not supported by this "
                 "endpoint; use HTTP compression (enable_http_compression=1, Content-Encoding) instead",
             )
-        if user.role != "admin" and ("SET" in sql or "set" in sql.lower()):
+        if user.role != "admin" and "set" in sql.lower():  # SET, SETTINGS (lexed only then)
             limits = self.server.users.limits[user.role]
             for name, value in settings_assignments(sql):
                 limits.check(user.role, name, value)
