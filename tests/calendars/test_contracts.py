@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 from pathlib import Path
 
@@ -115,7 +116,9 @@ def test_contract_hours_respect_dst() -> None:
         contract_hours(pjm, cal)
 
 
-def test_read_contracts_csv_fills_dates_from_names_and_checks_them(tmp_path: Path) -> None:
+def test_read_contracts_csv_fills_dates_from_names_and_checks_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "contracts.csv"
     path.write_text(
         "name,start,end,price,bid,ask,profile,kind\n"
@@ -130,8 +133,11 @@ def test_read_contracts_csv_fills_dates_from_names_and_checks_them(tmp_path: Pat
         Contract("my-block", D(2026, 7, 6), D(2026, 7, 10), "base", 70.0),
     ]
     path.write_text("name,start,end,price\nM-2026-02,2026-02-01,2026-03-01,94.0\n")
-    with pytest.raises(ValueError, match=r"contracts.csv:2: contract 'M-2026-02' has dates .* name means"):
-        read_contracts_csv(path)
+    with caplog.at_level(logging.WARNING, logger="marketintel.calendars"):
+        (kept,) = read_contracts_csv(path)  # explicit dates rule over the name
+    assert (kept.start, kept.end) == (D(2026, 2, 1), D(2026, 3, 1))
+    assert "contracts.csv:2: contract 'M-2026-02' has dates 2026-02-01..2026-03-01" in caplog.text
+    assert "its name means 2026-02-01..2026-02-28; the dates rule" in caplog.text
     path.write_text("name,start,end,price\nM-2026-02,,,\n")
     with pytest.raises(ValueError, match=r"contracts.csv:2: contract 'M-2026-02': needs a price"):
         read_contracts_csv(path)
@@ -217,3 +223,31 @@ def test_contracts_from_quotes_maps_settle_and_exclusive_end() -> None:
     reversed_row = frame.iloc[[0]].assign(delivery_end=[D(2026, 2, 1)])
     with pytest.raises(ValueError, match=r"delivery_end 2026-02-01 \(exclusive\) must be after"):
         contracts_from_quotes(reversed_row)
+
+
+@pytest.mark.parametrize(
+    ("calendar", "summer", "winter"),
+    [
+        # NYMEX natural gas: summer (injection) April-October, winter (withdrawal) November-March
+        ("HENRY_HUB", (D(2025, 4, 1), D(2025, 10, 31)), (D(2025, 11, 1), D(2026, 3, 31))),
+        # European gas and power: summer April-September, winter October-March
+        ("TTF", (D(2025, 4, 1), D(2025, 9, 30)), (D(2025, 10, 1), D(2026, 3, 31))),
+    ],
+)
+def test_season_names_follow_the_market_and_explicit_dates_rule(
+    tmp_path: Path, calendar: str, summer: tuple[D, D], winter: tuple[D, D]
+) -> None:
+    names_only = tmp_path / "names.csv"
+    names_only.write_text("name,start,end,price\nSum-2025,,,3.1\nWin-2025,,,3.9\n")
+    got = read_contracts_csv(names_only, calendar)
+    assert [(c.start, c.end) for c in got] == [summer, winter]
+    # a US strip's explicit dates, whatever calendar reads the file: the dates are kept
+    explicit = tmp_path / "explicit.csv"
+    explicit.write_text(
+        "name,start,end,price\nSum-2025,2025-04-01,2025-10-31,3.1\nWin-2025,2025-11-01,2026-03-31,3.9\n"
+    )
+    got = read_contracts_csv(explicit, calendar)
+    assert [(c.start, c.end) for c in got] == [
+        (D(2025, 4, 1), D(2025, 10, 31)),
+        (D(2025, 11, 1), D(2026, 3, 31)),
+    ]

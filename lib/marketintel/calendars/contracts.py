@@ -24,6 +24,7 @@ form                           delivery
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import re
 from collections.abc import Callable
@@ -40,6 +41,8 @@ from marketintel.calendars.calendar import (
     get_calendar,
     month_span,
 )
+
+log = logging.getLogger("marketintel.calendars")
 
 ACCEPTED_FORMS = (
     "D-YYYY-MM-DD (day)",
@@ -275,7 +278,12 @@ def _number(value: Any, what: str, name: str) -> float | None:
 def _resolve_period(
     name: str, start: Any, end: Any, calendar: MarketCalendar | None, where: str
 ) -> tuple[dt.date, dt.date]:
-    """Return the given dates, or the name's period where they are empty; check that both agree."""
+    """Return the given dates, or the name's period where they are empty.
+
+    Explicit dates rule: where they disagree with what the name means (a ``Sum-2025`` of a US gas strip,
+    April-October, read with European seasons; a publisher's own naming), the dates are kept and the
+    disagreement is logged, never refused.
+    """
     blank = [v is None or (isinstance(v, str) and not v.strip()) or v is pd.NaT for v in (start, end)]
     if any(blank):
         if not all(blank):
@@ -288,9 +296,15 @@ def _resolve_period(
     except ValueError:
         return first, last  # a free-form name: the dates are the only definition
     if parsed != (first, last):
-        raise ValueError(
-            f"{where}: contract {name!r} has dates {first}..{last} "
-            f"but its name means {parsed[0]}..{parsed[1]}"
+        log.warning(
+            "%s: contract %r has dates %s..%s but its name means %s..%s%s; the dates rule",
+            where,
+            name,
+            first,
+            last,
+            parsed[0],
+            parsed[1],
+            "" if calendar is None else f" in calendar {calendar.name}",
         )
     return first, last
 
