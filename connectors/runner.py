@@ -35,6 +35,7 @@ class RunReport:
     payloads: int = 0
     rows: int = 0
     quarantined: list[tuple[str, str]] = field(default_factory=list)  # (url, reason)
+    partial: list[tuple[str, str]] = field(default_factory=list)  # (url, what was left out and why)
     watermark_utc: pd.Timestamp | None = None
     seconds: float = 0.0
 
@@ -46,6 +47,7 @@ class RunReport:
             f"[{self.seconds:.1f} s, run {self.run_id}]"
         ]
         lines += [f"  quarantined {url}: {reason}" for url, reason in self.quarantined]
+        lines += [f"  partial {url}: {reason}" for url, reason in self.partial]
         return "\n".join(lines)
 
 
@@ -155,9 +157,14 @@ def ingest(
         else:
             rows = ingestor.emit([frame], dataset.table)
             report.rows += rows
-            archive(client, raw, "ok")
+            left_out = str(frame.attrs.get("left_out", ""))
+            if left_out:  # what the mapping could not place, kept with the payload and reported
+                archive(client, raw, "partial", left_out)
+                report.partial.append((raw.url, left_out))
+            else:
+                archive(client, raw, "ok")
             if progress:
-                progress(f"  {raw.url}: {rows:,} rows")
+                progress(f"  {raw.url}: {rows:,} rows" + (f" (PARTIAL: {left_out})" if left_out else ""))
         if raw.window_end_utc is not None:
             ingestor.checkpoint(
                 {"dataset": dataset.name, "watermark_utc": raw.window_end_utc, "run_id": report.run_id}

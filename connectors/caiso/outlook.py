@@ -30,7 +30,10 @@ Daily Renewables Watch (``content.caiso.com/green/renewrpt/YYYYMMDD_DailyRenewab
     ``0``/``#VALUE!`` placeholders; that row is dropped because its hour does not exist (no data is
     invented and none of a real hour is lost). A non-numeric cell in any *existing* hour is a ParseError.
     How the file writes the 25-hour autumn DST day is not recorded: 25 hour rows are read as consecutive
-    hours from local midnight; 24 rows on a 25-hour day are refused (which 01:00 is meant is unknown).
+    hours from local midnight. With 24 rows on the 25-hour day, the row of hour ending 2 (01:00-02:00, a
+    wall hour that happens twice) cannot be placed: it is left out, every other hour is kept (their wall
+    times are unambiguous), and the frame says why in ``attrs["left_out"]``, which the runner records
+    with the payload (status ``partial``).
     Publication: the report covers a whole day and cannot exist before the day ends; the end of the
     operating day (local midnight after it) is used as ``published_at_utc`` (a lower bound on the real
     posting, which is usually the next morning).
@@ -192,6 +195,7 @@ def parse_renewables_watch(body: bytes) -> pd.DataFrame:
     if len(tables) != 2:
         raise ParseError(f"expected 2 hourly tables, found {len(tables)}")
     frames = []
+    left_out = ""
     for table in tables:
         hour = table["hour"].astype(int)
         if list(hour) != list(range(1, len(hour) + 1)) or len(hour) not in (24, 25):
@@ -199,18 +203,31 @@ def parse_renewables_watch(body: bytes) -> pd.DataFrame:
         if len(hour) == 25 and day_hours == 25:
             start = pd.Series(day_start + pd.to_timedelta(hour - 1, unit="h"))
             exists = pd.Series(True, index=table.index)
-        elif len(hour) == 24 and day_hours != 25:
+        elif len(hour) == 24:
             wall = pd.DatetimeIndex(day + pd.to_timedelta(hour - 1, unit="h"))
-            local = wall.tz_localize(TZ, ambiguous="raise", nonexistent="NaT")
-            exists = pd.Series(local.notna(), index=table.index)
+            # NaT where the wall hour does not exist (spring) or happens twice (autumn); tell them apart
+            as_dst = np.ones(len(wall), dtype=bool)
+            nonexistent = wall.tz_localize(TZ, ambiguous=as_dst, nonexistent="NaT").isna()
+            local = wall.tz_localize(TZ, ambiguous="NaT", nonexistent="NaT")
+            ambiguous = pd.Series(local.isna() & ~nonexistent, index=table.index)
+            exists = pd.Series(~nonexistent, index=table.index)
             start = pd.Series(local.tz_convert("UTC"), index=table.index)
+            if ambiguous.any():
+                hours = ", ".join(f"hour ending {h}" for h in hour[ambiguous])
+                left_out = (
+                    f"{hours} of {day:%Y-%m-%d} left out: the file has 24 hour rows on the 25-hour DST day, "
+                    "so which of the two 01:00-02:00 local hours a row means cannot be told"
+                )
+                exists &= ~ambiguous
+                table = table.assign(hour=hour.where(~ambiguous, 0))  # noqa: PLW2901 - marks the rows
         else:
             raise ParseError(
                 f"{len(hour)} hour rows on a {day_hours}-hour day: which hours are meant is unknown"
             )
         values = table.drop(columns="hour")
-        if not exists.all():
-            placeholder = values[~exists].apply(
+        skipped = ~exists & (table["hour"] != 0)  # the spring day's hour that does not exist
+        if skipped.any():
+            placeholder = values[skipped].apply(
                 lambda c: c.str.contains(_DST_PLACEHOLDER) | c.isin(["0", ""])
             )
             if not placeholder.all().all():
@@ -234,5 +251,9 @@ def parse_renewables_watch(body: bytes) -> pd.DataFrame:
                     published=day_end,
                 )
             )
-    out = pd.concat(frames, ignore_index=True)
-    return out.sort_values(["variable", "interval_start_utc"], ignore_index=True)
+    out = pd.concat(frames, ignore_index=True).sort_values(
+        ["variable", "interval_start_utc"], ignore_index=True
+    )
+    if left_out:
+        out.attrs["left_out"] = left_out
+    return out

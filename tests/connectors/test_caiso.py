@@ -130,6 +130,24 @@ def test_renewables_watch_regular_days_and_the_old_outlook_csv() -> None:
     assert solar[pd.Timestamp("2014-03-12 19:00", tz="UTC")] == 3585.0  # HE13 PDT (DST began 03-09)
 
 
+def test_renewables_watch_with_24_rows_on_the_autumn_dst_day_keeps_23_hours() -> None:
+    """Not a recording of that day (none exists): the recorded 2017-11-04 file relabelled 11/05/17."""
+    watch = (CAISO / "pyiso" / "20171104_DailyRenewablesWatch.txt").read_bytes()
+    assert watch.startswith(b"11/04/17\t")
+    df = parse_renewables_watch(b"11/05/17" + watch[len(b"11/04/17") :])
+    assert (df.groupby("variable").size() == 23).all()  # the one hour that cannot be placed is left out
+    wind = df[df["variable"] == "generation_wind"].set_index("interval_start_utc")["value"]
+    # HE1 00:00 PDT = 07:00 UTC; HE2 (01:00, twice that day) left out; HE3 02:00 PST = 10:00 UTC;
+    # HE24 23:00 PST = 07:00 UTC the next day
+    assert wind.index[0] == pd.Timestamp("2017-11-05 07:00", tz="UTC")
+    assert wind.index[1] == pd.Timestamp("2017-11-05 10:00", tz="UTC")
+    assert wind.index[-1] == pd.Timestamp("2017-11-06 07:00", tz="UTC")
+    original = parse_renewables_watch(watch)
+    first = original[original["variable"] == "generation_wind"]["value"].tolist()
+    assert wind.tolist() == first[:1] + first[2:]  # every other hour's value kept, in order
+    assert "hour ending 2 of 2017-11-05 left out" in df.attrs["left_out"]
+
+
 def test_bad_web_reports_are_refused() -> None:
     watch = (CAISO / "pyiso" / "20171104_DailyRenewablesWatch.txt").read_bytes()
     outlook = OUTLOOK.read_bytes()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from marketintel.connectors.base import PullRequest
+from marketintel.connectors.base import PullRequest, RawPayload
 from marketintel.connectors.runner import ingest, read_watermark
 
 from marketintel.store import migrate
@@ -104,3 +104,20 @@ def test_a_run_killed_in_the_middle_resumes_without_gap_or_duplicate(
         "SELECT min(interval_start_utc), max(interval_start_utc) FROM prices FINAL"
     ).result_rows[0]
     assert pd.Timestamp(hours[1]) - pd.Timestamp(hours[0]) == pd.Timedelta(hours=20 * 24 - 1)
+
+
+def test_a_payload_the_mapping_could_place_only_in_part_is_kept_as_partial(db_client: Any) -> None:
+    class OneHourUnplaceable(ToyIngestor):
+        def map_to_schema(self, raw: RawPayload) -> pd.DataFrame:
+            frame = super().map_to_schema(raw)
+            if raw.url.endswith("2024-01-02.csv"):  # as a publisher's file on a DST day can be
+                frame = frame.iloc[1:].reset_index(drop=True)
+                frame.attrs["left_out"] = "hour ending 1 left out: it cannot be placed"
+            return frame
+
+    report = ingest(OneHourUnplaceable(store=db_client), PullRequest("daily", *JAN))
+    assert report.rows == 239 and report.quarantined == []
+    assert report.partial == [("toy://2024-01-02.csv", "hour ending 1 left out: it cannot be placed")]
+    assert "partial toy://2024-01-02.csv" in str(report)
+    rows = db_client.query("SELECT url, reason FROM raw_payloads FINAL WHERE status = 'partial'").result_rows
+    assert rows == [("toy://2024-01-02.csv", "hour ending 1 left out: it cannot be placed")]

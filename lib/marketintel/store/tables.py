@@ -367,8 +367,12 @@ RAW_PAYLOADS = TableSpec(
         _dim("content_type", "Media type of the payload, e.g. 'application/zip'", default="''"),
         Column("size_bytes", "UInt64", "bytes", "Length of payload"),
         Column("payload", "String", None, "The bytes exactly as fetched", codec="ZSTD(3)"),
-        _dim("status", "'ok' (parsed), 'quarantined' (could not be parsed) or 'pending'"),
-        _text("reason", "Why the payload was quarantined; '' when ok", default="''"),
+        _dim(
+            "status",
+            "'ok' (parsed), 'partial' (parsed, a part left out), 'quarantined' (could not be parsed) "
+            "or 'pending'",
+        ),
+        _text("reason", "Why the payload was quarantined, or what was left out; '' when ok", default="''"),
         _utc("fetched_at_utc", "When the payload was fetched"),
         _ingested(),
     ),
