@@ -207,9 +207,9 @@ def parse_renewables_watch(body: bytes) -> pd.DataFrame:
             wall = pd.DatetimeIndex(day + pd.to_timedelta(hour - 1, unit="h"))
             # NaT where the wall hour does not exist (spring) or happens twice (autumn); tell them apart
             as_dst = np.ones(len(wall), dtype=bool)
-            nonexistent = wall.tz_localize(TZ, ambiguous=as_dst, nonexistent="NaT").isna()
+            nonexistent = np.asarray(wall.tz_localize(TZ, ambiguous=as_dst, nonexistent="NaT").isna())
             local = wall.tz_localize(TZ, ambiguous="NaT", nonexistent="NaT")
-            ambiguous = pd.Series(local.isna() & ~nonexistent, index=table.index)
+            ambiguous = pd.Series(np.asarray(local.isna()) & ~nonexistent, index=table.index)
             exists = pd.Series(~nonexistent, index=table.index)
             start = pd.Series(local.tz_convert("UTC"), index=table.index)
             if ambiguous.any():
@@ -218,8 +218,9 @@ def parse_renewables_watch(body: bytes) -> pd.DataFrame:
                     f"{hours} of {day:%Y-%m-%d} left out: the file has 24 hour rows on the 25-hour DST day, "
                     "so which of the two 01:00-02:00 local hours a row means cannot be told"
                 )
-                exists &= ~ambiguous
-                table = table.assign(hour=hour.where(~ambiguous, 0))  # noqa: PLW2901 - marks the rows
+                exists = exists & ~ambiguous
+                marked = hour.mask(ambiguous, 0)  # hour 0: left out, not a DST-skipped hour
+                table = table.assign(hour=marked)  # noqa: PLW2901 - the same table, its rows marked
         else:
             raise ParseError(
                 f"{len(hour)} hour rows on a {day_hours}-hour day: which hours are meant is unknown"
