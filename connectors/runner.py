@@ -35,9 +35,9 @@ class RunReport:
     payloads: int = 0
     rows: int = 0
     quarantined: list[tuple[str, str]] = field(default_factory=list)  # (url, reason)
-    partial: list[tuple[str, str]] = field(default_factory=list)  # (url, what was left out and why)
     watermark_utc: pd.Timestamp | None = None
     seconds: float = 0.0
+    partial: list[tuple[str, str]] = field(default_factory=list)  # (url, what was left out and why)
 
     def __str__(self) -> str:
         resumed = f", resumed at {self.resumed_from_utc}" if self.resumed_from_utc is not None else ""
