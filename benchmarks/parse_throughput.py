@@ -99,6 +99,7 @@ def gridstatus_python() -> Path:
 
 def ours(path: Path, source: str, dataset: str, repeats: int) -> dict[str, float]:
     import pandas as pd
+
     from marketintel.connectors import registry
     from marketintel.connectors.base import RawPayload
 

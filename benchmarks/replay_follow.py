@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from marketintel.connectors.follow import ReplayClock, follow
-from marketintel.connectors.http import HttpClient, request_key
-from marketintel.connectors.spp.ingestor import SPPIngestor
 
 from benchcommon import machine_info, start_endpoint, write_results
 from marketintel.config import shared_dir
+from marketintel.connectors.follow import ReplayClock, follow
+from marketintel.connectors.http import HttpClient, request_key
+from marketintel.connectors.spp.ingestor import SPPIngestor
 from marketintel.store import migrate
 
 ENDS = ["13:40", "13:50", "13:55"]  # the non-empty recorded intervals

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from marketintel.connectors.base import ParseError
 
 UTC_MS = pa.timestamp("ms", tz="UTC")

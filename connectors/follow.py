@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 import pandas as pd
+
 from marketintel.connectors.base import Ingestor, PullRequest
 from marketintel.connectors.runner import RunReport, ingest, read_watermark
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from marketintel.connectors.http import request_key
 
 from marketintel.config import shared_dir
+from marketintel.connectors.http import request_key
 from marketintel.exceptions import MarketIntelError
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from marketintel.connectors.base import Ingestor
-
 from marketintel.exceptions import MarketIntelError
 
 GROUP = "marketintel.connectors"

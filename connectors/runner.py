@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
-from marketintel.connectors.base import LISTING, Ingestor, ParseError, PullRequest, RawPayload
 
+from marketintel.connectors.base import LISTING, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.exceptions import MarketIntelError, SchemaError
 from marketintel.store import get_table, insert_df, validate_frame
 

@@ -15,9 +15,8 @@ def use_prefect_server(start: bool = False) -> str:
 
     Must run before ``prefect`` is imported: its settings are read at import.
     """
-    from marketintel.flows import server
-
     from marketintel import config
+    from marketintel.flows import server
 
     if os.environ.get("MI_PREFECT_API_URL"):
         api = config.prefect_api_url()

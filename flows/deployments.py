@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from prefect.schedules import Cron
+
 from marketintel.flows.params import BacktestParams, CurvesParams, DataQualityParams, IngestParams
 from marketintel.flows.pipeline import FLOWS
-from prefect.schedules import Cron
 
 #: (flow, deployment name, cron, time zone, parameters)
 SCHEDULES: list[tuple[str, str, str, str, Any]] = [

@@ -17,6 +17,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from prefect import flow, get_run_logger, task
+from prefect.context import get_run_context
+from pydantic import BaseModel
+
+from marketintel import config
+from marketintel.exceptions import MarketIntelError
 from marketintel.flows.params import (
     NOTEBOOKS,
     BacktestParams,
@@ -24,12 +30,6 @@ from marketintel.flows.params import (
     DataQualityParams,
     IngestParams,
 )
-from prefect import flow, get_run_logger, task
-from prefect.context import get_run_context
-from pydantic import BaseModel
-
-from marketintel import config
-from marketintel.exceptions import MarketIntelError
 
 NOTEBOOK_DIR = config.REPO_ROOT / "notebooks"
 #: a transient failure is retried this many times, after these delays [s]

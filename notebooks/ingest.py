@@ -37,14 +37,14 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import HTML, Markdown, display
+
+from marketintel.backtest.report import FigureEmbedder
+from marketintel.config import shared_dir
 from marketintel.connectors.base import PullRequest
 from marketintel.connectors.http import HttpClient
 from marketintel.connectors.recordings import replay_folder
 from marketintel.connectors.registry import load
 from marketintel.connectors.runner import ingest
-
-from marketintel.backtest.report import FigureEmbedder
-from marketintel.config import shared_dir
 from marketintel.store import connect, migrate
 
 client = connect()

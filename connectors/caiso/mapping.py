@@ -23,9 +23,9 @@ import zipfile
 from xml.etree import ElementTree
 
 import pandas as pd
+
 from marketintel.connectors.base import ParseError
 from marketintel.connectors.canonical import fundamentals_frame
-
 from marketintel.timeutils import local_to_utc
 
 TZ = "America/Los_Angeles"

@@ -19,9 +19,9 @@ import logging
 from collections.abc import Iterator
 
 import pandas as pd
+
 from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.connectors.cme.mapping import REQUIRED, TZ, header, parse_with_stats, trade_dates
-
 from marketintel.timeutils import local_days
 
 log = logging.getLogger(__name__)

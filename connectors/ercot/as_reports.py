@@ -41,9 +41,9 @@ import re
 import zipfile
 
 import pandas as pd
+
 from marketintel.connectors.base import ParseError
 from marketintel.connectors.canonical import fundamentals_frame
-
 from marketintel.timeutils import local_to_utc
 
 TZ = "America/Chicago"

@@ -36,6 +36,7 @@ import json
 from typing import Any
 
 import pandas as pd
+
 from marketintel.connectors.base import ParseError
 from marketintel.connectors.canonical import fundamentals_frame, slug
 

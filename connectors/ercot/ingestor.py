@@ -22,6 +22,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 
 import pandas as pd
+
 from marketintel.connectors.base import (
     LISTING,
     Catalog,
@@ -50,7 +51,6 @@ from marketintel.connectors.ercot.mapping import (
     parse_spp_real_time,
     unzip_single_csv,
 )
-
 from marketintel.timeutils import local_days
 
 LIST_URL = "https://www.ercot.com/misapp/servlets/IceDocListJsonWS"

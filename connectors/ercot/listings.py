@@ -25,9 +25,9 @@ import json
 from typing import Any
 
 import pandas as pd
+
 from marketintel.connectors.base import ParseError
 from marketintel.connectors.canonical import listing_frame
-
 from marketintel.timeutils import local_to_utc
 
 TZ = "America/Chicago"

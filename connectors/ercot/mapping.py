@@ -24,9 +24,9 @@ import zipfile
 from dataclasses import dataclass
 
 import pandas as pd
+
 from marketintel.connectors.base import ParseError
 from marketintel.connectors.canonical import fundamentals_frame
-
 from marketintel.timeutils import local_to_utc
 
 TZ = "America/Chicago"

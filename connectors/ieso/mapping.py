@@ -25,9 +25,9 @@ from __future__ import annotations
 from xml.etree import ElementTree
 
 import pandas as pd
+
 from marketintel.connectors.base import ParseError
 from marketintel.connectors.canonical import fundamentals_frame
-
 from marketintel.timeutils import local_to_utc
 
 EST = "Etc/GMT+5"

@@ -28,6 +28,7 @@ from __future__ import annotations
 from xml.etree import ElementTree
 
 import pandas as pd
+
 from marketintel.connectors.base import ParseError
 from marketintel.connectors.canonical import fundamentals_frame, slug
 from marketintel.connectors.ieso.mapping import (

@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
+
 from marketintel.connectors.base import ParseError
 
 TZ = "America/New_York"

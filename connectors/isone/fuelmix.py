@@ -42,10 +42,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pa_json
+
 from marketintel.connectors.base import ParseError
 from marketintel.connectors.canonical import fundamentals_frame, slug
 from marketintel.connectors.isone.common import SYSTEM_AREA, TZ, utc_index, utc_ms
-
 from marketintel.timeutils import local_day_start_utc
 
 #: nominal update cadence of the fuel mix: the hold of an answer's last update (see the module docstring)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 
 import pandas as pd
+
 from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.connectors.isone.fuelmix import parse_fuel_mix
 from marketintel.connectors.isone.mapping import FEEDS, parse
@@ -27,7 +28,6 @@ from marketintel.connectors.isone.reports import (
     parse_seven_day_power_forecast,
     parse_wsclient_load,
 )
-
 from marketintel.timeutils import local_days
 
 BASE = "https://webservices.iso-ne.com/api/v1.1"

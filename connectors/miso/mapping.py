@@ -19,9 +19,9 @@ import json
 import re
 
 import pandas as pd
+
 from marketintel.connectors.base import ParseError
 from marketintel.connectors.canonical import fundamentals_frame, slug
-
 from marketintel.timeutils import local_to_utc
 
 EST = "Etc/GMT+5"  # UTC-05:00 all year

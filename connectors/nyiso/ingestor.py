@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pandas as pd
+
 from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.connectors.nyiso.mapping import REPORTS, TZ, members, parse
-
 from marketintel.timeutils import local_days
 
 BASE = "http://mis.nyiso.com/public/csv"  # the scheme the recordings were made with; MIS also serves https

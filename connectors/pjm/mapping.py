@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from marketintel.connectors.base import ParseError
 from marketintel.connectors.canonical import slug
 from marketintel.connectors.columnar import (
@@ -28,7 +29,6 @@ from marketintel.connectors.columnar import (
     to_frame,
     utc,
 )
-
 from marketintel.timeutils import local_day_start_utc
 
 TZ = "America/New_York"  # Eastern prevailing time (EPT)

@@ -45,8 +45,8 @@ import uuid
 from html.parser import HTMLParser
 
 import pandas as pd
-from marketintel.connectors.base import ParseError
 
+from marketintel.connectors.base import ParseError
 from marketintel.timeutils import local_to_utc
 
 TZ = "America/Chicago"

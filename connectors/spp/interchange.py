@@ -33,6 +33,7 @@ from __future__ import annotations
 import io
 
 import pandas as pd
+
 from marketintel.connectors.base import ParseError
 from marketintel.connectors.canonical import fundamentals_frame
 

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+
 from marketintel.connectors.base import ParseError
 from marketintel.connectors.columnar import PRICE_COLUMNS, sort_indices, to_frame
 

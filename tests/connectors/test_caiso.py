@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from marketintel.config import shared_dir
 from marketintel.connectors.base import ParseError, PullRequest, RawPayload
 from marketintel.connectors.caiso.ingestor import OASIS, CAISOIngestor
 from marketintel.connectors.caiso.outlook import parse_outlook_7day, parse_renewables_watch
 from marketintel.connectors.http import HttpClient, request_key
 from marketintel.connectors.runner import ingest
-
-from marketintel.config import shared_dir
 from marketintel.store import migrate
 from tests.connectors.contract import ConnectorContract, parse_file
 from tests.storeproc import StoreProcess

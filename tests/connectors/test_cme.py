@@ -10,6 +10,9 @@ from typing import ClassVar
 
 import pandas as pd
 import pytest
+
+from marketintel.calendars import contracts_from_quotes, get_calendar
+from marketintel.config import shared_dir
 from marketintel.connectors import registry
 from marketintel.connectors.base import ParseError, PullRequest, RawPayload
 from marketintel.connectors.cme.ingestor import DATASET, URL, CMEIngestor
@@ -20,9 +23,6 @@ from marketintel.connectors.cme.mapping import (
     parse_with_stats,
 )
 from marketintel.connectors.http import HttpClient, request_key
-
-from marketintel.calendars import contracts_from_quotes, get_calendar
-from marketintel.config import shared_dir
 from marketintel.curves.build import build_curve
 from marketintel.store import get_table, validate_frame
 from tests.connectors.contract import ConnectorContract

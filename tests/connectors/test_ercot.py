@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pandas as pd
 import pytest
+
+from marketintel.config import shared_dir
 from marketintel.connectors.base import ParseError, PullRequest, RawPayload
 from marketintel.connectors.ercot.ingestor import (
     ARCHIVE_URL,
@@ -25,8 +27,6 @@ from marketintel.connectors.ercot.ingestor import (
 )
 from marketintel.connectors.http import HttpClient, request_key
 from marketintel.connectors.runner import ingest
-
-from marketintel.config import shared_dir
 from marketintel.store import migrate
 from tests.connectors.contract import ConnectorContract, parse_file
 from tests.storeproc import StoreProcess

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from marketintel.connectors import registry
-from marketintel.connectors.base import ParseError
 
 from marketintel.cli import main
 from marketintel.config import shared_dir
+from marketintel.connectors import registry
+from marketintel.connectors.base import ParseError
 from tests.connectors.contract import parse_file
 
 FIXTURES = shared_dir() / "fixtures"

@@ -8,12 +8,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
+
+from marketintel.config import shared_dir
 from marketintel.connectors.follow import ReplayClock, follow
 from marketintel.connectors.http import HttpClient, request_key
 from marketintel.connectors.runner import RunReport
 from marketintel.connectors.spp.ingestor import SPPIngestor
-
-from marketintel.config import shared_dir
 from marketintel.store import migrate
 from tests.storeproc import StoreProcess
 

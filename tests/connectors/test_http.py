@@ -11,6 +11,7 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 import pytest
+
 from marketintel.connectors.http import FetchError, HttpClient, RecordingMissingError
 
 

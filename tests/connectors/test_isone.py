@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from marketintel.config import shared_dir
 from marketintel.connectors.base import ParseError, PullRequest, RawPayload
 from marketintel.connectors.http import HttpClient, RecordingMissingError, request_key
 from marketintel.connectors.isone.ingestor import (
@@ -21,8 +23,6 @@ from marketintel.connectors.isone.ingestor import (
     wsclient_load_form,
 )
 from marketintel.connectors.runner import ingest
-
-from marketintel.config import shared_dir
 from marketintel.store import get_table, migrate, validate_frame
 from tests.connectors.contract import ConnectorContract, parse_file
 from tests.storeproc import StoreProcess

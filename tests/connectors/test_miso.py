@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from marketintel.config import shared_dir
 from marketintel.connectors.base import ParseError, PullRequest, RawPayload
 from marketintel.connectors.http import HttpClient, request_key
 from marketintel.connectors.miso.ingestor import REPORTS, MISOIngestor
 from marketintel.connectors.miso.mapping import parse_df_al
 from marketintel.connectors.runner import ingest
-
-from marketintel.config import shared_dir
 from marketintel.store import migrate
 from tests.connectors.contract import ConnectorContract, parse_file
 from tests.storeproc import StoreProcess

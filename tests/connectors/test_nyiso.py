@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from marketintel.config import shared_dir
 from marketintel.connectors.base import ParseError, PullRequest, RawPayload
 from marketintel.connectors.http import HttpClient, request_key
 from marketintel.connectors.nyiso.ingestor import NYISOIngestor
 from marketintel.connectors.runner import ingest
-
-from marketintel.config import shared_dir
 from marketintel.store import migrate
 from tests.connectors.contract import ConnectorContract, parse_file
 from tests.storeproc import StoreProcess

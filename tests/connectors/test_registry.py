@@ -7,9 +7,9 @@ import sys
 
 import pandas as pd
 import pytest
+
 from marketintel.connectors import registry
 from marketintel.connectors.base import PullRequest, UnknownDatasetError
-
 from tests.connectors.toy import ToyIngestor
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
+
 from marketintel.connectors.base import PullRequest, RawPayload
 from marketintel.connectors.runner import ingest, read_watermark
-
 from marketintel.store import migrate
 from tests.connectors.toy import ToyIngestor
 from tests.storeproc import StoreProcess

@@ -9,14 +9,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+
+from marketintel.config import shared_dir
 from marketintel.connectors.base import ParseError, PullRequest
 from marketintel.connectors.http import HttpClient, RecordingMissingError, request_key
 from marketintel.connectors.runner import ingest
 from marketintel.connectors.spp.grid_conditions import parse_grid_conditions
 from marketintel.connectors.spp.ingestor import SPPIngestor
 from marketintel.connectors.spp.interchange import parse_interchange
-
-from marketintel.config import shared_dir
 from marketintel.store import migrate
 from tests.connectors.contract import ConnectorContract, parse_file
 from tests.storeproc import StoreProcess

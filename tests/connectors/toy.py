@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 
 import pandas as pd
+
 from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 
 HEADER = "interval_start_utc,price"
@@ -86,7 +87,6 @@ if __name__ == "__main__":  # used by the kill -9 test: ingest a window slowly i
     import sys
 
     from marketintel.connectors.runner import ingest
-
     from marketintel.store.client import connect
 
     port, database, start, end = sys.argv[1:5]

@@ -119,7 +119,6 @@ def test_data_quality_flow_fails_on_the_quarantined_interval_and_alerts(flow_env
 
 def test_only_transient_failures_are_retried() -> None:
     from marketintel.flows.pipeline import is_transient
-
     from marketintel.notebooks import NotebookError
 
     assert is_transient(
@@ -145,8 +144,9 @@ def test_a_failing_notebook_fails_the_run_and_writes_an_alert(
 
 
 def test_deployments_are_registered_with_time_zoned_schedules(prefect_server: Any) -> None:
-    from marketintel.flows.deployments import SCHEDULES, register
     from prefect.client.orchestration import get_client
+
+    from marketintel.flows.deployments import SCHEDULES, register
 
     ids = register()
     assert len(ids) == len(SCHEDULES)

@@ -11,9 +11,9 @@ from typing import Any
 import jupytext
 import nbformat
 import pytest
-from marketintel.flows.params import NOTEBOOKS
 
 from marketintel.config import REPO_ROOT
+from marketintel.flows.params import NOTEBOOKS
 from marketintel.notebooks import execute, export_html, notebook_parameters
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
