@@ -16,8 +16,11 @@
 3. ``--full``: the 728-day, four-window (56, 84, 1092, 1456) LEAR ensemble backtest on NP (or ``--market``),
    through ``mi backtest run``'s engine, timed; its forecasts are scored against the published LEAR
    columns (MAE of each, and mean |difference| hour by hour).
+4. ``--report``: seconds to render the HTML backtest report (``mi backtest report``: papermill, then
+   nbconvert) of the published forecasts of NP (or ``--market``), over their first 60 days (the case of
+   ``tests/backtest/test_report.py``; goal < 60 s) and over all 728 days. ``--days 0`` skips step 1.
 
-Run: ``.venv/bin/python benchmarks/lear.py [--full]``.
+Run: ``.venv/bin/python benchmarks/lear.py [--full] [--report]``.
 """
 
 from __future__ import annotations
@@ -221,24 +224,49 @@ def full_backtest(market: str) -> dict[str, Any]:
     return {"seconds": seconds, "minutes": seconds / 60, "days": result.days_forecast, "columns": columns}
 
 
+def report_render(market: str) -> dict[str, Any]:
+    """Seconds to render the backtest report of the published forecasts' first 60 days and of all 728."""
+    from marketintel.backtest.report import render_report
+
+    published = (
+        shared_dir() / "datasets" / "epftoolbox" / "forecasts" / f"Forecasts_{market}_DNN_LEAR_ensembles.csv"
+    )
+    raw = pd.read_csv(published, index_col=0)
+    out: dict[str, Any] = {}
+    for days in (60, 728):
+        csv = WORK_DIR / f"report_{market}_{days}d.csv"
+        csv.parent.mkdir(parents=True, exist_ok=True)
+        raw.iloc[: days * 24].to_csv(csv)
+        t0 = time.perf_counter()
+        page = render_report(csv, WORK_DIR / f"report_{market}_{days}d.html", market=market, progress=log)
+        seconds = time.perf_counter() - t0
+        out[f"{days}_days"] = {"seconds": seconds, "html_mb": page.stat().st_size / 1e6}
+        log(f"report of {days} days: {seconds:.1f} s, {page.stat().st_size / 1e6:.1f} MB")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--market", default="NP")
-    p.add_argument("--days", type=int, default=10, help="recalibration days timed (median reported)")
+    p.add_argument("--days", type=int, default=10, help="recalibration days timed (median; 0: skip)")
     p.add_argument("--full", action="store_true", help="also run the 728-day four-window ensemble backtest")
+    p.add_argument("--report", action="store_true", help="also time the HTML backtest report (60, 728 days)")
     p.add_argument("--short-paths", type=int, default=0, metavar="N",
                    help="check the short windows' truncated LARS paths on every N-th test day")  # fmt: skip
     p.add_argument("--output", default=None)
     args = p.parse_args(argv)
     results: dict[str, Any] = {"benchmark": "lear", "machine": machine_info(), "market": args.market}
-    results["recalibration_1456"] = speed(args.market, args.days)
-    for name, row in results["recalibration_1456"].items():
-        log(f"{name}: {row}")
+    if args.days > 0:
+        results["recalibration_1456"] = speed(args.market, args.days)
+        for name, row in results["recalibration_1456"].items():
+            log(f"{name}: {row}")
     if args.short_paths:
         results["short_window_paths"] = short_paths(args.short_paths)
     if args.full:
         results["ensemble_728_days"] = full_backtest(args.market)
         log(f"728-day ensemble backtest: {results['ensemble_728_days']['minutes']:.1f} min")
+    if args.report:
+        results["report_render"] = report_render(args.market)
     write_results(
         "lear" if args.full else "lear_speed",
         results,

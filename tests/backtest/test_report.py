@@ -6,7 +6,6 @@ import argparse
 import json
 import re
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -35,8 +34,11 @@ def _np_head(shared: Path, out: Path, days: int) -> Path:
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, float]:
-    """The report of the NP file's first 60 days: (csv, html, seconds to render)."""
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The report of the NP file's first 60 days: (csv, html).
+
+    How long rendering takes is measured by ``benchmarks/lear.py --report``, not asserted here.
+    """
     from marketintel.config import shared_dir
 
     shared = shared_dir()
@@ -44,9 +46,8 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, floa
         pytest.skip(f"{NP_FILE} not found under {shared} (set MI_SHARED_DIR)")
     root = tmp_path_factory.mktemp("report")
     csv = _np_head(shared, root / "np_60d.csv", DAYS)
-    started = time.perf_counter()
     html = render_report(csv, root / "out" / "report.html", market="NP", title="NP, first 60 days")
-    return csv, html, time.perf_counter() - started
+    return csv, html
 
 
 def test_committed_template_is_the_generated_one() -> None:
@@ -62,8 +63,8 @@ def test_committed_template_is_the_generated_one() -> None:
 
 @pytest.mark.slow
 @pytest.mark.shared
-def test_report_contents(rendered: tuple[Path, Path, float]) -> None:
-    csv, html_path, seconds = rendered
+def test_report_contents(rendered: tuple[Path, Path]) -> None:
+    csv, html_path = rendered
     assert html_path.is_file()
     assert html_path.with_suffix(".ipynb").is_file(), "the executed notebook is kept next to the report"
     page = html_path.read_text(encoding="utf-8")
@@ -113,7 +114,6 @@ def test_report_contents(rendered: tuple[Path, Path, float]) -> None:
 
     # The kernel ran the caller's interpreter (the footer says which).
     assert f"at {sys.executable}." in page
-    assert seconds < 60, f"rendering took {seconds:.1f} s"
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
