@@ -183,3 +183,44 @@ def test_cli_requires_out() -> None:
     register_report(parser.add_subparsers(dest="command", required=True))
     with pytest.raises(SystemExit):
         parser.parse_args(["report", "f.csv"])
+
+
+def _hourly_frame(days: int) -> pd.DataFrame:
+    stamps = pd.date_range("2024-01-01", periods=days * 24, freq="h")
+    actual = pd.Series(range(days * 24), index=stamps, dtype=float) % 24 + 40
+    return pd.DataFrame({"price": actual, "m1": actual + 1.0, "m2": actual - 2.0}, index=stamps)
+
+
+def test_sections_without_a_kernel() -> None:
+    """The notebook's cells, called directly: figures from marketintel.figures, plotly.js inlined once."""
+    from marketintel.backtest import report, sections
+    from marketintel.figures import FigureEmbedder
+
+    assert report.FigureEmbedder is FigureEmbedder  # the notebooks import it from the report module
+    assert report.format_value is sections.format_value and report.ReportError is sections.ReportError
+    frame = _hourly_frame(10)
+    figures = FigureEmbedder()
+    hourly = report.hourly_section(frame, "price", ["m1", "m2"], figures)
+    assert "<h2>Error by hour of day</h2>" in hourly and "plotly.js v" in hourly
+    recent = report.recent_section(frame, "price", ["m2", "m1"], figures, days=3)
+    assert "Forecasts against the actual (last 3 days)" in recent and "plotly.js v" not in recent
+    short = report.rolling_section(frame, "price", ["m1", "m2"], figures, window_days=28)
+    assert "Not computed" in short
+    metrics = report.metrics_section(frame, "price", ["m1", "m2"])
+    assert '<tr><th class="mi-model">m1</th><td><b>1.000</b></td>' in metrics
+    with pytest.raises(ReportError, match="at least 1 day"):
+        report.recent_section(frame, "price", ["m1"], figures, days=0)
+
+
+def test_figure_builders_draw_what_they_are_given() -> None:
+    from marketintel.figures import FigureError
+    from marketintel.figures.backtest import hourly_mae_figure, pvalue_figure, recent_figure
+
+    by_hour = pd.DataFrame({"b": [1.0, 2.0], "a": [3.0, 4.0]}, index=pd.Index([0, 1], name="hour"))
+    fig = hourly_mae_figure(by_hour)
+    assert [t.name for t in fig.data] == ["b", "a"] and list(fig.data[1].y) == [3.0, 4.0]
+    p = pd.DataFrame([[float("nan"), 0.01], [0.5, float("nan")]], index=["x", "y"], columns=["x", "y"])
+    heat = pvalue_figure(p, "DM")
+    assert heat.layout.title.text == "DM" and heat.data[0].text[0][1] == "0.010"
+    with pytest.raises(FigureError, match="at least 1 day"):
+        recent_figure(_hourly_frame(2), "price", ["m1"], days=0)
