@@ -8,7 +8,9 @@ notebook and its flow cannot drift apart.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from marketintel.forecast.models import model_names, model_spec
 
 
 class _Params(BaseModel):
@@ -54,10 +56,17 @@ class BacktestParams(_Params):
 
     data: str = Field("", description="epftoolbox dataset CSV ('' = ../shared/datasets/epftoolbox/NP.csv)")
     market: str = Field("NP", description="market name")
-    model: str = Field("naive", description="naive, naive-daily, naive-weekly, lear, lear-ensemble")
+    model: str = Field("naive", description=f"model: {', '.join(model_names())}")
     window: int = Field(1456, description="LEAR calibration window [days]")
     start: str = Field("2016-12-27", description="first target day")
     days: int = Field(14, description="number of target days")
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        """Refuse a model the registry does not know (the error lists the known ones)."""
+        model_spec(value)  # UnknownModelError is a ValueError: pydantic reports it as a validation error
+        return value
 
 
 class DataQualityParams(_Params):

@@ -31,7 +31,7 @@ def cmd_backtest_run(args: argparse.Namespace) -> int:
     """Run or resume a backtest; print progress and the scores of what it wrote."""
     from marketintel.backtest.engine import BacktestSpec, CsvSink, StoreSink, run_backtest
     from marketintel.forecast.data import panel_from_epftoolbox
-    from marketintel.forecast.models import Ensemble, make_model
+    from marketintel.forecast.models import Ensemble, make_model, model_spec
 
     if bool(args.data) == bool(args.from_store):
         raise MarketIntelError("give --data FILE.csv (an epftoolbox dataset) or --from-store MARKET/LOCATION")
@@ -63,7 +63,7 @@ def cmd_backtest_run(args: argparse.Namespace) -> int:
         panel = panel_from_store(client, market, location, args.exog or [], args.tz)
         source = f"store:{market}/{location}:{','.join(args.exog or [])}"
         market = args.market or market
-    pool = _pool(args.workers) if args.model.lower().startswith("lear") else None
+    pool = _pool(args.workers) if model_spec(args.model).takes_pool else None
     try:
         model = make_model(args.model, args.window, pool)
         spec = BacktestSpec(
@@ -144,6 +144,7 @@ def cmd_backtest_monitor(args: argparse.Namespace) -> int:
 def register_backtest(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``mi backtest ...``."""
     from marketintel.backtest.scoring import register_score
+    from marketintel.forecast.models import MODELS, model_names, models_help
 
     bt = sub.add_parser("backtest", help="forecast backtests: run, score, report")
     bsub = bt.add_subparsers(dest="backtest_command", required=True, metavar="COMMAND")
@@ -152,8 +153,21 @@ def register_backtest(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--from-store", default=None, metavar="MARKET/LOCATION", help="price series in the store")
     p.add_argument("--exog", action="append", help="with --from-store: fundamentals variable (repeatable)")
     p.add_argument("--tz", default=None, help="with --from-store: zone of the delivery days")
-    p.add_argument("--model", required=True, help="naive, naive-daily, naive-weekly, lear, lear-ensemble")
-    p.add_argument("--window", type=int, default=None, help="LEAR calibration window [days] (default 1456)")
+    p.add_argument(
+        "--model",
+        required=True,
+        type=str.lower,
+        choices=model_names(aliases=True),
+        metavar="MODEL",
+        help=models_help().replace("%", "%%"),
+    )
+    windowed = ", ".join(name for name, spec in MODELS.items() if spec.takes_window)
+    p.add_argument(
+        "--window",
+        type=int,
+        default=None,
+        help=f"calibration window of {windowed} [days] (default: the model's)",
+    )
     p.add_argument("--start", required=True, help="first target day (YYYY-MM-DD)")
     p.add_argument("--days", type=int, required=True, help="number of target days")
     p.add_argument("--recalibrate-every", type=int, default=1, help="recalibration cadence [days]")
@@ -164,7 +178,8 @@ def register_backtest(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--store", action="store_true", help="write forecasts and the run to the store")
     p.add_argument("--market", default=None, help="market name (default: the file's stem)")
     p.add_argument("--location", default=None, help="location name (default: the market)")
-    p.add_argument("--workers", type=int, default=2, help="processes for the 24 hourly LEAR fits")
+    pooled = ", ".join(name for name, spec in MODELS.items() if spec.takes_pool)
+    p.add_argument("--workers", type=int, default=2, help=f"processes for the fits of {pooled}")
     p.add_argument("--benchmark", default="epftoolbox", help="benchmark the run belongs to (recorded)")
     p.set_defaults(func=cmd_backtest_run)
     register_score(bsub)

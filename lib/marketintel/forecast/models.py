@@ -5,12 +5,17 @@ A model forecasts the 24 hourly prices of one delivery day from an
 :meth:`ForecastModel.recalibrate` at its recalibration cadence, with a view of the same issue time.
 Reading anything published after that time raises :class:`~marketintel.exceptions.LookAheadError`, so no
 model can look ahead by accident.
+
+Models are built by name from one registry, :data:`MODELS` (:func:`make_model`); the CLI's ``--model``
+choices and help and the backtest flow's parameter check read it too.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Final
 
 import numpy as np
 
@@ -166,25 +171,144 @@ class Ensemble(ForecastModel):
         return {"name": self.name, "members": [m.parameters() for m in self.members]}
 
 
-LEAR_WINDOWS = (56, 84, 1092, 1456)
+#: Calibration windows of the LEAR ensemble (Lago et al. 2021)  [days].
+LEAR_WINDOWS: Final[tuple[int, ...]] = (56, 84, 1092, 1456)
+#: Calibration window of ``lear`` when none is given  [days].
+LEAR_DEFAULT_WINDOW: Final[int] = 1456
 
 
-def make_model(name: str, window: int | None = None, pool: Any = None) -> ForecastModel:
-    """Return a model by name: ``naive``, ``naive-daily``, ``naive-weekly``, ``lear`` or ``lear-ensemble``.
+class UnknownModelError(MarketIntelError, ValueError):
+    """A model name is not in :data:`MODELS` (the message lists the known ones)."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model :func:`make_model` can build, under the name the CLI, the flows and run lineage use.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, lower case (``"lear-ensemble"``); ``make_model`` takes it in any case.
+    description : str
+        One line for help texts.
+    factory : callable
+        ``factory(window, pool)`` returns a new model; ``window`` is the calibration window [days] or
+        ``None`` for the model's default, ``pool`` a ``concurrent.futures.Executor`` or ``None``.
+    takes_window : bool
+        Whether the model has a calibration window (otherwise ``window`` is not passed on).
+    takes_pool : bool
+        Whether the model fits in parallel on a worker pool (otherwise ``pool`` is not passed on).
+    aliases : tuple of str
+        Other names accepted for it.
+    """
+
+    name: str
+    description: str
+    factory: Callable[[int | None, Any], ForecastModel] = field(repr=False)
+    takes_window: bool = False
+    takes_pool: bool = False
+    aliases: tuple[str, ...] = ()
+
+    def build(self, window: int | None = None, pool: Any = None) -> ForecastModel:
+        """Return a new model; ``window`` [days] and ``pool`` go only to a model that takes them."""
+        return self.factory(window if self.takes_window else None, pool if self.takes_pool else None)
+
+
+def _lear(window: int | None, pool: Any) -> ForecastModel:
+    return LEAR(window or LEAR_DEFAULT_WINDOW, pool)
+
+
+def _lear_ensemble(window: int | None, pool: Any) -> ForecastModel:
+    return Ensemble([LEAR(w, pool) for w in LEAR_WINDOWS], "LEAR Ensemble")
+
+
+#: Every model by registry name: the one list the CLI, the flows' parameters and :func:`make_model` read.
+MODELS: Final[dict[str, ModelSpec]] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            "naive",
+            "seasonal naive of the EPF literature: Mon, Sat, Sun from a week before, Tue-Fri from the day "
+            "before",
+            lambda window, pool: SeasonalNaive("epf"),
+            aliases=("naive-epf",),
+        ),
+        ModelSpec("naive-daily", "the prices of the day before", lambda window, pool: SeasonalNaive("daily")),
+        ModelSpec(
+            "naive-weekly",
+            "the prices of the same weekday a week before",
+            lambda window, pool: SeasonalNaive("weekly"),
+        ),
+        ModelSpec(
+            "lear",
+            f"LEAR with one calibration window (default {LEAR_DEFAULT_WINDOW} days)",
+            _lear,
+            takes_window=True,
+            takes_pool=True,
+        ),
+        ModelSpec(
+            "lear-ensemble",
+            f"mean of LEAR {', '.join(map(str, LEAR_WINDOWS))} (calibration windows in days)",
+            _lear_ensemble,
+            takes_pool=True,
+        ),
+    )
+}
+
+
+def model_names(*, aliases: bool = False) -> list[str]:
+    """Return the registry names of :data:`MODELS` in registry order (then the aliases if asked)."""
+    names = list(MODELS)
+    if aliases:
+        names += [alias for spec in MODELS.values() for alias in spec.aliases]
+    return names
+
+
+def model_spec(name: str) -> ModelSpec:
+    """Return the registered model called ``name`` (any case; aliases too).
 
     Raises
     ------
-    MarketIntelError
+    UnknownModelError
         On an unknown name (the message lists the known ones).
     """
-    key = name.lower()
-    if key in ("naive", "naive-epf"):
-        return SeasonalNaive("epf")
-    if key in ("naive-daily", "naive-weekly"):
-        return SeasonalNaive(key.split("-")[1])
-    if key == "lear":
-        return LEAR(window or 1456, pool)
-    if key == "lear-ensemble":
-        return Ensemble([LEAR(w, pool) for w in LEAR_WINDOWS], "LEAR Ensemble")
-    known = "naive, naive-daily, naive-weekly, lear, lear-ensemble"
-    raise MarketIntelError(f"unknown model {name!r}; known: {known}")
+    key = name.strip().lower()
+    for spec in MODELS.values():
+        if key == spec.name or key in spec.aliases:
+            return spec
+    known = ", ".join(model_names())
+    raise UnknownModelError(f"unknown model {name!r}; known: {known}")
+
+
+def models_help() -> str:
+    """Return one line per registered model, ``name: description``, for help texts."""
+    return "; ".join(
+        f"{spec.name}{''.join(f' (or {a})' for a in spec.aliases)}: {spec.description}"
+        for spec in MODELS.values()
+    )
+
+
+def make_model(name: str, window: int | None = None, pool: Any = None) -> ForecastModel:
+    """Return a new model by registry name (:data:`MODELS`, e.g. ``naive`` or ``lear-ensemble``).
+
+    Parameters
+    ----------
+    name : str
+        Registry name or alias, any case.
+    window : int, optional
+        Calibration window of a model that takes one  [days]; ``None``: its default. Ignored otherwise.
+    pool : concurrent.futures.Executor, optional
+        Worker pool of a model that fits in parallel; ignored otherwise.
+
+    Returns
+    -------
+    ForecastModel
+        A model not calibrated yet.
+
+    Raises
+    ------
+    UnknownModelError
+        On an unknown name (a :class:`~marketintel.exceptions.MarketIntelError`; the message lists the
+        known ones).
+    """
+    return model_spec(name).build(window, pool)
