@@ -6,6 +6,10 @@ What is measured (one endpoint with a users file: an admin and a reader with the
                 the close to the query's end in the engine (the endpoint's query log, µs stamps).
 ``kill``        ``--trials`` times: ``KILL QUERY WHERE query_id = ... SYNC`` by the admin; the KILL's own
                 latency and the time from sending it to the query's end.
+``disconnect_scan``, ``kill_scan``  the same two on an ordinary scan by the admin (``SCAN``, the endless
+                sieve of ``tests/store``) instead of the reader's slow query, which sleeps 0.5 s per
+                block and so can only stop between two sleeps; the tests check that these queries stop,
+                these figures how soon.
 ``responsive``  while a reader's runaway (``merge(REGEXP('.*'), '^pri')``, the query behind issue 11) is
                 running and being cut, another client's ``SELECT 1`` latencies.
 ``shutdown``    SIGTERM with a reader's runaway running: seconds until the process exits.
@@ -40,6 +44,9 @@ ADMIN = ("default", "admin-pw")
 #: a reader's query that reads little and runs 20 s: 400 rows, 0.5 s per block of 10
 SLOW = "SELECT sum(sleepEachRow(0.05)) FROM numbers(400) SETTINGS max_block_size = 10"
 RUNAWAY = "SELECT * FROM merge(REGEXP('.*'), '^pri')"
+#: an ordinary scan that runs until it is stopped, run as the admin as in tests/store (a reader's
+#: max_rows_to_read refuses it up front: numbers(N) announces its rows)
+SCAN = "SELECT count() FROM numbers(1000000000000) WHERE sipHash64(number) % 7 = 1"
 
 
 def users_file(path: Path) -> Path:
@@ -99,14 +106,16 @@ def summary(values_ms: list[float]) -> dict[str, float]:
     }
 
 
-def disconnect(port: int, admin: Any, trials: int) -> dict[str, Any]:
+def disconnect(
+    port: int, admin: Any, trials: int, sql: str = SLOW, user: tuple[str, str] = READER
+) -> dict[str, Any]:
     """Close the client's socket mid-query; time until the engine ended it."""
     out = []
     for _ in range(trials):
         query_id = f"gone-{uuid.uuid4().hex[:8]}"
         sock = socket.create_connection(("127.0.0.1", port))
-        body = SLOW.encode()
-        head = f"POST /?query_id={query_id}&user={READER[0]}&password={READER[1]} HTTP/1.1\r\n"
+        body = sql.encode()
+        head = f"POST /?query_id={query_id}&user={user[0]}&password={user[1]} HTTP/1.1\r\n"
         sock.sendall(f"{head}Host: x\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
         wait_running(admin, query_id)
         time.sleep(0.3)
@@ -118,12 +127,14 @@ def disconnect(port: int, admin: Any, trials: int) -> dict[str, Any]:
     return summary(out)
 
 
-def kill(port: int, admin: Any, trials: int) -> dict[str, Any]:
+def kill(
+    port: int, admin: Any, trials: int, sql: str = SLOW, user: tuple[str, str] = READER
+) -> dict[str, Any]:
     """KILL QUERY SYNC by the admin: the KILL's latency and the time to the query's end."""
     kill_ms, end_ms = [], []
     for _ in range(trials):
         query_id = f"kill-{uuid.uuid4().hex[:8]}"
-        worker = threading.Thread(target=http, args=(port, SLOW, READER), kwargs={"query_id": query_id})
+        worker = threading.Thread(target=http, args=(port, sql, user), kwargs={"query_id": query_id})
         worker.start()
         wait_running(admin, query_id)
         t0, sent = time.perf_counter(), time.time()
@@ -212,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         log(f"disconnect -> query end: {out['disconnect']}")
         out["kill"] = kill(ep.port, admin, args.trials)
         log(f"KILL QUERY SYNC: {out['kill']}")
+        out["disconnect_scan"] = disconnect(ep.port, admin, args.trials, SCAN, ADMIN)
+        log(f"disconnect -> scan end: {out['disconnect_scan']}")
+        out["kill_scan"] = kill(ep.port, admin, args.trials, SCAN, ADMIN)
+        log(f"KILL QUERY SYNC of a scan: {out['kill_scan']}")
         out["responsive"] = responsive(ep.port, admin)
         log(f"SELECT 1 during a reader's runaway: {out['responsive']}")
         worker = threading.Thread(target=http, args=(ep.port, SLOW, READER))

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,22 @@ class StoreProcess:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+#: how long a test waits for something the store should do promptly: a bound on the wait, not a claim
+#: about the time (figures are measured in benchmarks/, not asserted on shared CI machines)
+WAIT_S = 30.0
+
+
+def wait_until(
+    condition: Callable[[], bool], what: str, timeout: float = WAIT_S, every: float = 0.02
+) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` if it still does not after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: still not the case after waiting {timeout:g} s")
+        time.sleep(every)
 
 
 def ping(url: str) -> bool:

@@ -32,7 +32,7 @@ from clickhouse_connect.driver.external import ExternalData
 
 from marketintel.store.endpoint.auth import write_user
 from marketintel.store.endpoint.results import BLOCK_INFO, NativeRewriter
-from tests.storeproc import StoreProcess, start_store
+from tests.storeproc import WAIT_S, StoreProcess, start_store, wait_until
 
 ROWS = 1_000_000  # about 15 engine blocks of 65,409 rows
 MULTI = "SELECT number AS n, toString(number) AS s FROM numbers(200000)"
@@ -279,26 +279,29 @@ def _background(store: StoreProcess, sql: str, **params: str) -> tuple[threading
     _STARTED.append((store, sql, params))
 
     def run() -> None:
-        t0 = time.monotonic()
         out["response"] = post(store, sql, **params)
-        out["ended"] = time.monotonic()
-        out["seconds"] = out["ended"] - t0
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread, out
 
 
-def _wait_running(ch_client: Any, query_id: str) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        found = ch_client.query(
+def _running(ch_client: Any, query_id: str) -> bool:
+    return bool(
+        ch_client.query(
             "SELECT count() FROM system.processes WHERE query_id = {q:String}", parameters={"q": query_id}
         ).result_rows[0][0]
-        if found:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{query_id} never appeared in system.processes")
+    )
+
+
+def _wait_running(ch_client: Any, query_id: str) -> None:
+    wait_until(lambda: _running(ch_client, query_id), f"{query_id} in system.processes")
+
+
+def _join(thread: threading.Thread, what: str) -> None:
+    """Wait for a background request to come back (a bound on the wait, not a claim about its time)."""
+    thread.join(WAIT_S)
+    assert not thread.is_alive(), f"{what}: no answer after waiting {WAIT_S:g} s"
 
 
 def test_query_ids_reach_processes_duplicates_and_kill(ch_client: Any, store: StoreProcess) -> None:
@@ -312,11 +315,10 @@ def test_query_ids_reach_processes_duplicates_and_kill(ch_client: Any, store: St
     assert query_id in ch_client.raw_query("SHOW PROCESSLIST FORMAT TSV").decode()
     _, headers, body, _ = post(store, "SELECT 1", query_id=query_id)
     assert headers["x-clickhouse-exception-code"] == "216" and b"already running" in body
-    t0 = time.monotonic()
     killed = ch_client.raw_query(f"KILL QUERY WHERE query_id = '{query_id}' SYNC")
     assert killed.decode().split("\t")[:2] == ["finished", query_id]
-    thread.join(10)
-    assert not thread.is_alive() and out["ended"] - t0 < 1.0
+    # how fast the query stops is measured by benchmarks/store_protect.py (kill_scan), not asserted here
+    _join(thread, "the killed query's client")
     assert b"QUERY_WAS_CANCELLED" in out["response"][2]
     assert ch_client.query(
         "SELECT count() FROM system.processes WHERE query_id = {q:String}", parameters={"q": query_id}
@@ -329,7 +331,7 @@ def test_replace_running_query(ch_client: Any, store: StoreProcess) -> None:
     _wait_running(ch_client, query_id)
     status, _, body, _ = post(store, "SELECT 42", query_id=query_id, replace_running_query="1")
     assert (status, body) == (200, b"42\n")
-    thread.join(10)
+    _join(thread, "the replaced query's client")
     assert b"QUERY_WAS_CANCELLED" in out["response"][2]
 
 
@@ -421,7 +423,7 @@ def test_readers_see_and_kill_only_their_own_queries(tmp_path: Path) -> None:
         assert bob.raw_query("KILL QUERY WHERE query_id = 'alice-long' SYNC") == b""
         assert admin.query(visible).result_rows == [("alice-long",)]
         alice.raw_query("KILL QUERY WHERE query_id = 'alice-long' SYNC")
-        thread.join(10)
+        _join(thread, "alice's killed query's client")
         assert b"QUERY_WAS_CANCELLED" in out["response"][2]
         admin.command("SYSTEM FLUSH LOGS")
         logged = "SELECT DISTINCT user FROM system.query_log ORDER BY user"
@@ -473,19 +475,11 @@ def test_a_query_ends_when_its_client_goes_away(ch_client: Any, store: StoreProc
         + body
     )
     _wait_running(ch_client, query_id)
+    closing_at = time.time()
     sock.close()  # the tab is closed, the client timed out
-    closed_at = time.time()
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 5:
-        left = ch_client.query(
-            "SELECT count() FROM system.processes WHERE query_id = {q:String}", parameters={"q": query_id}
-        ).result_rows[0][0]
-        if not left:
-            break
-        time.sleep(0.02)
-    seconds = time.monotonic() - t0
-    assert not left and seconds < 1.0, f"query still running {seconds:.2f} s after its client left"
-    # the engine ended it: the query log has it cancelled, ending within a second of the hang-up
+    # the time from hang-up to end is measured by benchmarks/store_protect.py (disconnect_scan)
+    wait_until(lambda: not _running(ch_client, query_id), f"{query_id} ended after its client left")
+    # the engine ended it: the query log has it cancelled, after the hang-up (it ran until then)
     ch_client.command("SYSTEM FLUSH LOGS")
     code, ended = ch_client.query(
         "SELECT exception_code, toUnixTimestamp64Micro(event_time_microseconds) FROM system.query_log "
@@ -493,7 +487,7 @@ def test_a_query_ends_when_its_client_goes_away(ch_client: Any, store: StoreProc
         parameters={"q": query_id},
     ).result_rows[0]
     assert code == 394  # QUERY_WAS_CANCELLED
-    assert 0 <= ended / 1e6 - closed_at < 1.0
+    assert ended / 1e6 >= closing_at
 
 
 def test_shutdown_cancels_running_reads(tmp_path: Path) -> None:
@@ -502,11 +496,11 @@ def test_shutdown_cancels_running_reads(tmp_path: Path) -> None:
         client = store.client()
         thread, out = _background(store, ENDLESS, query_id="runaway")
         _wait_running(client, "runaway")
-        t0 = time.monotonic()
-        code = store.stop(timeout=30)
-        seconds = time.monotonic() - t0
-        thread.join(5)
-        assert code == 0 and seconds < 5.0, f"shutdown took {seconds:.1f} s"
+        # SIGTERM must not wait for the endless read: the process exits (how soon is measured by
+        # benchmarks/store_protect.py, shutdown), and the read's client is told it was cancelled
+        code = store.stop(timeout=WAIT_S)
+        _join(thread, "the cancelled read's client")
+        assert code == 0, store.log_text()[-2000:]
         assert b"QUERY_WAS_CANCELLED" in out["response"][2]
     finally:
         if store.alive():

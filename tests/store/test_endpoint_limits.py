@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from marketintel.exceptions import ConfigError
 from marketintel.store.endpoint.auth import Users, write_user
 from marketintel.store.endpoint.limits import DEFAULTS
 from tests.store.test_endpoint_compat import post
-from tests.storeproc import StoreProcess, start_store
+from tests.storeproc import WAIT_S, StoreProcess, start_store, wait_until
 
 #: a reader's slow query that reads little: 400 rows, 0.5 s per block of 10 (20 s in all)
 SLOW = "SELECT sum(sleepEachRow(0.05)) FROM numbers(400) SETTINGS max_block_size = 10"
@@ -126,20 +125,19 @@ def test_concurrency_cap_per_user_and_others_stay_responsive(limited: StoreProce
         )
         for _ in range(2)
     ]
+    admin = limited.client(username="default", password="admin-pw")
+    dash_running = "SELECT count() FROM system.processes WHERE user = 'dash'"
     for t in threads:
         t.start()
-    time.sleep(0.5)
+    # the admin's own query sees both running: another user is answered while the reader's two runaways
+    # run (until max_execution_time, 2 s, cuts them); how fast such answers come is measured by
+    # benchmarks/store_protect.py (responsive), not asserted here
+    wait_until(lambda: admin.command(dash_running) == 2, "the reader's two slow queries running")
     _, headers, body, _ = post(limited, "SELECT 1", user="dash", password="reader-pw")
     assert headers["x-clickhouse-exception-code"] == "202" and b"for user dash" in body
-    admin = limited.client(username="default", password="admin-pw")
-    latencies = []
-    for _ in range(10):  # while the reader's two runaways are being cut by max_execution_time
-        t0 = time.perf_counter()
-        assert admin.command("SELECT 1") == 1
-        latencies.append(time.perf_counter() - t0)
+    assert [admin.command("SELECT 1") for _ in range(10)] == [1] * 10  # the cap is the reader's alone
     for t in threads:
-        t.join(10)
-    assert sorted(latencies)[len(latencies) // 2] < 0.1, latencies
+        t.join(WAIT_S)
     assert all(b"TIMEOUT_EXCEEDED" in r[2] for r in results) and len(results) == 2
 
 
@@ -154,11 +152,14 @@ def test_limits_in_the_users_file_are_checked(tmp_path: Path) -> None:
 
 
 def test_the_readers_runaway_of_the_report_is_cut(limited: StoreProcess) -> None:
-    """The finding behind issue 11: merge() over every table also matches system.primes, an endless table."""
-    t0 = time.monotonic()
+    """The finding behind issue 11: merge() over every table also matches system.primes, an endless table.
+
+    A limit ends it (the client's timeout bounds the wait); how soon is measured by
+    benchmarks/store_protect.py (``responsive``, ``runaway_s``), not asserted here.
+    """
+    client = limited.client(username="dash", password="reader-pw", send_receive_timeout=int(WAIT_S))
     with pytest.raises(DatabaseError, match=r"Code: (158|159|396)"):  # rows read, time, or result rows
-        reader(limited).query("SELECT * FROM merge(REGEXP('.*'), '^pri')")
-    assert time.monotonic() - t0 < 5
+        client.query("SELECT * FROM merge(REGEXP('.*'), '^pri')")
 
 
 def test_inserts_are_refused_before_the_disk_fills(tmp_path: Path) -> None:
