@@ -100,8 +100,8 @@ def gridstatus_python() -> Path:
 def ours(path: Path, source: str, dataset: str, repeats: int) -> dict[str, float]:
     import pandas as pd
 
-    from marketintel.connectors import registry
-    from marketintel.connectors.base import RawPayload
+    from marketintel.ingest import registry
+    from marketintel.ingest.sdk import RawPayload
 
     body = path.read_bytes()
     ingestor = registry.load(source)()

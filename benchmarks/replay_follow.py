@@ -26,9 +26,9 @@ import pandas as pd
 
 from benchcommon import machine_info, start_endpoint, write_results
 from marketintel.config import shared_dir
-from marketintel.connectors.follow import ReplayClock, follow
-from marketintel.connectors.http import HttpClient, request_key
 from marketintel.connectors.spp.ingestor import SPPIngestor
+from marketintel.ingest.follow import ReplayClock, follow
+from marketintel.ingest.http import HttpClient, request_key
 from marketintel.store import migrate
 
 ENDS = ["13:40", "13:50", "13:55"]  # the non-empty recorded intervals
@@ -77,8 +77,8 @@ def one_run(ep: Any, rec: Path, speed: float, poll_s: float) -> list[float]:
 
     thread = threading.Thread(target=watch)
     thread.start()
-    ingestor = SPPIngestor(http=HttpClient("replay", rec), store=client)
-    follow(ingestor, "lmp_real_time_5min", START, clock=clock, until_utc=UNTIL)
+    ingestor = SPPIngestor(http=HttpClient("replay", rec))
+    follow(ingestor, "lmp_real_time_5min", START, client, clock=clock, until_utc=UNTIL)
     deadline = time.monotonic() + 10
     while len(visible) < len(ENDS) and time.monotonic() < deadline:
         time.sleep(poll_s)

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from marketintel.connectors.base import ParseError
+from marketintel.ingest.sdk import ParseError
 
 UTC_MS = pa.timestamp("ms", tz="UTC")
 #: the columns a connector hands over, in table order (the store adds ``revision`` and ``ingested_at_utc``)

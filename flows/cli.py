@@ -1,4 +1,8 @@
-"""``mi prefect up|down|status`` and ``mi flows serve|run|list``."""
+"""``mi prefect up|down|status``, ``mi flows serve|run|list`` and ``mi demo``.
+
+Registered in the ``marketintel.cli`` entry-point group (``pyproject.toml``): the library's ``mi`` finds
+these commands without importing the flows.
+"""
 
 from __future__ import annotations
 
@@ -117,7 +121,7 @@ def cmd_flows_list(_args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``mi prefect ...`` and ``mi flows ...``."""
+    """Add ``mi prefect ...``, ``mi flows ...`` and ``mi demo``."""
     pre = sub.add_parser("prefect", help="the local Prefect server (SQLite under MI_DATA_DIR)")
     psub = pre.add_subparsers(dest="prefect_command", required=True, metavar="COMMAND")
     psub.add_parser("up", help="start the server (idempotent) and print the UI address").set_defaults(
@@ -133,6 +137,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a parameter (repeatable)")
     p.add_argument("--start-server", action="store_true", help="start the local Prefect server if needed")
     p.set_defaults(func=cmd_flows_run)
+    p = sub.add_parser("demo", help="the whole pipeline on the embedded store, on recorded data")
+    p.add_argument(
+        "--no-pipeline", dest="pipeline", action="store_false", help="only the store and the sample"
+    )
+    p.set_defaults(func=lambda args: __import__("marketintel.flows.demo", fromlist=["run"]).run(args))
     p = fsub.add_parser("serve", help="register the deployments with their schedules and run them")
     p.add_argument("--register-only", action="store_true", help="register and exit (the UI lists them)")
     p.set_defaults(func=cmd_flows_serve)

@@ -38,24 +38,20 @@ import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import HTML, Markdown, display
 
-from marketintel.backtest.report import FigureEmbedder
 from marketintel.config import shared_dir
-from marketintel.connectors.base import PullRequest
-from marketintel.connectors.http import HttpClient
-from marketintel.connectors.recordings import replay_folder
-from marketintel.connectors.registry import load
-from marketintel.connectors.runner import ingest
-from marketintel.store import connect, migrate
+from marketintel.figures import FigureEmbedder
+from marketintel.flows.recordings import replay_folder
+from marketintel.ingest.registry import load
+from marketintel.services.ingest import follow_dataset, ingest_window, utc_instant
+from marketintel.services.store import ensure_store
 
-client = connect()
-migrate(client)
-request = PullRequest(dataset, pd.Timestamp(start), pd.Timestamp(end))
-ingestor_class = load(source)
-info = ingestor_class().discover().dataset(dataset)
+client = ensure_store().client
+window_start, window_end = utc_instant(start, "start"), utc_instant(end, "end")
+info = load(source)().discover().dataset(dataset)
 display(
     Markdown(
         f"**Source** {source} &nbsp; **Dataset** {dataset}: {info.description} &nbsp; "
-        f"**Window** {request.start_utc:%Y-%m-%d %H:%M} .. {request.end_utc:%Y-%m-%d %H:%M} UTC "
+        f"**Window** {window_start:%Y-%m-%d %H:%M} .. {window_end:%Y-%m-%d %H:%M} UTC "
         f"(publisher's time zone {info.timezone}, published every {info.cadence}) &nbsp; "
         f"**Store table** `{info.table}`" + (f" &nbsp; **Flow run** {run_id}" if run_id else "")
     )
@@ -63,49 +59,26 @@ display(
 
 # %%
 with tempfile.TemporaryDirectory(prefix="mi-replay-") as tmp:
-    if replay:
-        recording = replay_folder(source, dataset, Path(tmp))
+    folder = Path(tmp) if replay else None
+    if folder is not None:
+        recording = replay_folder(source, dataset, folder, window_start, window_end)
         print(
             "offline: replaying recorded responses from ../shared/fixtures "
             f"({shared_dir() / 'fixtures'}), no network access"
         )
-        print(
-            f"recording: {recording.note}; it covers {recording.start_utc:%Y-%m-%d %H:%M} .. "
-            f"{recording.end_utc:%Y-%m-%d %H:%M} UTC"
-        )
-        if request.start_utc < recording.start_utc or request.end_utc > recording.end_utc:
-            raise ValueError(
-                f"the window {request.start_utc} .. {request.end_utc} is outside the recording "
-                f"{recording.start_utc} .. {recording.end_utc}; choose a window inside it or replay=False"
-            )
-        http = HttpClient("replay", Path(tmp))
+        print(f"recording: {recording.note}")
     else:
         print(f"live: fetching from the publisher ({source})")
-        http = HttpClient("live")
-    try:
-        if follow:  # interval by interval as the clock passes each one's end
-            from marketintel.connectors.follow import ReplayClock, WallClock
-            from marketintel.connectors.follow import follow as follow_dataset
-            from marketintel.connectors.runner import RunReport
-
-            clock = ReplayClock(request.start_utc, speed=600.0) if replay else WallClock()
-            print(f"following {dataset} until {request.end_utc} ({'replayed at 600x' if replay else 'live'})")
-            runs = follow_dataset(
-                ingestor_class(http=http, store=client), dataset, request.start_utc, clock=clock,
-                until_utc=request.end_utc, on_report=print,
-            )  # fmt: skip
-            report = RunReport(
-                source, dataset, run_id or (runs[0].run_id if runs else ""),
-                runs[0].resumed_from_utc if runs else None, sum(r.payloads for r in runs),
-                sum(r.rows for r in runs), [q for r in runs for q in r.quarantined],
-                runs[-1].watermark_utc if runs else None, sum(r.seconds for r in runs),
-            )  # fmt: skip
-        else:
-            report = ingest(
-                ingestor_class(http=http, store=client), request, run_id=run_id or None, progress=print
-            )
-    finally:
-        http.close()
+    if follow:  # interval by interval as the clock passes each one's end (replays play at 600x)
+        print(f"following {dataset} until {window_end} ({'replayed at 600x' if replay else 'live'})")
+        report = follow_dataset(
+            source, dataset, window_start, window_end, replay=folder, speed=600.0, run_id=run_id,
+            on_report=print,
+        )  # fmt: skip
+    else:
+        report = ingest_window(
+            source, dataset, window_start, window_end, replay=folder, run_id=run_id or None, progress=print
+        )
 
 # %% [markdown]
 # ## What the run did
@@ -142,7 +115,7 @@ if report.quarantined:
 # ## The ingested series
 
 # %%
-window = {"s": source, "a": request.start_utc.tz_localize(None), "b": request.end_utc.tz_localize(None)}
+window = {"s": source, "a": window_start.tz_localize(None), "b": window_end.tz_localize(None)}
 in_window = (
     "source = {s:String} AND interval_start_utc >= {a:DateTime64(3, 'UTC')} "
     "AND interval_start_utc < {b:DateTime64(3, 'UTC')}"
@@ -211,8 +184,7 @@ else:
             )
         )
     fig.update_layout(
-        title=f"{source}/{dataset}: {what}, {request.start_utc:%Y-%m-%d %H:%M} .. "
-        f"{request.end_utc:%Y-%m-%d %H:%M} UTC",
+        title=f"{source}/{dataset}: {what}, {window_start:%Y-%m-%d %H:%M} .. {window_end:%Y-%m-%d %H:%M} UTC",
         xaxis_title="interval start, time (UTC)",
         yaxis_title=f"{quantity} [{', '.join(units)}]",
         height=450,

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pandas as pd
 
 from marketintel.connectors.aeso.mapping import TZ, parse_csd, parse_pool_price, parse_smp, parse_vg_forecast
-from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
+from marketintel.ingest.sdk import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.timeutils import local_days
 
 ETS = "http://ets.aeso.ca"

@@ -80,8 +80,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from marketintel.connectors.base import ParseError
-from marketintel.connectors.canonical import fundamentals_frame, slug
+from marketintel.ingest.canonical import fundamentals_frame, slug
+from marketintel.ingest.sdk import ParseError
 from marketintel.timeutils import local_to_utc
 
 TZ = "America/Edmonton"

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from marketintel.connectors.base import Catalog, Dataset, Ingestor, PullRequest, RawPayload
 from marketintel.connectors.caiso.mapping import TZ, parse_fundamentals, parse_prc_lmp
 from marketintel.connectors.caiso.outlook import parse_outlook_7day, parse_renewables_watch
+from marketintel.ingest.sdk import Catalog, Dataset, Ingestor, PullRequest, RawPayload
 
 OASIS = "https://oasis.caiso.com/oasisapi/SingleZip"
 OUTLOOK_HISTORY = "https://www.caiso.com/outlook/history"

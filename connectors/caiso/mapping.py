@@ -24,8 +24,8 @@ from xml.etree import ElementTree
 
 import pandas as pd
 
-from marketintel.connectors.base import ParseError
-from marketintel.connectors.canonical import fundamentals_frame
+from marketintel.ingest.canonical import fundamentals_frame
+from marketintel.ingest.sdk import ParseError
 from marketintel.timeutils import local_to_utc
 
 TZ = "America/Los_Angeles"

@@ -47,8 +47,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from marketintel.connectors.base import ParseError
-from marketintel.connectors.canonical import fundamentals_frame, slug
+from marketintel.ingest.canonical import fundamentals_frame, slug
+from marketintel.ingest.sdk import ParseError
 from marketintel.timeutils import local_to_utc
 
 TZ = "America/Los_Angeles"

@@ -18,10 +18,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+import numpy as np
 import pandas as pd
 
-from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
-from marketintel.connectors.cme.mapping import REQUIRED, TZ, header, parse_with_stats, trade_dates
+from marketintel.connectors.cme.mapping import REQUIRED, SYMBOLS, TZ, header, parse_with_stats, trade_dates
+from marketintel.ingest.sdk import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.timeutils import local_days
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,20 @@ class CMEIngestor(Ingestor):
             resp.content_type, day.tz_convert("UTC"), (day + pd.DateOffset(days=1)).tz_convert("UTC"),
             meta={TRADE_DATE_META: f"{day:%Y-%m-%d}"},
         )  # fmt: skip
+
+    def instruments(self, frame: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
+        """Return the settled products as instruments, with their commodity (by unit) and NYMEX name."""
+        out = super().instruments(frame, dataset)
+        if out.empty:
+            return out
+        unit = out["unit"].str.lower()
+        out["commodity"] = np.select(
+            [unit.str.contains("mmbtu|therm"), unit.str.contains("co2")], ["gas", "carbon"], "power"
+        )
+        names = {(p.product, p.profile): p.description for p in SYMBOLS.values()}
+        profiles = out["instrument_id"].str.rsplit(".", n=1).str[-1]  # MARKET.PRODUCT.PROFILE
+        out["description"] = [names.get(k, "") for k in zip(out["product"], profiles, strict=True)]
+        return out
 
     def map_to_schema(self, raw: RawPayload) -> pd.DataFrame:
         """Map one settlement file to ``forward_quotes`` rows; log what was mapped and skipped.

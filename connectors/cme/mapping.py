@@ -41,8 +41,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from marketintel.connectors.base import ParseError
 from marketintel.connectors.columnar import UTC_MS, per_distinct, to_frame
+from marketintel.ingest.sdk import ParseError
 from marketintel.timeutils import local_to_utc
 
 TZ = "America/New_York"

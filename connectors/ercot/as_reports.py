@@ -42,8 +42,8 @@ import zipfile
 
 import pandas as pd
 
-from marketintel.connectors.base import ParseError
-from marketintel.connectors.canonical import fundamentals_frame
+from marketintel.ingest.canonical import fundamentals_frame
+from marketintel.ingest.sdk import ParseError
 from marketintel.timeutils import local_to_utc
 
 TZ = "America/Chicago"

@@ -37,8 +37,8 @@ from typing import Any
 
 import pandas as pd
 
-from marketintel.connectors.base import ParseError
-from marketintel.connectors.canonical import fundamentals_frame, slug
+from marketintel.ingest.canonical import fundamentals_frame, slug
+from marketintel.ingest.sdk import ParseError
 
 TZ = "America/Chicago"
 KEY = ["market", "area", "area_to", "variable", "interval_start_utc", "published_at_utc"]

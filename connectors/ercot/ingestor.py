@@ -23,15 +23,6 @@ from collections.abc import Callable, Iterator
 
 import pandas as pd
 
-from marketintel.connectors.base import (
-    LISTING,
-    Catalog,
-    Dataset,
-    Ingestor,
-    ParseError,
-    PullRequest,
-    RawPayload,
-)
 from marketintel.connectors.ercot.as_reports import parse_as_reports
 from marketintel.connectors.ercot.dashboards import (
     parse_energy_storage,
@@ -50,6 +41,15 @@ from marketintel.connectors.ercot.mapping import (
     parse_spp_day_ahead,
     parse_spp_real_time,
     unzip_single_csv,
+)
+from marketintel.ingest.sdk import (
+    LISTING,
+    Catalog,
+    Dataset,
+    Ingestor,
+    ParseError,
+    PullRequest,
+    RawPayload,
 )
 from marketintel.timeutils import local_days
 

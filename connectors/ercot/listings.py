@@ -1,4 +1,4 @@
-"""ERCOT document indexes -> :func:`marketintel.connectors.canonical.listing_frame`. Pure.
+"""ERCOT document indexes -> :func:`marketintel.ingest.canonical.listing_frame`. Pure.
 
 Two publishers' listings:
 
@@ -26,8 +26,8 @@ from typing import Any
 
 import pandas as pd
 
-from marketintel.connectors.base import ParseError
-from marketintel.connectors.canonical import listing_frame
+from marketintel.ingest.canonical import listing_frame
+from marketintel.ingest.sdk import ParseError
 from marketintel.timeutils import local_to_utc
 
 TZ = "America/Chicago"

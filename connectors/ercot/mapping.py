@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from marketintel.connectors.base import ParseError
-from marketintel.connectors.canonical import fundamentals_frame
+from marketintel.ingest.canonical import fundamentals_frame
+from marketintel.ingest.sdk import ParseError
 from marketintel.timeutils import local_to_utc
 
 TZ = "America/Chicago"

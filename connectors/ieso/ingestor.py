@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 
 import pandas as pd
 
-from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.connectors.ieso import reports
 from marketintel.connectors.ieso.mapping import (
     EST,
@@ -22,6 +21,7 @@ from marketintel.connectors.ieso.mapping import (
     parse_rt_zonal_price,
     parse_vg_forecast,
 )
+from marketintel.ingest.sdk import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 
 BASE = "https://reports-public.ieso.ca/public"
 #: IESO's public report site states no request limit; we keep to one request a second.

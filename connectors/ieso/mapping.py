@@ -26,8 +26,8 @@ from xml.etree import ElementTree
 
 import pandas as pd
 
-from marketintel.connectors.base import ParseError
-from marketintel.connectors.canonical import fundamentals_frame
+from marketintel.ingest.canonical import fundamentals_frame
+from marketintel.ingest.sdk import ParseError
 from marketintel.timeutils import local_to_utc
 
 EST = "Etc/GMT+5"

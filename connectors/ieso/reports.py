@@ -29,8 +29,6 @@ from xml.etree import ElementTree
 
 import pandas as pd
 
-from marketintel.connectors.base import ParseError
-from marketintel.connectors.canonical import fundamentals_frame, slug
 from marketintel.connectors.ieso.mapping import (
     _body,
     _est,
@@ -41,6 +39,8 @@ from marketintel.connectors.ieso.mapping import (
     interval_starts,
     numbers,
 )
+from marketintel.ingest.canonical import fundamentals_frame, slug
+from marketintel.ingest.sdk import ParseError
 
 ONTARIO = "ONTARIO"
 ALL = "ALL_INTERTIES"

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from marketintel.connectors.base import ParseError
+from marketintel.ingest.sdk import ParseError
 
 TZ = "America/New_York"
 #: ISO-NE's name for the whole control area (``Location`` 32 of its load services)

@@ -43,9 +43,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pa_json
 
-from marketintel.connectors.base import ParseError
-from marketintel.connectors.canonical import fundamentals_frame, slug
 from marketintel.connectors.isone.common import SYSTEM_AREA, TZ, utc_index, utc_ms
+from marketintel.ingest.canonical import fundamentals_frame, slug
+from marketintel.ingest.sdk import ParseError
 from marketintel.timeutils import local_day_start_utc
 
 #: nominal update cadence of the fuel mix: the hold of an answer's last update (see the module docstring)

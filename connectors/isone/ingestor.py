@@ -17,7 +17,6 @@ from functools import partial
 
 import pandas as pd
 
-from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.connectors.isone.fuelmix import parse_fuel_mix
 from marketintel.connectors.isone.mapping import FEEDS, parse
 from marketintel.connectors.isone.prices import PRICE_FEEDS, QUANTITY_FEEDS, parse_prices, parse_quantities
@@ -28,6 +27,7 @@ from marketintel.connectors.isone.reports import (
     parse_seven_day_power_forecast,
     parse_wsclient_load,
 )
+from marketintel.ingest.sdk import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.timeutils import local_days
 
 BASE = "https://webservices.iso-ne.com/api/v1.1"

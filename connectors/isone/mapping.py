@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from marketintel.connectors.base import ParseError
 from marketintel.connectors.columnar import FUNDAMENTAL_COLUMNS, UTC_MS, to_frame
 from marketintel.connectors.isone.common import arrow_records, field_names, rank_codes, utc_ms
+from marketintel.ingest.sdk import ParseError
 
 
 @dataclass(frozen=True)

@@ -55,9 +55,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from marketintel.connectors.base import ParseError
-from marketintel.connectors.canonical import fundamentals_frame, slug
 from marketintel.connectors.isone.common import SYSTEM_AREA, TZ, utc_index, utc_ms
+from marketintel.ingest.canonical import fundamentals_frame, slug
+from marketintel.ingest.sdk import ParseError
 from marketintel.timeutils import local_day_start_utc
 
 #: day-ahead results are posted around 13:30 EPT the day before the operating day (approximation)

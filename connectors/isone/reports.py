@@ -44,10 +44,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from marketintel.connectors.base import ParseError
-from marketintel.connectors.canonical import fundamentals_frame, slug
 from marketintel.connectors.isone.common import SYSTEM_AREA, TZ, utc_index, utc_ms
 from marketintel.connectors.isone.prices import dig, load_json, numbers, struct_records
+from marketintel.ingest.canonical import fundamentals_frame, slug
+from marketintel.ingest.sdk import ParseError
 from marketintel.timeutils import local_day_start_utc, local_to_utc
 
 #: first instant of ISO-NE's locations when the answer gives none: 2003-03-01 00:00 EST, the start of

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.connectors.miso.mapping import (
     EST,
     parse_da_lmp,
@@ -15,6 +14,7 @@ from marketintel.connectors.miso.mapping import (
     parse_fuel_mix,
     parse_rt_lmp,
 )
+from marketintel.ingest.sdk import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 
 REPORTS = "https://docs.misoenergy.org/marketreports"
 BROKER = "https://api.misoenergy.org/MISORTWDDataBroker/DataBrokerServices.asmx"

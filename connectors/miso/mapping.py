@@ -20,8 +20,8 @@ import re
 
 import pandas as pd
 
-from marketintel.connectors.base import ParseError
-from marketintel.connectors.canonical import fundamentals_frame, slug
+from marketintel.ingest.canonical import fundamentals_frame, slug
+from marketintel.ingest.sdk import ParseError
 from marketintel.timeutils import local_to_utc
 
 EST = "Etc/GMT+5"  # UTC-05:00 all year

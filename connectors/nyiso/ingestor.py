@@ -15,8 +15,8 @@ from dataclasses import replace
 
 import pandas as pd
 
-from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.connectors.nyiso.mapping import REPORTS, TZ, members, parse
+from marketintel.ingest.sdk import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.timeutils import local_days
 
 BASE = "http://mis.nyiso.com/public/csv"  # the scheme the recordings were made with; MIS also serves https

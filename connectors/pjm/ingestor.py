@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.connectors.pjm.mapping import FEEDS, TZ, items, parse
+from marketintel.ingest.sdk import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.timeutils import local_days
 
 BASE = "https://api.pjm.com/api/v1"

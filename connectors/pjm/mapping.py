@@ -15,8 +15,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from marketintel.connectors.base import ParseError
-from marketintel.connectors.canonical import slug
 from marketintel.connectors.columnar import (
     FUNDAMENTAL_COLUMNS,
     PRICE_COLUMNS,
@@ -29,6 +27,8 @@ from marketintel.connectors.columnar import (
     to_frame,
     utc,
 )
+from marketintel.ingest.canonical import slug
+from marketintel.ingest.sdk import ParseError
 from marketintel.timeutils import local_day_start_utc
 
 TZ = "America/New_York"  # Eastern prevailing time (EPT)

@@ -46,7 +46,7 @@ from html.parser import HTMLParser
 
 import pandas as pd
 
-from marketintel.connectors.base import ParseError
+from marketintel.ingest.sdk import ParseError
 from marketintel.timeutils import local_to_utc
 
 TZ = "America/Chicago"

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.connectors.spp.grid_conditions import parse_grid_conditions
 from marketintel.connectors.spp.interchange import parse_interchange
 from marketintel.connectors.spp.mapping import parse_lmp_csv
+from marketintel.ingest.sdk import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.timeutils import local_day_start_utc, local_days
 
 BASE = "https://portal.spp.org/file-browser-api/download"

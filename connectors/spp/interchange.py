@@ -34,8 +34,8 @@ import io
 
 import pandas as pd
 
-from marketintel.connectors.base import ParseError
-from marketintel.connectors.canonical import fundamentals_frame
+from marketintel.ingest.canonical import fundamentals_frame
+from marketintel.ingest.sdk import ParseError
 
 AREA = "SWPW"
 MINUTE = pd.Timedelta(minutes=1)

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from marketintel.connectors.base import ParseError
 from marketintel.connectors.columnar import PRICE_COLUMNS, sort_indices, to_frame
+from marketintel.ingest.sdk import ParseError
 
 #: publisher column -> canonical column (the rest of the canonical row is constant per dataset)
 COLUMNS = {

@@ -319,7 +319,7 @@ def register_store(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
 
 def cmd_connectors_list(_args: argparse.Namespace) -> int:
     """List the installed connectors and their datasets."""
-    from marketintel.connectors import registry
+    from marketintel.ingest import registry
 
     names = registry.names()
     if not names:
@@ -338,8 +338,8 @@ def cmd_connectors_parse(args: argparse.Namespace) -> int:
     """Map a saved payload to canonical rows (and write them to --out)."""
     import pandas as pd
 
-    from marketintel.connectors import registry
-    from marketintel.connectors.base import RawPayload
+    from marketintel.ingest import registry
+    from marketintel.ingest.sdk import RawPayload
 
     ingestor = registry.load(args.source)()
     body = Path(args.file).read_bytes()
@@ -364,25 +364,16 @@ def cmd_connectors_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Ingest a window of one dataset into the store (resumes from its checkpoint)."""
-    import pandas as pd
+    """Ingest a window of one dataset into the store (resumes from its checkpoint); exit 1 on quarantine."""
+    from marketintel.services.ingest import follow_dataset, ingest_window
 
-    from marketintel.connectors import registry
-    from marketintel.connectors.base import PullRequest
-    from marketintel.connectors.http import HttpClient
-    from marketintel.connectors.runner import ingest
-    from marketintel.store import connect
-
-    http = HttpClient("replay", Path(args.replay)) if args.replay else HttpClient("live")
-    ingestor = registry.load(args.source)(http=http, store=connect())
-    start, end = pd.Timestamp(args.start, tz="UTC"), pd.Timestamp(args.end, tz="UTC")
+    replay = Path(args.replay) if args.replay else None
     if args.follow:
-        from marketintel.connectors.follow import Clock, ReplayClock, WallClock, follow
-
-        clock: Clock = ReplayClock(start, args.speed) if args.replay else WallClock()
-        reports = follow(ingestor, args.dataset, start, clock=clock, until_utc=end, on_report=print)
-        return 1 if any(r.quarantined for r in reports) else 0
-    report = ingest(ingestor, PullRequest(args.dataset, start, end), progress=print)
+        report = follow_dataset(
+            args.source, args.dataset, args.start, args.end, replay=replay, speed=args.speed, on_report=print
+        )
+    else:
+        report = ingest_window(args.source, args.dataset, args.start, args.end, replay=replay, progress=print)
     print(report)
     return 1 if report.quarantined else 0
 
@@ -414,16 +405,6 @@ def register_connectors(sub: argparse._SubParsersAction) -> None:  # type: ignor
     p.set_defaults(func=cmd_ingest)
 
 
-def register_demo(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``mi demo``."""
-    p = sub.add_parser("demo", help="the whole pipeline on the embedded store, on recorded data")
-    p.add_argument(
-        "--no-pipeline", dest="pipeline", action="store_false", help="only the store and the sample"
-    )
-    p.set_defaults(func=lambda args: __import__("marketintel.demo", fromlist=["run"]).run(args))
-
-
-#: every area's registration function, in help order
 def register_curves(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``mi curves ...``."""
     from marketintel.curves.cli import register_curves as register
@@ -438,21 +419,32 @@ def register_backtest(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     register(sub)
 
 
-def register_flows(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``mi prefect ...`` and ``mi flows ...``."""
-    from marketintel.flows.cli import register
-
-    register(sub)
-
-
+#: every library area's registration function, in help order
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
     register_store,
     register_connectors,
     register_curves,
     register_backtest,
-    register_flows,
-    register_demo,
 ]
+
+#: entry-point group of the areas above the library (flows, the demo, later the hub): each entry point names
+#: a ``register(subparsers)`` function, so the library never imports them
+CLI_GROUP = "marketintel.cli"
+
+
+def _register_plugins(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the subcommands registered in the :data:`CLI_GROUP` entry-point group (sorted by name)."""
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group=CLI_GROUP), key=lambda e: e.name):
+        try:
+            register = ep.load()
+        except Exception as exc:  # a broken plugin must not take the whole CLI down
+            logging.getLogger("marketintel.cli").warning(
+                "mi: cannot load %s (%s): %s", ep.name, ep.value, exc
+            )
+            continue
+        register(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -467,6 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_version)
     for register in COMMANDS:
         register(sub)
+    _register_plugins(sub)
     return parser
 
 

@@ -12,9 +12,9 @@ from typing import ClassVar
 import pandas as pd
 import pytest
 
-from marketintel.connectors import registry
-from marketintel.connectors.base import LISTING, RawPayload
-from marketintel.connectors.canonical import LISTING_COLUMNS
+from marketintel.ingest import registry
+from marketintel.ingest.canonical import LISTING_COLUMNS
+from marketintel.ingest.sdk import LISTING, RawPayload
 from marketintel.store import get_table, validate_frame
 
 PLAUSIBLE = {"prices": (-10_000.0, 20_000.0), "fundamentals": (-1e7, 1e7)}  # floors and caps, loosely

@@ -13,9 +13,9 @@ import pytest
 
 from marketintel.config import shared_dir
 from marketintel.connectors.aeso.ingestor import CSD_URL, POOL_PRICE_URL, AESOIngestor
-from marketintel.connectors.base import ParseError, PullRequest, RawPayload
-from marketintel.connectors.http import HttpClient, request_key
-from marketintel.connectors.runner import ingest
+from marketintel.ingest.http import HttpClient, request_key
+from marketintel.ingest.runner import ingest
+from marketintel.ingest.sdk import ParseError, PullRequest, RawPayload
 from marketintel.store import get_table, migrate, validate_frame
 from tests.connectors.contract import ConnectorContract, parse_file
 from tests.storeproc import StoreProcess
@@ -354,11 +354,11 @@ def test_replay_builds_the_recorded_requests(store: StoreProcess, ch_database: s
     client = store.client(database=ch_database)
     migrate(client, database=ch_database)
     http = HttpClient("replay", tmp_path)
-    ing = AESOIngestor(http=http, store=client)
+    ing = AESOIngestor(http=http)
     start = pd.Timestamp("2025-03-20 10:00", tz="UTC")
-    report = ingest(ing, PullRequest("current_supply_demand", start, start + pd.Timedelta(hours=1)))
+    report = ingest(ing, PullRequest("current_supply_demand", start, start + pd.Timedelta(hours=1)), client)
     assert (report.payloads, report.rows, report.quarantined) == (1, 401, [])
-    report = ingest(ing, PullRequest("wind_forecast_7day", start, start + pd.Timedelta(hours=1)))
+    report = ingest(ing, PullRequest("wind_forecast_7day", start, start + pd.Timedelta(hours=1)), client)
     assert (report.payloads, report.rows, report.quarantined) == (1, 912, [])
     assert http.requests == 2
     n = client.command("SELECT count() FROM fundamentals FINAL WHERE source = 'aeso' AND variable = 'load'")

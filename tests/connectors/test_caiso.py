@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from marketintel.config import shared_dir
-from marketintel.connectors.base import ParseError, PullRequest, RawPayload
 from marketintel.connectors.caiso.ingestor import OASIS, CAISOIngestor
 from marketintel.connectors.caiso.outlook import parse_outlook_7day, parse_renewables_watch
-from marketintel.connectors.http import HttpClient, request_key
-from marketintel.connectors.runner import ingest
+from marketintel.ingest.http import HttpClient, request_key
+from marketintel.ingest.runner import ingest
+from marketintel.ingest.sdk import ParseError, PullRequest, RawPayload
 from marketintel.store import migrate
 from tests.connectors.contract import ConnectorContract, parse_file
 from tests.storeproc import StoreProcess
@@ -219,5 +219,5 @@ def test_replay_ingest_of_one_operating_day(store: StoreProcess, ch_database: st
     request = PullRequest(
         "renewable_forecast_dam", day.tz_convert("UTC"), (day + pd.DateOffset(days=1)).tz_convert("UTC")
     )
-    report = ingest(CAISOIngestor(http=HttpClient("replay", tmp_path), store=client), request)
+    report = ingest(CAISOIngestor(http=HttpClient("replay", tmp_path)), request, client)
     assert (report.payloads, report.rows, report.quarantined) == (1, 120, [])

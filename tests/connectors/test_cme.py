@@ -13,8 +13,6 @@ import pytest
 
 from marketintel.calendars import contracts_from_quotes, get_calendar
 from marketintel.config import shared_dir
-from marketintel.connectors import registry
-from marketintel.connectors.base import ParseError, PullRequest, RawPayload
 from marketintel.connectors.cme.ingestor import DATASET, URL, CMEIngestor
 from marketintel.connectors.cme.mapping import (
     ALIASES_NOT_MAPPED,
@@ -22,8 +20,10 @@ from marketintel.connectors.cme.mapping import (
     SYMBOLS,
     parse_with_stats,
 )
-from marketintel.connectors.http import HttpClient, request_key
 from marketintel.curves.build import build_curve
+from marketintel.ingest import registry
+from marketintel.ingest.http import HttpClient, request_key
+from marketintel.ingest.sdk import ParseError, PullRequest, RawPayload
 from marketintel.store import get_table, validate_frame
 from tests.connectors.contract import ConnectorContract
 

@@ -17,7 +17,6 @@ import pandas as pd
 import pytest
 
 from marketintel.config import shared_dir
-from marketintel.connectors.base import ParseError, PullRequest, RawPayload
 from marketintel.connectors.ercot.ingestor import (
     ARCHIVE_URL,
     DOWNLOAD_URL,
@@ -25,8 +24,9 @@ from marketintel.connectors.ercot.ingestor import (
     ERCOTIngestor,
     documents,
 )
-from marketintel.connectors.http import HttpClient, request_key
-from marketintel.connectors.runner import ingest
+from marketintel.ingest.http import HttpClient, request_key
+from marketintel.ingest.runner import ingest
+from marketintel.ingest.sdk import ParseError, PullRequest, RawPayload
 from marketintel.store import migrate
 from tests.connectors.contract import ConnectorContract, parse_file
 from tests.storeproc import StoreProcess
@@ -97,7 +97,7 @@ def test_listing_then_download_in_replay(store: StoreProcess, ch_database: str, 
     client = store.client(database=ch_database)
     migrate(client, database=ch_database)
     request = PullRequest("solar_hourly_actual_forecast", posted, posted + pd.Timedelta(minutes=1))
-    report = ingest(ERCOTIngestor(http=HttpClient("replay", tmp_path), store=client), request)
+    report = ingest(ERCOTIngestor(http=HttpClient("replay", tmp_path)), request, client)
     assert (report.payloads, report.rows, report.quarantined) == (1, 744, [])
 
 
@@ -383,7 +383,7 @@ def test_listing_then_download_of_the_load_forecast(
     migrate(client, database=ch_database)
     posted = pd.Timestamp("2025-03-13 12:30-05:00").tz_convert(UTC)
     request = PullRequest("load_forecast_7day_by_forecast_zone", posted, posted + pd.Timedelta(minutes=1))
-    report = ingest(ERCOTIngestor(http=http, store=client), request)
+    report = ingest(ERCOTIngestor(http=http), request, client)
     assert (report.payloads, report.rows, report.quarantined) == (1, 960, [])
 
 
@@ -418,7 +418,7 @@ def test_as_reports_archive_listing_then_download_in_replay(
     request = PullRequest(
         "as_reports_2day", day.tz_convert(UTC), (day + pd.DateOffset(days=1)).tz_convert(UTC)
     )
-    report = ingest(ERCOTIngestor(http=http, store=client), request)
+    report = ingest(ERCOTIngestor(http=http), request, client)
     assert (report.payloads, report.rows, report.quarantined) == (1, 13018, [])
     assert report.watermark_utc == pd.Timestamp("2024-11-04 00:00-06:00")  # the 25-hour day's end
     hours = client.command(

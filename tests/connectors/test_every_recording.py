@@ -8,8 +8,8 @@ import pytest
 
 from marketintel.cli import main
 from marketintel.config import shared_dir
-from marketintel.connectors import registry
-from marketintel.connectors.base import ParseError
+from marketintel.ingest import registry
+from marketintel.ingest.sdk import ParseError
 from tests.connectors.contract import parse_file
 
 FIXTURES = shared_dir() / "fixtures"

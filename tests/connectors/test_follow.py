@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from marketintel.config import shared_dir
-from marketintel.connectors.follow import ReplayClock, follow
-from marketintel.connectors.http import HttpClient, request_key
-from marketintel.connectors.runner import RunReport
 from marketintel.connectors.spp.ingestor import SPPIngestor
+from marketintel.ingest.follow import ReplayClock, follow
+from marketintel.ingest.http import HttpClient, request_key
+from marketintel.ingest.runner import RunReport
 from marketintel.store import migrate
 from tests.storeproc import StoreProcess
 
@@ -49,8 +49,8 @@ def test_follow_ingests_each_interval_once_after_it_ends(
     def on_report(report: RunReport) -> None:
         seen.append((clock.now(), report.watermark_utc))
 
-    ingestor = SPPIngestor(http=HttpClient("replay", spp_rt_recordings(tmp_path)), store=client)
-    reports = follow(ingestor, "lmp_real_time_5min", start, clock=clock,
+    ingestor = SPPIngestor(http=HttpClient("replay", spp_rt_recordings(tmp_path)))
+    reports = follow(ingestor, "lmp_real_time_5min", start, client, clock=clock,
                      until_utc=pd.Timestamp("2025-03-31 13:56", tz="UTC"), on_report=on_report)  # fmt: skip
     assert sum(r.payloads for r in reports) == 4 and sum(r.rows for r in reports) == 3 * 1234
     assert [reason for r in reports for _, reason in r.quarantined] == [

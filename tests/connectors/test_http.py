@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from marketintel.connectors.http import FetchError, HttpClient, RecordingMissingError
+from marketintel.ingest.http import FetchError, HttpClient, RecordingMissingError
 
 
 class _Publisher(BaseHTTPRequestHandler):

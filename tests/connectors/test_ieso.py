@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 from marketintel.config import shared_dir
-from marketintel.connectors.base import ParseError, PullRequest, RawPayload
-from marketintel.connectors.http import HttpClient, request_key
 from marketintel.connectors.ieso.ingestor import IESOIngestor
-from marketintel.connectors.runner import ingest
+from marketintel.ingest.http import HttpClient, request_key
+from marketintel.ingest.runner import ingest
+from marketintel.ingest.sdk import ParseError, PullRequest, RawPayload
 from marketintel.store import get_table, migrate, validate_frame
 from tests.connectors.contract import ConnectorContract, parse_file
 from tests.storeproc import StoreProcess
@@ -334,8 +334,9 @@ def test_replay_ingest(store: StoreProcess, ch_database: str, tmp_path: Path) ->
     client = store.client(database=ch_database)
     migrate(client, database=ch_database)
     report = ingest(
-        IESOIngestor(http=HttpClient("replay", tmp_path), store=client),
+        IESOIngestor(http=HttpClient("replay", tmp_path)),
         PullRequest("lmp_day_ahead_zonal_hourly", day, day + pd.Timedelta(days=1)),
+        client,
     )
     assert (report.payloads, report.rows, report.quarantined) == (1, 24, [])
 

@@ -14,15 +14,15 @@ import pandas as pd
 import pytest
 
 from marketintel.config import shared_dir
-from marketintel.connectors.base import ParseError, PullRequest, RawPayload
-from marketintel.connectors.http import HttpClient, RecordingMissingError, request_key
 from marketintel.connectors.isone.ingestor import (
     EXTRAS,
     WSCLIENT_VOLATILE,
     ISONEIngestor,
     wsclient_load_form,
 )
-from marketintel.connectors.runner import ingest
+from marketintel.ingest.http import HttpClient, RecordingMissingError, request_key
+from marketintel.ingest.runner import ingest
+from marketintel.ingest.sdk import ParseError, PullRequest, RawPayload
 from marketintel.store import get_table, migrate, validate_frame
 from tests.connectors.contract import ConnectorContract, parse_file
 from tests.storeproc import StoreProcess
@@ -504,11 +504,9 @@ def test_replay_builds_the_recorded_requests(store: StoreProcess, ch_database: s
     migrate(client, database=ch_database)
     window = (day.tz_convert("UTC"), (day + pd.DateOffset(days=1)).tz_convert("UTC"))
     http = HttpClient("replay", tmp_path)
-    report = ingest(
-        ISONEIngestor(http=http, store=client), PullRequest("load_forecast_by_region_hourly", *window)
-    )
+    report = ingest(ISONEIngestor(http=http), PullRequest("load_forecast_by_region_hourly", *window), client)
     assert (report.payloads, report.rows, report.quarantined) == (1, 1264, [])
-    report = ingest(ISONEIngestor(http=http, store=client), PullRequest("fuel_mix", *window))
+    report = ingest(ISONEIngestor(http=http), PullRequest("fuel_mix", *window), client)
     assert (report.payloads, report.rows, report.quarantined) == (1, 2154, [])
     assert client.command("SELECT count() FROM fundamentals FINAL WHERE source = 'isone'") == 1264 + 2154
 
@@ -527,8 +525,8 @@ def test_web_client_load_replays_its_form_post(store: StoreProcess, ch_database:
     client = store.client(database=ch_database)
     migrate(client, database=ch_database)
     window = (day.tz_convert("UTC"), (day + pd.DateOffset(days=1)).tz_convert("UTC"))
-    ing = ISONEIngestor(http=HttpClient("replay", tmp_path), store=client)
-    report = ingest(ing, PullRequest("load_5min_wsclient", *window))
+    ing = ISONEIngestor(http=HttpClient("replay", tmp_path))
+    report = ingest(ing, PullRequest("load_5min_wsclient", *window), client)
     assert (report.payloads, report.rows, report.quarantined) == (1, 823, [])
     assert (
         client.command("SELECT count() FROM fundamentals FINAL WHERE source = 'isone' AND variable = 'load'")
@@ -536,4 +534,4 @@ def test_web_client_load_replays_its_form_post(store: StoreProcess, ch_database:
     )
     next_day = PullRequest("load_5min_wsclient", window[1], window[1] + pd.Timedelta(days=1))
     with pytest.raises(RecordingMissingError, match="POST"):  # a day not recorded: the replay says so
-        ingest(ISONEIngestor(http=HttpClient("replay", tmp_path), store=client), next_day)
+        ingest(ISONEIngestor(http=HttpClient("replay", tmp_path)), next_day, client)

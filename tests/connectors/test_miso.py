@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from marketintel.config import shared_dir
-from marketintel.connectors.base import ParseError, PullRequest, RawPayload
-from marketintel.connectors.http import HttpClient, request_key
 from marketintel.connectors.miso.ingestor import REPORTS, MISOIngestor
 from marketintel.connectors.miso.mapping import parse_df_al
-from marketintel.connectors.runner import ingest
+from marketintel.ingest.http import HttpClient, request_key
+from marketintel.ingest.runner import ingest
+from marketintel.ingest.sdk import ParseError, PullRequest, RawPayload
 from marketintel.store import migrate
 from tests.connectors.contract import ConnectorContract, parse_file
 from tests.storeproc import StoreProcess
@@ -78,8 +78,9 @@ def test_replay_ingest_of_a_report(store: StoreProcess, ch_database: str, tmp_pa
     migrate(client, database=ch_database)
     day = pd.Timestamp("2025-12-02 05:00", tz="UTC")  # the EST market day
     report = ingest(
-        MISOIngestor(http=HttpClient("replay", tmp_path), store=client),
+        MISOIngestor(http=HttpClient("replay", tmp_path)),
         PullRequest("lmp_day_ahead_exante_hourly", day, day + pd.Timedelta(days=1)),
+        client,
     )
     assert (report.payloads, report.rows, report.quarantined) == (1, 72, [])
 

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 from marketintel.config import shared_dir
-from marketintel.connectors.base import ParseError, PullRequest, RawPayload
-from marketintel.connectors.http import HttpClient, request_key
 from marketintel.connectors.nyiso.ingestor import NYISOIngestor
-from marketintel.connectors.runner import ingest
+from marketintel.ingest.http import HttpClient, request_key
+from marketintel.ingest.runner import ingest
+from marketintel.ingest.sdk import ParseError, PullRequest, RawPayload
 from marketintel.store import migrate
 from tests.connectors.contract import ConnectorContract, parse_file
 from tests.storeproc import StoreProcess
@@ -335,8 +335,8 @@ def test_replay_builds_the_recorded_monthly_zip_request(
     client = store.client(database=ch_database)
     migrate(client, database=ch_database)
     request = PullRequest("fuel_mix_5min", month, month + pd.DateOffset(months=1))
-    ing = NYISOIngestor(http=_replay(tmp_path, url, "pyiso/20160401rtfuelmix_csv.zip"), store=client)
-    report = ingest(ing, request)
+    ing = NYISOIngestor(http=_replay(tmp_path, url, "pyiso/20160401rtfuelmix_csv.zip"))
+    report = ingest(ing, request, client)
     assert (report.payloads, report.rows, report.quarantined) == (1, 61033, [])
     assert report.watermark_utc == _at("2016-05-01 04:00")
     assert client.command("SELECT count() FROM fundamentals FINAL WHERE source = 'nyiso'") == 61033
@@ -351,7 +351,7 @@ def test_replay_builds_the_recorded_daily_request(
     assert re.fullmatch(r"http://mis\.nyiso\.com/public/csv/isolf/20250219isolf\.csv", url)
     client = store.client(database=ch_database)
     migrate(client, database=ch_database)
-    ing = NYISOIngestor(http=_replay(tmp_path, url, "em/20250219isolf.csv"), store=client)
+    ing = NYISOIngestor(http=_replay(tmp_path, url, "em/20250219isolf.csv"))
     ing.recent_days = 100_000  # treat 2025-02-19 as recent: the daily CSV, not the month's ZIP
-    report = ingest(ing, PullRequest("load_forecast_hourly", day, day + pd.DateOffset(days=1)))
+    report = ingest(ing, PullRequest("load_forecast_hourly", day, day + pd.DateOffset(days=1)), client)
     assert (report.payloads, report.rows, report.quarantined) == (1, 1728, [])

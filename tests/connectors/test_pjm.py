@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from marketintel.config import shared_dir
-from marketintel.connectors.base import ParseError, PullRequest, RawPayload
-from marketintel.connectors.http import HttpClient, request_key
 from marketintel.connectors.pjm.ingestor import BASE, PJMIngestor
-from marketintel.connectors.runner import ingest
+from marketintel.ingest.http import HttpClient, request_key
+from marketintel.ingest.runner import ingest
+from marketintel.ingest.sdk import ParseError, PullRequest, RawPayload
 from marketintel.store import migrate
 from tests.connectors.contract import ConnectorContract, parse_file
 from tests.storeproc import StoreProcess
@@ -108,6 +108,6 @@ def test_replay_ingest_into_the_store(store: StoreProcess, ch_database: str, tmp
     request = PullRequest(
         "lmp_day_ahead_hourly", day.tz_convert("UTC"), (day + pd.DateOffset(days=1)).tz_convert("UTC")
     )
-    report = ingest(PJMIngestor(http=HttpClient("replay", tmp_path), store=client), request)
+    report = ingest(PJMIngestor(http=HttpClient("replay", tmp_path)), request, client)
     assert (report.payloads, report.rows, report.quarantined) == (1, 552, [])
     assert client.command("SELECT count() FROM prices FINAL WHERE market = 'PJM_DAY_AHEAD_HOURLY'") == 552

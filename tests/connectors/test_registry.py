@@ -8,8 +8,8 @@ import sys
 import pandas as pd
 import pytest
 
-from marketintel.connectors import registry
-from marketintel.connectors.base import PullRequest, UnknownDatasetError
+from marketintel.ingest import registry
+from marketintel.ingest.sdk import PullRequest, UnknownDatasetError
 from tests.connectors.toy import ToyIngestor
 
 

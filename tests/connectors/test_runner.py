@@ -11,8 +11,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from marketintel.connectors.base import PullRequest, RawPayload
-from marketintel.connectors.runner import ingest, read_watermark
+from marketintel.ingest.runner import ingest, read_watermark
+from marketintel.ingest.sdk import PullRequest, RawPayload
 from marketintel.store import migrate
 from tests.connectors.toy import ToyIngestor
 from tests.storeproc import StoreProcess
@@ -33,13 +33,13 @@ def _prices(client: Any) -> tuple[int, int]:
 
 
 def test_ingest_archives_emits_and_checkpoints(db_client: Any) -> None:
-    report = ingest(ToyIngestor(store=db_client), PullRequest("daily", *JAN))
+    report = ingest(ToyIngestor(), PullRequest("daily", *JAN), db_client)
     assert (report.payloads, report.rows, report.quarantined) == (10, 240, [])
     assert _prices(db_client) == (240, 240)
     statuses = db_client.query("SELECT status, count() FROM raw_payloads FINAL GROUP BY status").result_rows
     assert statuses == [("ok", 10)]
     assert read_watermark(db_client, "toy", "daily") == JAN[1]
-    again = ingest(ToyIngestor(store=db_client), PullRequest("daily", *JAN))  # nothing left to do
+    again = ingest(ToyIngestor(), PullRequest("daily", *JAN), db_client)  # nothing left to do
     assert again.payloads == 0 and again.resumed_from_utc == JAN[1]
     assert _prices(db_client) == (240, 240)
 
@@ -51,7 +51,7 @@ def test_bad_payloads_are_quarantined_with_reasons_and_the_run_goes_on(db_client
         "2024-01-04": b"start,price_eur\n2024-01-04T00:00:00Z,1\n",
         "2024-01-05": b"interval_start_utc,price\nnot-a-time,1\n",
     }
-    report = ingest(ToyIngestor(store=db_client, overrides=bad), PullRequest("daily", *JAN))
+    report = ingest(ToyIngestor(overrides=bad), PullRequest("daily", *JAN), db_client)
     reasons = dict(report.quarantined)
     assert report.payloads == 10 and len(reasons) == 4
     assert "HTML page" in reasons["toy://2024-01-02.csv"]
@@ -95,8 +95,9 @@ def test_a_run_killed_in_the_middle_resumes_without_gap_or_duplicate(
         "2024-01-21", tz="UTC"
     )
     report = ingest(
-        ToyIngestor(store=db_client),
+        ToyIngestor(),
         PullRequest("daily", pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-01-21", tz="UTC")),
+        db_client,
     )
     assert report.resumed_from_utc == watermark
     assert _prices(db_client) == (20 * 24, 20 * 24)  # every hour once: no gap, no duplicate
@@ -115,7 +116,7 @@ def test_a_payload_the_mapping_could_place_only_in_part_is_kept_as_partial(db_cl
                 frame.attrs["left_out"] = "hour ending 1 left out: it cannot be placed"
             return frame
 
-    report = ingest(OneHourUnplaceable(store=db_client), PullRequest("daily", *JAN))
+    report = ingest(OneHourUnplaceable(), PullRequest("daily", *JAN), db_client)
     assert report.rows == 239 and report.quarantined == []
     assert report.partial == [("toy://2024-01-02.csv", "hour ending 1 left out: it cannot be placed")]
     assert "partial toy://2024-01-02.csv" in str(report)

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 
 from marketintel.config import shared_dir
-from marketintel.connectors.base import ParseError, PullRequest
-from marketintel.connectors.http import HttpClient, RecordingMissingError, request_key
-from marketintel.connectors.runner import ingest
 from marketintel.connectors.spp.grid_conditions import parse_grid_conditions
 from marketintel.connectors.spp.ingestor import SPPIngestor
 from marketintel.connectors.spp.interchange import parse_interchange
+from marketintel.ingest.http import HttpClient, RecordingMissingError, request_key
+from marketintel.ingest.runner import ingest
+from marketintel.ingest.sdk import ParseError, PullRequest
 from marketintel.store import migrate
 from tests.connectors.contract import ConnectorContract, parse_file
 from tests.storeproc import StoreProcess
@@ -217,12 +217,13 @@ def test_replay_ingest_into_the_store(store: StoreProcess, ch_database: str, tmp
     migrate(client, database=ch_database)
     http = HttpClient("replay", _recordings(tmp_path))
     window = (pd.Timestamp("2025-03-31 13:35", tz="UTC"), pd.Timestamp("2025-03-31 13:55", tz="UTC"))
-    report = ingest(SPPIngestor(http=http, store=client), PullRequest("lmp_real_time_5min", *window))
+    report = ingest(SPPIngestor(http=http), PullRequest("lmp_real_time_5min", *window), client)
     assert (report.payloads, report.rows, len(report.quarantined)) == (4, 3 * 1234, 1)
     assert "empty file" in report.quarantined[0][1]
     assert client.command("SELECT count() FROM prices FINAL WHERE market = 'SPP_REAL_TIME_5MIN'") == 3 * 1234
     with pytest.raises(RecordingMissingError):  # one interval further was not recorded
         ingest(
-            SPPIngestor(http=http, store=client),
+            SPPIngestor(http=http),
             PullRequest("lmp_real_time_5min", window[0], window[1] + pd.Timedelta("5min")),
+            client,
         )

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from marketintel.connectors.base import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
+from marketintel.ingest.sdk import Catalog, Dataset, Ingestor, ParseError, PullRequest, RawPayload
 
 HEADER = "interval_start_utc,price"
 
@@ -29,12 +29,11 @@ class ToyIngestor(Ingestor):
     def __init__(
         self,
         http: object = None,
-        store: object = None,
         *,
         overrides: dict[str, bytes] | None = None,
         delay_s: float = 0.0,
     ) -> None:
-        super().__init__(http, store)
+        super().__init__(http)
         self.overrides = overrides or {}
         self.delay_s = delay_s
 
@@ -86,7 +85,7 @@ class ToyIngestor(Ingestor):
 if __name__ == "__main__":  # used by the kill -9 test: ingest a window slowly in a separate process
     import sys
 
-    from marketintel.connectors.runner import ingest
+    from marketintel.ingest.runner import ingest
     from marketintel.store.client import connect
 
     port, database, start, end = sys.argv[1:5]
@@ -96,7 +95,8 @@ if __name__ == "__main__":  # used by the kill -9 test: ingest a window slowly i
         )
     )
     ingest(
-        ToyIngestor(store=client, delay_s=0.3),
+        ToyIngestor(delay_s=0.3),
         PullRequest("daily", pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")),
+        client,
         progress=lambda line: print(line, flush=True),
     )

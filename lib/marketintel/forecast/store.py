@@ -32,7 +32,7 @@ def write_panel(
 
     Every hour of a day carries the day's publication instant as ``published_at_utc``.
     """
-    from marketintel.connectors.canonical import slug
+    from marketintel.ingest.canonical import slug
     from marketintel.store import insert_df
 
     hours = _hours_utc(panel).as_unit("ms")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from marketintel.connectors.base import Ingestor
 from marketintel.exceptions import MarketIntelError
+from marketintel.ingest.sdk import Ingestor
 
 GROUP = "marketintel.connectors"
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from marketintel.connectors.base import LISTING, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.exceptions import MarketIntelError, SchemaError
+from marketintel.ingest.sdk import LISTING, Ingestor, ParseError, PullRequest, RawPayload
 from marketintel.store import get_table, insert_df, validate_frame
 
 
@@ -39,11 +39,43 @@ class RunReport:
     seconds: float = 0.0
     partial: list[tuple[str, str]] = field(default_factory=list)  # (url, what was left out and why)
 
+    instruments: int = 0  # instruments seen for the first time and registered in ``instruments``
+
+    @classmethod
+    def combine(cls, reports: list[RunReport], *, source: str, dataset: str, run_id: str = "") -> RunReport:
+        """Return one report for consecutive runs of a dataset (a follow): sums, the last watermark.
+
+        Parameters
+        ----------
+        reports : list of RunReport
+            The runs, in order.
+        source, dataset : str
+            Used when ``reports`` is empty (nothing was due).
+        run_id : str
+            The caller's run id (default: the first run's).
+        """
+        if not reports:
+            return cls(source, dataset, run_id)
+        return cls(
+            source,
+            dataset,
+            run_id or reports[0].run_id,
+            resumed_from_utc=reports[0].resumed_from_utc,
+            payloads=sum(r.payloads for r in reports),
+            rows=sum(r.rows for r in reports),
+            quarantined=[q for r in reports for q in r.quarantined],
+            watermark_utc=reports[-1].watermark_utc,
+            seconds=sum(r.seconds for r in reports),
+            partial=[p for r in reports for p in r.partial],
+            instruments=sum(r.instruments for r in reports),
+        )
+
     def __str__(self) -> str:
         resumed = f", resumed at {self.resumed_from_utc}" if self.resumed_from_utc is not None else ""
         lines = [
             f"{self.source}/{self.dataset}: {self.payloads} payload(s), {self.rows:,} rows, "
-            f"{len(self.quarantined)} quarantined, watermark {self.watermark_utc}{resumed} "
+            f"{len(self.quarantined)} quarantined, {self.instruments} new instrument(s), "
+            f"watermark {self.watermark_utc}{resumed} "
             f"[{self.seconds:.1f} s, run {self.run_id}]"
         ]
         lines += [f"  quarantined {url}: {reason}" for url, reason in self.quarantined]
@@ -102,9 +134,31 @@ def archive(client: Any, raw: RawPayload, status: str, reason: str = "") -> None
     insert_df(client, "raw_payloads", frame)
 
 
+def known_instruments(client: Any, source: str) -> set[str]:
+    """Return the ids of the instruments a source has registered."""
+    rows = client.query(
+        "SELECT DISTINCT instrument_id FROM instruments FINAL WHERE source = {s:String}",
+        parameters={"s": source},
+    ).result_rows
+    return {str(r[0]) for r in rows}
+
+
+def register_instruments(client: Any, frame: pd.DataFrame, known: set[str]) -> int:
+    """Store the instruments of ``frame`` not in ``known`` (updated in place); return how many [rows]."""
+    if frame.empty:
+        return 0
+    new = frame[~frame["instrument_id"].isin(known)].drop_duplicates("instrument_id")
+    if new.empty:
+        return 0
+    insert_df(client, "instruments", new)
+    known.update(new["instrument_id"])
+    return len(new)
+
+
 def ingest(
     ingestor: Ingestor,
     request: PullRequest,
+    store: Any,
     *,
     run_id: str | None = None,
     progress: Callable[[str], None] | None = None,
@@ -114,16 +168,18 @@ def ingest(
     Parameters
     ----------
     ingestor : Ingestor
-        The connector, with ``store`` set to a clickhouse-connect client.
+        The connector (with its HTTP client).
     request : PullRequest
         Dataset and window; the part before the stored watermark is skipped.
+    store : clickhouse_connect.driver.Client
+        The store the payloads, rows and checkpoints are written to.
     run_id : str, optional
         Identifier written with the checkpoints (default: a new UUID).
     progress : callable, optional
         Receives one line per payload (e.g. ``print``).
     """
     t0 = time.perf_counter()
-    client = ingestor.store
+    client = store
     dataset = ingestor.discover().dataset(request.dataset)
     if dataset.table == LISTING:
         raise MarketIntelError(
@@ -132,6 +188,7 @@ def ingest(
         )
     spec = get_table(dataset.table)
     report = RunReport(ingestor.source, dataset.name, run_id or str(uuid.uuid4()))
+    known = known_instruments(client, ingestor.source)
     watermark = read_watermark(client, ingestor.source, dataset.name)
     if watermark is not None and watermark > request.start_utc:
         report.resumed_from_utc = watermark
@@ -155,8 +212,9 @@ def ingest(
             if progress:
                 progress(f"  QUARANTINED {raw.url}: {reason}")
         else:
-            rows = ingestor.emit([frame], dataset.table)
+            rows = insert_df(client, dataset.table, frame)
             report.rows += rows
+            report.instruments += register_instruments(client, ingestor.instruments(frame, dataset), known)
             left_out = str(frame.attrs.get("left_out", ""))
             if left_out:  # what the mapping could not place, kept with the payload and reported
                 archive(client, raw, "partial", left_out)
@@ -166,8 +224,10 @@ def ingest(
             if progress:
                 progress(f"  {raw.url}: {rows:,} rows" + (f" (PARTIAL: {left_out})" if left_out else ""))
         if raw.window_end_utc is not None:
-            ingestor.checkpoint(
-                {"dataset": dataset.name, "watermark_utc": raw.window_end_utc, "run_id": report.run_id}
+            write_checkpoint(
+                client,
+                ingestor.source,
+                {"dataset": dataset.name, "watermark_utc": raw.window_end_utc, "run_id": report.run_id},
             )
             report.watermark_utc = raw.window_end_utc
     report.seconds = time.perf_counter() - t0

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 
-from marketintel.connectors.base import Ingestor, PullRequest
-from marketintel.connectors.runner import RunReport, ingest, read_watermark
+from marketintel.ingest.runner import RunReport, ingest, read_watermark
+from marketintel.ingest.sdk import Ingestor, PullRequest
 
 NO_LAG = pd.Timedelta(0)
 
@@ -77,6 +77,7 @@ def follow(
     ingestor: Ingestor,
     dataset: str,
     start_utc: pd.Timestamp,
+    store: Any,
     *,
     clock: Clock | None = None,
     until_utc: pd.Timestamp | None = None,
@@ -88,11 +89,13 @@ def follow(
     Parameters
     ----------
     ingestor : Ingestor
-        The connector (``http`` and ``store`` set).
+        The connector (with its HTTP client).
     dataset : str
         The dataset to follow; its ``cadence`` sets the step.
     start_utc : pd.Timestamp
         Where to start if the dataset has no watermark yet.
+    store : clickhouse_connect.driver.Client
+        The store the runner writes to.
     clock : Clock, optional
         Default :class:`WallClock`.
     until_utc : pd.Timestamp, optional
@@ -111,9 +114,9 @@ def follow(
         available = (clock.now() - lag).floor(cadence)
         if last is not None:
             available = min(available, last)
-        watermark = read_watermark(ingestor.store, ingestor.source, dataset) or start
+        watermark = read_watermark(store, ingestor.source, dataset) or start
         if available > watermark:
-            report = ingest(ingestor, PullRequest(dataset, max(watermark, start), available))
+            report = ingest(ingestor, PullRequest(dataset, max(watermark, start), available), store)
             reports.append(report)
             if on_report is not None:
                 on_report(report)

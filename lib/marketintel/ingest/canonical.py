@@ -80,3 +80,59 @@ def listing_frame(
     for col in ("published_at_utc", "covers_start_utc"):
         frame[col] = pd.to_datetime(frame[col], utc=True).astype("datetime64[ms, UTC]")
     return frame.sort_values(["published_at_utc", "document_id"], ignore_index=True)
+
+
+def _instrument_rows(keys: pd.DataFrame, **columns: Any) -> pd.DataFrame:
+    now = pd.Timestamp.now(tz="UTC")
+    out = keys.reset_index(drop=True).assign(**columns)
+    out["valid_to_utc"] = pd.Series([pd.NaT] * len(out), dtype="datetime64[ms, UTC]")
+    out["published_at_utc"] = out["valid_from_utc"]
+    out["ingested_at_utc"] = now
+    return out
+
+
+def instruments_frame(
+    frame: pd.DataFrame, table: str, source: str, commodity: str, timezone: str
+) -> pd.DataFrame:
+    """Return the ``instruments`` rows that canonical rows of ``table`` name (empty for other tables).
+
+    ``prices``: one per market and location, ``MARKET.LOCATION``. ``forward_quotes``: one per market,
+    product and profile, ``MARKET.PRODUCT.PROFILE``. Each is valid from the first interval start (or trade
+    date, as local midnight in ``timezone``) in ``frame``, which is also its ``published_at_utc``.
+    """
+    if frame.empty or table not in ("prices", "forward_quotes"):
+        return pd.DataFrame()
+    if table == "prices":
+        keys = ["market", "location", "location_type", "currency", "unit"]
+        first = frame.groupby(keys, sort=True, dropna=False)["interval_start_utc"].min().reset_index()
+        first = first.rename(columns={"interval_start_utc": "valid_from_utc"})
+        return _instrument_rows(
+            first,
+            instrument_id=first["market"] + "." + first["location"],
+            commodity=commodity,
+            product="",
+            timezone=timezone,
+            description="",
+            source=source,
+        )[_INSTRUMENT_COLUMNS]
+    keys = ["market", "product", "profile", "currency", "unit"]
+    first = frame.groupby(keys, sort=True, dropna=False)["trade_date"].min().reset_index()
+    starts = pd.DatetimeIndex(pd.to_datetime(first["trade_date"])).tz_localize(timezone).tz_convert("UTC")
+    first["valid_from_utc"] = starts.as_unit("ms")
+    return _instrument_rows(
+        first,
+        instrument_id=first["market"] + "." + first["product"] + "." + first["profile"],
+        commodity=commodity,
+        location="",
+        location_type="",
+        timezone=timezone,
+        description="",
+        source=source,
+    )[_INSTRUMENT_COLUMNS]
+
+
+_INSTRUMENT_COLUMNS = [
+    "instrument_id", "commodity", "market", "location", "location_type", "product", "currency", "unit",
+    "timezone", "description", "valid_from_utc", "valid_to_utc", "source", "published_at_utc",
+    "ingested_at_utc",
+]  # fmt: skip

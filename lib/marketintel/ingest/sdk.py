@@ -1,7 +1,7 @@
 """The Ingestor SDK: what a connector is, what it hands over, and the errors it raises.
 
 A connector is a package (``connectors/<source>/``) with an :class:`Ingestor` subclass registered as an
-entry point in the ``marketintel.connectors`` group. The SDK runs it (:mod:`marketintel.connectors.runner`):
+entry point in the ``marketintel.connectors`` group. The SDK runs it (:mod:`marketintel.ingest.runner`):
 every payload is archived in ``raw_payloads`` before it is parsed, a payload that cannot be parsed is kept
 as ``quarantined`` with its reason, and progress is checkpointed after each payload so that a run killed
 in the middle resumes with no gap and no duplicate.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -137,14 +137,21 @@ class Ingestor(ABC):
     """Base class of every connector.
 
     Subclasses set :attr:`source` and implement :meth:`discover`, :meth:`pull_or_subscribe` and
-    :meth:`map_to_schema`; :meth:`emit` and :meth:`checkpoint` are the SDK's and rarely overridden.
+    :meth:`map_to_schema`. Storing, archiving and checkpointing are the runner's
+    (:func:`marketintel.ingest.runner.ingest`); a connector only fetches (through ``http``) and maps.
+
+    Parameters
+    ----------
+    http : HttpClient, optional
+        The shared HTTP client (live, record or replay); ``None`` for mapping saved payloads only.
     """
 
     source: ClassVar[str]
+    #: what the source's price series trade: power, gas or carbon (``instruments.commodity``)
+    commodity: ClassVar[str] = "power"
 
-    def __init__(self, http: Any = None, store: Any = None) -> None:
+    def __init__(self, http: Any = None) -> None:
         self.http = http
-        self.store = store
 
     @abstractmethod
     def discover(self) -> Catalog:
@@ -196,18 +203,14 @@ class Ingestor(ABC):
             f"{self.source}: cannot tell the dataset of {filename!r}; pass --dataset (one of {known})"
         )
 
-    def emit(self, frames: Iterable[pd.DataFrame], table: str) -> int:
-        """Store canonical frames (idempotent: the tables replace identical facts); return rows written."""
-        from marketintel.store import insert_df
+    def instruments(self, frame: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
+        """Return the instruments that canonical rows of ``dataset`` show (rows of ``instruments``).
 
-        if self.store is None:
-            raise MarketIntelError(f"{self.source}: no store client to emit to")
-        return sum(insert_df(self.store, table, frame) for frame in frames if len(frame))
+        The runner registers the ones it has not seen before. The default: one instrument per market and
+        location of ``prices`` rows (``MARKET.LOCATION``) and per market, product and profile of
+        ``forward_quotes`` rows (``MARKET.PRODUCT.PROFILE``), valid from the first interval or trade date
+        seen; other tables name no instruments. Override to add descriptions or other commodities.
+        """
+        from marketintel.ingest.canonical import instruments_frame
 
-    def checkpoint(self, state: dict[str, Any]) -> None:
-        """Record progress (``dataset``, ``watermark_utc``, optional ``state``/``run_id``)."""
-        from marketintel.connectors.runner import write_checkpoint
-
-        if self.store is None:
-            raise MarketIntelError(f"{self.source}: no store client to checkpoint to")
-        write_checkpoint(self.store, self.source, state)
+        return instruments_frame(frame, dataset.table, self.source, self.commodity, dataset.timezone)

@@ -12,12 +12,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from marketintel.config import shared_dir
-from marketintel.connectors.http import request_key
 from marketintel.exceptions import MarketIntelError
+from marketintel.ingest.http import request_key
 
 
 @dataclass(frozen=True)
@@ -93,19 +94,38 @@ RECORDINGS: dict[tuple[str, str], Recording] = {
 }  # fmt: skip
 
 
-def replay_folder(source: str, dataset: str, folder: Path) -> Recording:
+def replay_folder(source: str, dataset: str, folder: Path, start: Any = None, end: Any = None) -> Recording:
     """Write the replay folder (bodies + ``index.json``) of a recorded dataset into ``folder``.
+
+    Parameters
+    ----------
+    source, dataset : str
+        The recorded dataset.
+    folder : Path
+        Where to write it.
+    start, end : str or pd.Timestamp, optional
+        The window to be replayed [UTC]; it must lie inside the recording.
 
     Raises
     ------
     MarketIntelError
-        When there is no recording of that dataset, or the shared recordings are not found (the message
-        says where they were looked for, ``MI_SHARED_DIR``).
+        When there is no recording of that dataset, the window lies outside it, or the shared recordings
+        are not found (the message says where they were looked for, ``MI_SHARED_DIR``).
     """
     recording = RECORDINGS.get((source, dataset))
     if recording is None:
         known = ", ".join(f"{s}/{d}" for s, d in RECORDINGS)
         raise MarketIntelError(f"no recorded replay of {source}/{dataset}; recorded: {known}")
+    for value, outside in (
+        (start, lambda t: t < recording.start_utc),
+        (end, lambda t: t > recording.end_utc),
+    ):
+        stamp = None if value is None else pd.Timestamp(value)
+        if stamp is not None and outside(stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp):
+            raise MarketIntelError(
+                f"the window {start} .. {end} is outside the recording of {source}/{dataset}, "
+                f"{recording.start_utc} .. {recording.end_utc}; choose a window inside it or replay=False"
+            )
     folder.mkdir(parents=True, exist_ok=True)
     index = {}
     for k, (url, path) in enumerate(recording.requests()):
