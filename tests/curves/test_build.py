@@ -11,6 +11,7 @@ import pytest
 
 from marketintel.calendars import Contract, get_calendar, read_contracts_csv
 from marketintel.config import shared_dir
+from marketintel.curves import solve
 from marketintel.curves.build import (
     CurveSolveError,
     InconsistentContractsError,
@@ -18,7 +19,11 @@ from marketintel.curves.build import (
     Shift,
     build_curve,
     choose_blocks,
+    clear_caches,
 )
+from marketintel.curves.grid import block_days, delivery_grid
+from marketintel.curves.matrix import contract_matrix, pattern_columns
+from marketintel.curves.solve import dependencies
 
 CURVES = shared_dir() / "curves"
 needs_cases = pytest.mark.skipif(not CURVES.is_dir(), reason=f"reference curve cases not found at {CURVES}")
@@ -245,3 +250,117 @@ def test_same_inputs_same_hash() -> None:
     assert one.input_sha256 == two.input_sha256
     changed = build_curve(contracts, EEX, "2026-01-01", "2026-02-28", tolerance=1e-5)
     assert changed.input_sha256 != one.input_sha256
+
+
+def _month(m: int) -> tuple[dt.date, dt.date]:
+    return dt.date(2026, m, 1), dt.date(2026, m + 1, 1) - dt.timedelta(days=1)
+
+
+def _hourly_contracts() -> list[Contract]:
+    months = [
+        Contract(f"M-2026-{m:02d}", *_month(m), price=p)
+        for m, p in ((1, 80.0), (2, 74.0), (3, 66.0), (4, 58.0), (5, 55.0))
+    ]
+    return [
+        *months,
+        Contract("Q-2026-Q1", dt.date(2026, 1, 1), dt.date(2026, 3, 31), "peak", 88.0),
+        Contract("M-2026-04", *_month(4), "peak", 63.0),
+        Contract("M-2026-05", *_month(5), "peak", 61.0),
+    ]
+
+
+def test_the_contract_matrix_weights_each_block_day_by_its_hours() -> None:
+    pjm = get_calendar("PJM")
+    start, end = dt.date(2026, 1, 1), dt.date(2026, 6, 30)
+    contracts = [
+        Contract("Q-2026-Q1", dt.date(2026, 1, 1), dt.date(2026, 3, 31), "base", 50.0),
+        Contract("M-2026-03", dt.date(2026, 3, 1), dt.date(2026, 3, 31), "peak", 60.0),
+        Contract("M-2026-02", dt.date(2026, 2, 1), dt.date(2026, 2, 28), "2x16", 40.0),
+        Contract("Q-2026-Q2", dt.date(2026, 4, 1), dt.date(2026, 6, 30), "offpeak", 35.0),
+    ]
+    grid = delivery_grid(pjm, start, end)
+    blocks = choose_blocks(pjm, {c.profile.lower() for c in contracts})
+    days = block_days(grid, blocks, "hours")
+    a = contract_matrix(contracts, grid, blocks, days).toarray()
+    hours = pjm.hourly(start, end)
+    dates = hours["date"].dt.date.to_numpy()
+    for row, c in zip(a, contracts, strict=True):
+        mask = (dates >= c.start) & (dates <= c.end) & pjm.profile_mask(hours, c.profile)
+        assert row.sum() == pytest.approx(1.0, abs=1e-14)
+        # the row's weight on block-day (b, d) is that block-day's share of the contract's hours
+        cell = days.cell_of_hour[mask]
+        expected = np.bincount(cell, minlength=a.shape[1]) / mask.sum()
+        assert np.array_equal(row, expected)
+
+
+@needs_cases
+def test_compressed_columns_keep_every_dependency(case_a: tuple[list[Contract], pd.DataFrame]) -> None:
+    contracts, _ = case_a
+    build = build_curve(contracts, EEX, "2025-02-01", "2027-12-31")
+    a = build.matrix
+    assert a is not None
+    small = pattern_columns(a)
+    assert small.shape[1] < a.shape[1] // 50
+    order = np.lexsort((np.arange(a.shape[0]), np.diff(a.indptr)))
+    full, compressed = dependencies(a, order), dependencies(small, order)
+    assert full.independent.tolist() == compressed.independent.tolist()
+    for one, other in zip(full.dependencies, compressed.dependencies, strict=True):
+        assert one.index == other.index and one.combination == pytest.approx(other.combination, abs=1e-12)
+
+
+def test_a_rebuild_reuses_the_grid_and_the_factorisation_and_gives_the_same_curve() -> None:
+    contracts = _hourly_contracts()
+    moved = [Contract(c.name, c.start, c.end, c.profile, (c.price or 0) * 1.1 + 2.0) for c in contracts]
+    clear_caches()
+    first = build_curve(contracts, EEX, "2026-01-01", "2026-05-31", granularity="hourly")
+    again = build_curve(moved, EEX, "2026-01-01", "2026-05-31", granularity="hourly")
+    assert first.hourly_curve is not None and again.hourly_curve is not None
+    assert again.hourly_curve.grid is first.hourly_curve.grid  # the kept grid
+    clear_caches()
+    fresh = build_curve(moved, EEX, "2026-01-01", "2026-05-31", granularity="hourly")
+    assert fresh.solution is not None and again.solution is not None
+    assert np.array_equal(fresh.solution, again.solution)  # the same computation, only not repeated
+    pd.testing.assert_frame_equal(fresh.fits, again.fits)
+    assert again.max_reprice_error < 1e-8
+    assert again.matrix is not first.matrix  # callers get their own copy of the kept rows
+
+
+def test_the_hourly_frame_is_built_when_asked_for_and_matches_the_curve() -> None:
+    build = build_curve(_hourly_contracts(), EEX, "2026-01-01", "2026-05-31", granularity="hourly")
+    assert build.hourly_curve is not None
+    curve = build.curve
+    assert curve.index.name == "datetime_utc" and str(curve.index.dtype) == "datetime64[ms, UTC]"
+    frame = build.hourly
+    assert frame is not None and build.hourly is frame  # built once, then the same frame
+    assert list(frame.columns) == ["datetime_utc", "datetime_local", "date", "block", "price"]
+    assert np.array_equal(frame["price"].to_numpy(), curve.to_numpy())
+    assert (frame["datetime_utc"].to_numpy() == curve.index.to_numpy()).all()
+    # the vectorised hourly repricing is the plain average over each contract's hours
+    hours = frame.assign(is_peak=frame["block"] == "peak")
+    dates = hours["date"].dt.date
+    for c, repriced in zip(_hourly_contracts(), build.fits["repriced"], strict=True):
+        sel = (dates >= c.start) & (dates <= c.end) & EEX.profile_mask(hours, c.profile)
+        assert repriced == pytest.approx(hours.loc[sel, "price"].mean(), abs=1e-12)
+    daily = build_curve(_hourly_contracts(), EEX, "2026-01-01", "2026-05-31")
+    assert daily.hourly is None and daily.hourly_curve is None
+
+
+def test_bid_ask_through_cvxpy_goes_through_cvxpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    contracts = [
+        Contract(f"M-2026-0{m}", *_month(m), bid=b, ask=b + 1)
+        for m, b in ((1, 79.0), (2, 70.0), (3, 61.0), (4, 57.0))
+    ]
+    routes: list[str] = []
+    original = solve.solve_bands
+
+    def spy(*args: object, **kwargs: object) -> solve.BandSolution:
+        routes.append(str(kwargs.get("via")))
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(solve, "solve_bands", spy)
+    direct = build_curve(contracts, EEX, "2026-01-01", "2026-04-30", bid_ask=True)
+    through = build_curve(contracts, EEX, "2026-01-01", "2026-04-30", bid_ask=True, band_solver="cvxpy")
+    assert routes == ["clarabel", "cvxpy"]
+    assert through.solver == "cvxpy+clarabel+exact-polish" and direct.solver == "clarabel+exact-polish"
+    assert direct.solution is not None and through.solution is not None
+    assert np.abs(direct.solution - through.solution).max() < 1e-9  # both polish to the exact optimum

@@ -8,11 +8,14 @@ import scipy.sparse as sp
 
 from marketintel.curves.solve import (
     CurveSolveError,
+    EqualitySystem,
     band_violations,
     dependencies,
     project_consistent,
     reprice,
     roughness,
+    roughness_hessian,
+    second_difference,
     solve_bands,
     solve_equality,
 )
@@ -145,3 +148,42 @@ def test_the_cvxpy_route_reaches_the_same_polished_optimum() -> None:
     assert np.abs(direct.curve - through.curve).max() < 1e-9  # both polish to the exact optimum
     with pytest.raises(ValueError, match="via must be 'clarabel' or 'cvxpy'"):
         solve_bands(a, lower, upper, via="osqp")
+
+
+def test_the_roughness_hessian_is_d_transpose_d() -> None:
+    for n, blocks in ((3, 1), (4, 1), (7, 2), (60, 3)):
+        d = sp.block_diag([second_difference(n)] * blocks, format="csr")
+        h = roughness_hessian(n, blocks)
+        assert h.has_sorted_indices and (h != (d.T @ d)).nnz == 0
+
+
+def test_dependencies_hold_on_a_matrix_with_fewer_columns_than_rows() -> None:
+    """Pattern-compressed contract rows: the dependent rows come early, independent ones after them."""
+    dense = np.array(
+        [
+            [1.0, 0.0, 0.0, 0.0],  # month 1
+            [0.0, 1.0, 0.0, 0.0],  # month 2
+            [0.5, 0.5, 0.0, 0.0],  # the two months: follows from them
+            [1 / 3, 1 / 3, 1 / 3, 0.0],  # a quarter with month 3
+            [0.25, 0.25, 0.25, 0.25],  # the year: independent (it prices the rest)
+            [0.0, 0.0, 0.5, 0.5],  # follows from the quarter, the months and the year
+        ]
+    )
+    structure = dependencies(sp.csr_matrix(dense), order=np.arange(6))
+    assert structure.independent.tolist() == [0, 1, 3, 4]
+    assert [d.index for d in structure.dependencies] == [2, 5]
+    prices = np.array([40.0, 60.0, 0.0, 50.0, 55.0, 0.0])
+    implied = structure.implied(prices)
+    assert implied[2] == pytest.approx(50.0, abs=1e-12)
+    assert implied[5] == pytest.approx((4 * 55.0 - 40.0 - 60.0) / 2, abs=1e-12)
+
+
+def test_one_factorisation_solves_for_any_prices() -> None:
+    a = _rows(120, [*MONTHS, (0, 60)])
+    structure = dependencies(a)
+    system = EqualitySystem(a[structure.independent])
+    for prices in (np.array([60.0, 40.0, 55.0, 70.0]), np.array([10.0, -5.0, 20.0, 0.0])):
+        f, y = system.solve(prices)
+        f_ref, y_ref = solve_equality(a[structure.independent], prices)
+        assert np.array_equal(f, f_ref) and np.array_equal(y, y_ref)  # the same computation, reused
+        assert np.abs(reprice(a[structure.independent], f) - prices).max() < 1e-10

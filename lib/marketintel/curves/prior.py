@@ -3,7 +3,8 @@
 The smoothness objective ignores adding a line to the prior, so only its *shape* matters: here, smooth
 annual harmonics plus day-of-week effects, fitted by least squares to historical daily prices. Weekday
 effects make a daily power curve cheaper at weekends, as the market is; harmonics keep the prior free of
-the month-boundary steps a month-of-year table would put into the curve.
+the month-boundary steps a month-of-year table would put into the curve. :func:`prior_on_cells` puts a prior
+(daily or hourly) onto a build's block-day unknowns.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from marketintel.curves.grid import BlockDays, DeliveryGrid
 from marketintel.exceptions import MarketIntelError
 
 #: annual harmonics fitted (1: summer/winter, 2: the shoulder seasons)
@@ -70,3 +72,48 @@ def daily_history(prices: pd.DataFrame, tz: str) -> pd.Series:
     local = pd.DatetimeIndex(prices["interval_start_utc"]).tz_convert(tz)
     day = pd.DatetimeIndex(local.date)
     return prices["price"].groupby(day.to_numpy()).mean()
+
+
+def prior_on_cells(prior: pd.Series | None, grid: DeliveryGrid, days: BlockDays) -> np.ndarray | None:
+    """Return a prior on the build's stacked block-day cells (a daily prior applies to every block).
+
+    Parameters
+    ----------
+    prior : pd.Series, optional
+        By local date (naive index) [price], or by tz-aware hour (then averaged per block-day) [price].
+    grid : DeliveryGrid
+        The build's delivery hours.
+    days : BlockDays
+        The build's block-day cells.
+
+    Returns
+    -------
+    np.ndarray or None
+        ``blocks * days`` values [price], block after block; None without a prior.
+
+    Raises
+    ------
+    ValueError
+        When the prior misses a delivery date or hour of the curve.
+    """
+    if prior is None:
+        return None
+    nb = days.shape[0]
+    index = pd.DatetimeIndex(prior.index)
+    if index.tz is None:  # by local date
+        values = prior.reindex(grid.dates)
+        if values.isna().any():
+            missing = grid.dates[values.isna().to_numpy()]
+            raise ValueError(
+                f"the prior has no value for {len(missing)} delivery date(s), first {missing[0].date()}"
+            )
+        return np.tile(values.to_numpy(dtype=float), nb)
+    by_hour = grid.on_hours(prior)
+    if np.isnan(by_hour).any():
+        absent = int(np.isnan(by_hour).sum())
+        raise ValueError(f"the hourly prior misses {absent} delivery hour(s) of the curve")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(days.hours > 0, days.sums(by_hour) / np.maximum(days.hours, 1), np.nan)
+    # block-days without hours (peak on a Sunday): carry the block's neighbouring values, for smoothness only
+    filled = pd.DataFrame(means.T).interpolate(limit_direction="both").to_numpy().T
+    return np.asarray(filled.ravel(), dtype=float)
