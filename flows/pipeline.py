@@ -30,6 +30,7 @@ from marketintel.flows.params import (
     DataQualityParams,
     IngestParams,
 )
+from marketintel.services.store import ensure_store
 
 NOTEBOOK_DIR = config.REPO_ROOT / "notebooks"
 #: a transient failure is retried this many times, after these delays [s]
@@ -38,24 +39,6 @@ RETRIES, RETRY_DELAYS_S = 2, [5.0, 20.0]
 
 class DataQualityError(MarketIntelError):
     """At least one data-quality check failed (the flow run is marked failed)."""
-
-
-def ensure_store() -> str:
-    """Make sure the configured store answers; start the embedded one when it is the configured endpoint."""
-    from marketintel.store import connect, migrate
-    from marketintel.store.endpoint.process import read_state, start_background
-
-    url = config.clickhouse_url()
-    try:
-        migrate(connect())
-        return url.redacted()
-    except Exception as exc:  # the endpoint does not answer
-        if not url.is_local_default:
-            raise MarketIntelError(f"the store at {url.redacted()} does not answer: {exc}") from exc
-    if read_state(config.store_dir()) is None:
-        start_background(config.store_dir(), config.store_host(), config.store_port(), [])
-    migrate(connect())
-    return url.redacted()
 
 
 def _run_id() -> str:
@@ -182,7 +165,8 @@ def _run(flow_name: str, params: BaseModel) -> dict[str, str]:
     logger = get_run_logger()
     params = _resolved(params)
     params = params.model_copy(update={"run_id": params.run_id or _run_id()})  # type: ignore[attr-defined]
-    logger.info("store: %s", ensure_store())
+    store = ensure_store()  # the local endpoint is started only where it is the configured store
+    logger.info("store: %s%s", store.url, " (started)" if store.started else "")
     try:
         return run_notebook(flow_name, params.model_dump())
     except Exception as exc:
@@ -211,21 +195,15 @@ def backtest(params: BacktestParams = BacktestParams()) -> dict[str, str]:  # no
 @flow(name="data_quality", log_prints=True)
 def data_quality(params: DataQualityParams = DataQualityParams()) -> dict[str, str]:  # noqa: B008
     """Check a stored series; the run fails when a check fails (results and alerts are stored either way)."""
-    from marketintel.store import connect
+    from marketintel.services.queries import quality_results
 
     params = params.model_copy(update={"run_id": params.run_id or _run_id()})
     out = _run("data_quality", params)
-    rows = (
-        connect()
-        .query(
-            "SELECT check_name, status, observed, threshold FROM data_quality WHERE run_id = {r:String}",
-            parameters={"r": params.run_id},
+    failed = quality_results(ensure_store().client, run_ids=params.run_id, statuses="fail")
+    if len(failed):
+        names = ", ".join(
+            f"{r.check_name} (observed {r.observed}, threshold {r.threshold})" for r in failed.itertuples()
         )
-        .result_rows
-    )
-    failed = [r for r in rows if r[1] == "fail"]
-    if failed:
-        names = ", ".join(f"{r[0]} (observed {r[2]}, threshold {r[3]})" for r in failed)
         raise DataQualityError(f"{len(failed)} data-quality check(s) failed: {names}; report {out['html']}")
     return out
 

@@ -24,13 +24,12 @@
 run_id: str = ""  # the flow run that executes the notebook (lineage); '' when run by hand
 data: str = ""  # epftoolbox dataset CSV; '': ../shared/datasets/epftoolbox/<market>.csv
 market: str = "NP"  # market name
-model: str = "naive"  # naive, naive-daily, naive-weekly, lear, lear-ensemble
+model: str = "naive"  # a registered model (marketintel.forecast.models.MODELS, `mi backtest run --help`)
 window: int = 1456  # LEAR calibration window [days]
 start: str = "2016-12-27"  # first target day
 days: int = 14  # number of target days
 
 # %%
-import hashlib
 import html
 from pathlib import Path
 
@@ -38,51 +37,29 @@ import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import HTML, Markdown, display
 
-from marketintel.backtest.engine import BacktestSpec, CsvSink, run_backtest
-from marketintel.backtest.report import FigureEmbedder, format_value
-from marketintel.backtest.scoring import read_forecast_file, score_frame
-from marketintel.config import shared_dir
-from marketintel.forecast.data import panel_from_epftoolbox
-from marketintel.forecast.models import Ensemble, make_model
+from marketintel.backtest.report import format_value
+from marketintel.backtest.scoring import score_frame
+from marketintel.figures import FigureEmbedder
+from marketintel.services.backtest import run_and_store_backtest
 
-path = Path(data) if data else shared_dir() / "datasets" / "epftoolbox" / f"{market}.csv"
-if not path.is_file():
-    raise FileNotFoundError(f"no dataset at {path} (set `data`, or MI_SHARED_DIR to the shared/ folder)")
-panel = panel_from_epftoolbox(path, market)
-unit = panel.units.get("price", "price unit")
-offset = pd.Timestamp("2020-01-01", tz=panel.tz).strftime("%z")
-clock = f"market time, UTC{offset[:3]}:{offset[3:]} all year"
-fingerprint = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-forecaster = make_model(model, window)
-spec = BacktestSpec(market, market, model, window, start, days, 1, 1, f"{path.name}@{fingerprint}")
-names = (
-    [m.name for m in forecaster.members] + [forecaster.name]
-    if isinstance(forecaster, Ensemble)
-    else [forecaster.name]
-)
-out_csv = Path.cwd() / f"backtest_{market}_{model}_{start}_{days}d_{spec.run_id()[:8]}.csv"
+outcome = run_and_store_backtest(
+    market, model, start, days, window=window, data=data or None, progress=print,
+    out_dir=Path.cwd(),
+)  # fmt: skip
+names, frame, unit, clock = outcome.models, outcome.frame, outcome.unit, outcome.clock
 first_day = pd.Timestamp(start)
 last_day = first_day + pd.Timedelta(days=days - 1)
 display(
     Markdown(
-        f"**Market** {market} &nbsp; **Model** {forecaster.name} &nbsp; "
+        f"**Market** {market} &nbsp; **Model** {', '.join(names)} &nbsp; "
         f"**Target days** {first_day:%Y-%m-%d} .. {last_day:%Y-%m-%d} ({days} days) &nbsp; "
         f"**Prices** {unit}, hours in {clock}\n\n"
-        f"**History** `{path.name}` ({panel.days[0]:%Y-%m-%d} .. {panel.days[-1]:%Y-%m-%d}, "
-        f"sha256 {fingerprint}) &nbsp; **Backtest run** {spec.run_id()}"
-        + (f" &nbsp; **Flow run** {run_id}" if run_id else "")
+        f"**History** `{outcome.data}` &nbsp; **Backtest run** {outcome.run_id}: "
+        f"{outcome.days_forecast} day(s) forecast, {outcome.days_skipped} resumed, "
+        f"{outcome.recalibrations} recalibration(s) in {outcome.seconds:.1f} s; forecasts and "
+        f"{outcome.stored_metrics} metric rows stored" + (f" &nbsp; **Flow run** {run_id}" if run_id else "")
     )
 )
-
-# %%
-result = run_backtest(panel, forecaster, spec, [CsvSink(out_csv, names)], progress=print)
-print(
-    f"{result.days_forecast} day(s) forecast, {result.days_skipped} already in {out_csv.name} (resumed), "
-    f"{result.recalibrations} recalibration(s) in {result.seconds:.1f} s"
-)
-frame = read_forecast_file(out_csv)
-stamps = pd.DatetimeIndex(frame.index)
-frame = frame[(stamps >= first_day) & (stamps < last_day + pd.Timedelta(days=1))]
 
 # %% [markdown]
 # ## Accuracy over the period
@@ -158,6 +135,7 @@ fig.update_xaxes(dtick=1)
 display(HTML(figures.html(fig)))
 display(
     Markdown(
-        f"Forecasts written to `{html.escape(out_csv.name)}` next to this report ({len(frame):,} hours)."
+        f"Forecasts written to `{html.escape(outcome.csv.name if outcome.csv else '')}` next to this report "
+        f"({len(frame):,} hours), and stored under backtest run {outcome.run_id}."
     )
 )

@@ -27,120 +27,64 @@ quotes: str = ""  # contracts CSV: name,start,end,price[,bid,ask][,profile]; '':
 product: str = ""  # forward_quotes.product when reading the store
 as_of: str = ""  # trade date of the quotes (YYYY-MM-DD); '': the latest
 calendar: str = "EEX_DE"  # market calendar
-start: str = "2025-02-01"  # first delivery date (local)
-end: str = "2027-12-31"  # last delivery date (local)
+start: str = ""  # first delivery date (local); '': the strip's first
+end: str = ""  # last delivery date (local); '': the strip's last
 granularity: str = "daily"  # daily or hourly
 weights: str = "hours"  # hours (power) or days (gas)
 shape: str = ""  # hourly shape CSV (datetime_utc,shape) for hourly curves; '': flat
 curve_name: str = "DE_BASE_DAILY"  # curves.curve_name to store under
 
 # %%
-import datetime as dt
-from pathlib import Path
-
 import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import HTML, Markdown, display
 
-from marketintel.backtest.report import FigureEmbedder
-from marketintel.calendars import contracts_from_quotes, get_calendar, read_contracts_csv
 from marketintel.config import shared_dir
-from marketintel.curves.build import InconsistentContractsError, build_curve
-from marketintel.curves.store import read_quotes, write_build
-from marketintel.store import connect, migrate
-from marketintel.timeutils import local_to_utc
+from marketintel.curves.build import InconsistentContractsError
+from marketintel.figures import FigureEmbedder
+from marketintel.services.curves import build_and_store_curve
 
-#: currency and price unit of quotes read from a CSV (stored quotes carry their own)
-UNITS = {
-    "GB": ("GBP", "GBP/MWh"),
-    "NBP": ("GBp", "GBp/therm"),
-    "HENRY_HUB": ("USD", "USD/MMBtu"),
-    "AESO": ("CAD", "CAD/MWh"),
-    "IESO": ("CAD", "CAD/MWh"),
-}
-
-started = pd.Timestamp.now(tz="UTC")
-cal = get_calendar(calendar)
-client = connect()
-migrate(client)
-if quotes:
-    contracts = read_contracts_csv(Path(quotes), cal)
-    origin = f"quotes file `{quotes}`"
-    trade_date = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
-    currency, unit = UNITS.get(
-        cal.name, ("USD", "USD/MWh") if cal.tz.startswith("America/") else ("EUR", "EUR/MWh")
-    )
-elif product:
-    if as_of:
-        trade_date = dt.date.fromisoformat(as_of)
-    else:
-        latest = client.query(
-            "SELECT max(trade_date), count() FROM forward_quotes FINAL WHERE product = {p:String}",
-            parameters={"p": product},
-        ).result_rows[0]
-        if not latest[1]:
-            raise LookupError(f"the store has no forward quotes of product {product!r}")
-        trade_date = latest[0]
-    stored = read_quotes(client, product, trade_date)
-    contracts = contracts_from_quotes(stored)
-    origin = f"stored settlements of `{product}` ({stored['market'].iloc[0]}) traded {trade_date}"
-    currency, unit = str(stored["currency"].iloc[0]), str(stored["unit"].iloc[0])
-else:
-    path = shared_dir() / "curves" / "caseA_daily" / "contracts.csv"
-    contracts = read_contracts_csv(path, cal)
-    origin = f"the shared case A contracts (`{path}`): no quotes file or product given"
-    trade_date = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
-    currency, unit = "EUR", "EUR/MWh"
-# the information cutoff: the end of the trade date, market time
-as_of_utc = pd.Timestamp(
-    local_to_utc(pd.DatetimeIndex([pd.Timestamp(trade_date) + pd.Timedelta(days=1)]), cal.tz)[0]
-)
-shape_series = None
-if shape:
-    raw = pd.read_csv(shape)
-    shape_series = pd.Series(
-        raw["shape"].to_numpy(dtype=float),
-        index=pd.DatetimeIndex(pd.to_datetime(raw["datetime_utc"], utc=True)),
-    )
-bid_ask = any(c.price is None for c in contracts)
-display(
-    Markdown(
-        f"**Quotes** {origin}: {len(contracts)} contracts{' (bid/ask bands)' if bid_ask else ''}\n\n"
-        f"**Curve** `{curve_name}`, {granularity}, {start} .. {end} delivery, calendar {cal.name} "
-        f"({cal.tz}), weights by {weights}, prices in {unit} &nbsp; **As of** {trade_date} "
-        f"(cutoff {as_of_utc:%Y-%m-%d %H:%M} UTC)" + (f" &nbsp; **Flow run** {run_id}" if run_id else "")
-    )
-)
-
-# %%
+if not (quotes or product):  # neither a file nor a product: the shared reference case A
+    quotes = str(shared_dir() / "curves" / "caseA_daily" / "contracts.csv")
+    display(Markdown(f"No quotes file or product given: the shared case A contracts (`{quotes}`)."))
 try:
-    build = build_curve(
-        contracts,
-        cal,
-        start,
-        end,
+    result = build_and_store_curve(
+        quotes=quotes or None,
+        product=product or None,
+        as_of=as_of or None,
+        calendar=calendar,
+        start=start or None,
+        end=end or None,
         granularity=granularity,
         weights=weights,
-        shape=shape_series,
-        bid_ask=bid_ask,
+        shape=shape or None,
+        curve_name=curve_name,
+        run_id=run_id or None,
+        progress=print,
     )
 except InconsistentContractsError as exc:
     display(Markdown("**The quotes contradict each other; no curve was built:**"))
     display(HTML(exc.report.to_html(index=False, border=0)))
     raise
+build, unit, trade_date, cal = result.build, result.unit, result.trade_date, result.build.calendar
+stored = result.stored
+bid_ask = build.method.endswith("bid_ask")
+display(
+    Markdown(
+        f"**Quotes** {result.origin}: {len(build.fits)} contracts{' (bid/ask bands)' if bid_ask else ''}\n\n"
+        f"**Curve** `{result.curve_name}`, {granularity}, {result.start} .. {result.end} delivery, "
+        f"calendar {cal.name} ({cal.tz}), weights by {weights}, prices in {unit} &nbsp; "
+        f"**As of** {trade_date} (cutoff {result.as_of_utc:%Y-%m-%d %H:%M} UTC)"
+        + (f" &nbsp; **Flow run** {run_id}" if run_id else "")
+    )
+)
 ignored = build.parameters["ignored_outside_window"]
 if ignored:
-    display(Markdown(f"{len(ignored)} contract(s) deliver outside {start} .. {end} and are left out."))
-build_run_id, version, rows = write_build(
-    client,
-    build,
-    curve_name,
-    as_of_utc,
-    currency=currency,
-    unit=unit,
-    run_id=run_id or None,
-    started_at_utc=started,
-)
+    display(
+        Markdown(
+            f"{len(ignored)} contract(s) deliver outside {result.start} .. {result.end} and are left out."
+        )
+    )
 
 # %% [markdown]
 # ## Repricing check
@@ -194,7 +138,7 @@ for row, q in zip(fits.itertuples(), quoted, strict=True):  # the contracts insi
         )
     )
 fig.update_layout(
-    title=f"{curve_name}: {build.granularity} forward curve as of {trade_date} ({cal.name})",
+    title=f"{result.curve_name}: {build.granularity} forward curve as of {trade_date} ({cal.name})",
     xaxis_title=x_title,
     yaxis_title=f"price [{unit}]",
     height=480,
@@ -225,8 +169,11 @@ summary = pd.DataFrame(
             ", ".join(build.blocks.names),
             f"{build.max_reprice_error:.3g}",
             build.input_sha256,
-            f"{curve_name} version {version} as of {as_of_utc:%Y-%m-%d %H:%M} UTC ({rows:,} rows)",
-            build_run_id,
+            f"{result.curve_name} version {stored.version} as of {result.as_of_utc:%Y-%m-%d %H:%M} UTC "
+            f"({stored.rows:,} rows)"
+            if stored
+            else "not stored",
+            stored.run_id if stored else "-",
             f"{build.timings_ms.get('total', float('nan')):.1f}",
         ],
     }

@@ -40,60 +40,35 @@ import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import HTML, Markdown, display
 
-from marketintel.backtest.report import FigureEmbedder
-from marketintel.quality import parse_cadence, run_checks, write_results
-from marketintel.quality.checks import parse_lag
-from marketintel.store import connect, migrate
+from marketintel.figures import FigureEmbedder
+from marketintel.services.quality import run_data_quality
+from marketintel.services.queries import fundamentals, price_series
+from marketintel.services.store import ensure_store
 
-client = connect()
-migrate(client)
-start_utc = (
-    pd.Timestamp(start).tz_convert("UTC") if pd.Timestamp(start).tzinfo else pd.Timestamp(start, tz="UTC")
-)
-end_utc = pd.Timestamp(end).tz_convert("UTC") if pd.Timestamp(end).tzinfo else pd.Timestamp(end, tz="UTC")
-now = pd.Timestamp.now(tz="UTC")
-# A window that ended more than a day ago is a replayed or historical one: judged at the real clock, its
-# freshness would always fail. It is judged as of the moment its last interval was due instead: the
-# window's end plus the publication lag plus one cadence (as of the bare window end, completeness would
-# expect none of the window's intervals yet).
-historical = end_utc < now - pd.Timedelta(days=1)
-due_utc = end_utc + parse_lag(publication_lag) + parse_cadence(cadence)
-now_utc = due_utc if historical else None
+client = ensure_store().client
+outcome = run_data_quality(
+    table=table, market=market, location=location, variable=variable, cadence=cadence,
+    publication_lag=publication_lag, tz=tz, start=start, end=end, run_id=run_id, client=client,
+)  # fmt: skip
+results = outcome.results
 series_label = f"{market} / {location}" + (f" / {variable}" if variable else "")
 display(
     Markdown(
-        f"**Series** `{table}`: {series_label} &nbsp; **Window** {start_utc:%Y-%m-%d %H:%M} .. "
-        f"{end_utc:%Y-%m-%d %H:%M} UTC ({tz} for local days) &nbsp; **Cadence** {cadence}, "
+        f"**Series** `{table}`: {series_label} &nbsp; **Window** {outcome.start_utc:%Y-%m-%d %H:%M} .. "
+        f"{outcome.end_utc:%Y-%m-%d %H:%M} UTC ({tz} for local days) &nbsp; **Cadence** {cadence}, "
         f"published {publication_lag} after each interval ends"
         + (f" &nbsp; **Flow run** {run_id}" if run_id else "")
     )
 )
-if historical:
+if outcome.checked_as_of_utc is not None:
     display(
         Markdown(
-            f"**Checked as of {due_utc:%Y-%m-%d %H:%M} UTC, not now**: the window lies in the past (a "
-            "replayed demo or a historical check), so freshness and completeness are judged at the moment "
-            f"the window's last interval was due (window end + {publication_lag} publication lag + one "
-            f"{cadence} interval): had the data arrived by then?"
+            f"**Checked as of {outcome.checked_as_of_utc:%Y-%m-%d %H:%M} UTC, not now**: the window lies in "
+            "the past (a replayed demo or a historical check), so freshness and completeness are judged at "
+            f"the moment the window's last interval was due (window end + {publication_lag} publication lag "
+            f"+ one {cadence} interval): had the data arrived by then?"
         )
     )
-
-# %%
-results = run_checks(
-    client,
-    table=table,
-    market=market,
-    location=location,
-    variable=variable,
-    cadence=cadence,
-    publication_lag=publication_lag,
-    tz=tz,
-    start_utc=start_utc,
-    end_utc=end_utc,
-    now_utc=now_utc,
-    run_id=run_id,
-)
-written, alerts = write_results(client, results, run_id=run_id)
 
 # %% [markdown]
 # ## Checks
@@ -155,12 +130,11 @@ styled = shown.style.hide(axis="index").map(
     lambda status: f"background-color: {COLOURS.get(status, '#eeeeee')}; font-weight: bold", subset=["status"]
 )
 display(HTML(styled.to_html()))
-counts = results["status"].value_counts()
+counts = outcome.counts()
 display(
     Markdown(
-        f"**{counts.get('pass', 0)} passed, {counts.get('warn', 0)} warned, "
-        f"{counts.get('fail', 0)} failed**; "
-        f"{written} result row(s) appended to `data_quality`, {alerts} alert(s) raised."
+        f"**{counts['pass']} passed, {counts['warn']} warned, {counts['fail']} failed**; "
+        f"{outcome.written} result row(s) appended to `data_quality`, {outcome.alerts} alert(s) raised."
     )
 )
 
@@ -168,26 +142,12 @@ display(
 # ## The series checked
 
 # %%
-window = {
-    "m": market,
-    "l": location,
-    "v": variable,
-    "a": start_utc.tz_localize(None),
-    "b": end_utc.tz_localize(None),
-}
 if table == "prices":
-    values = client.query_df(
-        "SELECT interval_start_utc, price AS value, unit FROM prices FINAL WHERE market = {m:String} "
-        "AND location = {l:String} AND interval_start_utc >= {a:DateTime64(3, 'UTC')} "
-        "AND interval_start_utc < {b:DateTime64(3, 'UTC')} ORDER BY interval_start_utc",
-        parameters=window,
-    )
+    values = price_series(client, market, location, outcome.start_utc, outcome.end_utc, allow_empty=True)
+    values = values.rename(columns={"price": "value"})
 else:
-    values = client.query_df(
-        "SELECT interval_start_utc, value, unit FROM fundamentals FINAL WHERE market = {m:String} "
-        "AND area = {l:String} AND variable = {v:String} AND interval_start_utc >= {a:DateTime64(3, 'UTC')} "
-        "AND interval_start_utc < {b:DateTime64(3, 'UTC')} ORDER BY interval_start_utc",
-        parameters=window,
+    values = fundamentals(
+        client, market, location, [variable], outcome.start_utc, outcome.end_utc, allow_empty=True
     )
 if values.empty:
     display(Markdown(f"**The store holds no values of {series_label} in the window.**"))

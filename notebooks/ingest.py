@@ -43,6 +43,7 @@ from marketintel.figures import FigureEmbedder
 from marketintel.flows.recordings import replay_folder
 from marketintel.ingest.registry import load
 from marketintel.services.ingest import follow_dataset, ingest_window, utc_instant
+from marketintel.services.queries import fundamentals, price_series, stored_series
 from marketintel.services.store import ensure_store
 
 client = ensure_store().client
@@ -115,44 +116,33 @@ if report.quarantined:
 # ## The ingested series
 
 # %%
-window = {"s": source, "a": window_start.tz_localize(None), "b": window_end.tz_localize(None)}
-in_window = (
-    "source = {s:String} AND interval_start_utc >= {a:DateTime64(3, 'UTC')} "
-    "AND interval_start_utc < {b:DateTime64(3, 'UTC')}"
-)
-if info.table == "prices":
-    counts = client.query_df(
-        f"SELECT market, location, any(location_type) AS location_type, count() AS n FROM prices FINAL "
-        f"WHERE {in_window} GROUP BY market, location",
-        parameters=window,
-    )
-    preferred = counts[counts["location_type"].isin(["hub", "zone", "system", "bidding_area"])]
-    chosen = (preferred if len(preferred) else counts).sort_values(["market", "location"]).head(8)
-    series = client.query_df(
-        f"SELECT market, location AS name, interval_start_utc, price AS value, unit FROM prices FINAL "
-        f"WHERE {in_window} AND (market, location) IN {{k:Array(Tuple(String, String))}} "
-        f"ORDER BY market, location, interval_start_utc",
-        parameters={**window, "k": list(zip(chosen["market"], chosen["location"], strict=True))},
-    )
-    what, quantity = "price", "price"
-elif info.table == "fundamentals":
-    counts = client.query_df(
-        f"SELECT market, area, area_to, variable, count() AS n FROM fundamentals FINAL "
-        f"WHERE {in_window} GROUP BY market, area, area_to, variable",
-        parameters=window,
-    )
-    chosen = counts.sort_values(["market", "variable", "area", "area_to"]).head(8)
-    keys = list(zip(chosen["market"], chosen["area"], chosen["area_to"], chosen["variable"], strict=True))
-    series = client.query_df(
-        f"SELECT market, concat(variable, ' ', area, if(area_to = '', '', concat(' -> ', area_to))) AS name, "
-        f"interval_start_utc, value, unit FROM fundamentals FINAL WHERE {in_window} "
-        f"AND (market, area, area_to, variable) IN {{k:Array(Tuple(String, String, String, String))}} "
-        f"ORDER BY market, name, interval_start_utc",
-        parameters={**window, "k": keys},
-    )
-    what, quantity = "fundamentals", "value"
+if info.table in ("prices", "fundamentals"):
+    counts = stored_series(client, info.table, window_start, window_end, sources=source)
+    counts["n"] = counts["n_intervals"]
 else:
     counts = pd.DataFrame()
+if info.table == "prices" and len(counts):
+    preferred = counts[counts["location_type"].isin(["hub", "zone", "system", "bidding_area"])]
+    chosen = (preferred if len(preferred) else counts).sort_values(["market", "location"]).head(8)
+    parts = [
+        price_series(client, m, loc, window_start, window_end).assign(name=loc, value=lambda f: f["price"])
+        for m, loc in zip(chosen["market"], chosen["location"], strict=True)
+    ]
+    series = pd.concat(parts, ignore_index=True)
+    what, quantity = "price", "price"
+elif info.table == "fundamentals" and len(counts):
+    chosen = counts.sort_values(["market", "variable", "area", "area_to"]).head(8)
+    parts = [
+        fundamentals(client, m, area, [var], window_start, window_end, area_to=to).assign(
+            name=f"{var} {area}" + (f" -> {to}" if to else "")
+        )
+        for m, area, to, var in zip(
+            chosen["market"], chosen["area"], chosen["area_to"], chosen["variable"], strict=True
+        )
+    ]
+    series = pd.concat(parts, ignore_index=True)
+    what, quantity = "fundamentals", "value"
+else:
     series = pd.DataFrame()
     what, quantity = info.table, "value"
 

@@ -128,7 +128,7 @@ def test_curve_from_stored_settlements_covers_the_whole_strip(service_store: Any
 def test_curve_service_names_what_it_expects() -> None:
     from marketintel.services.curves import build_and_store_curve
 
-    with pytest.raises(MarketIntelError, match="quotes file .* or a stored product"):
+    with pytest.raises(MarketIntelError, match=r"quotes file .* or a stored product"):
         build_and_store_curve(store=False)
 
 
@@ -170,3 +170,32 @@ def test_score_forecast_file(tmp_path: Path, shared_dir: Path) -> None:
     assert scores["MAE"].iloc[0] == pytest.approx(
         np.abs(outcome.frame["Real price"] - outcome.frame[outcome.models[0]]).mean(), rel=1e-6
     )
+
+
+def test_stored_series_and_quality_checks_on_an_ingested_window(service_store: Any, replay: Any) -> None:
+    from marketintel.services.ingest import ingest_window
+    from marketintel.services.quality import run_data_quality
+    from marketintel.services.queries import quality_results, stored_series
+
+    start, end = "2025-03-31 13:35", "2025-03-31 13:55"
+    ingest_window("spp", "lmp_real_time_5min", start, end, replay=replay("spp", "lmp_real_time_5min"))
+    series = stored_series(service_store, "prices", start, end, sources="spp")
+    hub = series[series["location"] == "SPPNORTH_HUB"]
+    assert len(hub) == 1 and int(hub["n_intervals"].iloc[0]) == 3  # the 08:45 file was empty: quarantined
+    assert stored_series(service_store, "prices", start, end, sources="nobody").empty
+    with pytest.raises(MarketIntelError, match="expected one of prices, fundamentals"):
+        stored_series(service_store, "curves", start, end)  # type: ignore[arg-type]
+
+    outcome = run_data_quality(
+        table="prices", market="SPP_REAL_TIME_5MIN", location="SPPNORTH_HUB", cadence="5min",
+        publication_lag="15min", tz="America/Chicago", start=start, end=end, run_id="dq-1",
+    )  # fmt: skip
+    assert outcome.checked_as_of_utc is not None  # a past window is judged when its last interval was due
+    completeness = outcome.results.set_index("check_name")["status"]["completeness"]
+    assert completeness == "fail" and outcome.failed and outcome.counts()["fail"] >= 1
+    stored = quality_results(service_store, run_ids="dq-1")
+    assert outcome.written == len(stored) == len(outcome.results)
+    assert set(quality_results(service_store, run_ids="dq-1", statuses="fail")["check_name"]) >= {
+        "completeness"
+    }
+    assert outcome.alerts >= 1

@@ -3,103 +3,39 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 from pathlib import Path
-from typing import Any
 
 from marketintel.exceptions import MarketIntelError
 
 
-def _fingerprint(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
-def _pool(workers: int) -> Any:
-    if workers <= 1:
-        return None
-    import concurrent.futures as cf
-    import multiprocessing as mp
-
-    from marketintel.forecast.lear import worker_init
-
-    return cf.ProcessPoolExecutor(
-        max_workers=workers, mp_context=mp.get_context("spawn"), initializer=worker_init
-    )
-
-
 def cmd_backtest_run(args: argparse.Namespace) -> int:
     """Run or resume a backtest; print progress and the scores of what it wrote."""
-    from marketintel.backtest.engine import BacktestSpec, CsvSink, StoreSink, run_backtest
-    from marketintel.forecast.data import panel_from_epftoolbox
-    from marketintel.forecast.models import Ensemble, make_model, model_spec
+    from marketintel.services.backtest import run_and_store_backtest
 
     if bool(args.data) == bool(args.from_store):
         raise MarketIntelError("give --data FILE.csv (an epftoolbox dataset) or --from-store MARKET/LOCATION")
     if not (args.out or args.store):
         raise MarketIntelError("say where the forecasts go: --out FORECASTS.csv and/or --store")
-    if args.out and args.horizon_days != 1:
-        raise MarketIntelError(
-            "the published-forecast CSV layout holds day-ahead forecasts only; use --store"
-        )
-    client = None
-    if args.data:
-        path = Path(args.data)
-        if not path.is_file():
-            raise MarketIntelError(f"--data {path}: no such file")
-        market = args.market or path.stem
-        panel = panel_from_epftoolbox(path, market)
-        source = f"{path.name}@{_fingerprint(path)}"
-        location = args.location or market
-    else:
-        from marketintel.forecast.store import panel_from_store
-        from marketintel.store import connect
-
-        market, _, location = args.from_store.partition("/")
-        if not location or not args.tz:
-            raise MarketIntelError(
-                "--from-store expects MARKET/LOCATION and needs --tz (the delivery days' zone)"
-            )
-        client = connect()
-        panel = panel_from_store(client, market, location, args.exog or [], args.tz)
-        source = f"store:{market}/{location}:{','.join(args.exog or [])}"
-        market = args.market or market
-    pool = _pool(args.workers) if model_spec(args.model).takes_pool else None
-    try:
-        model = make_model(args.model, args.window, pool)
-        spec = BacktestSpec(
-            market, location, args.model, args.window, args.start, args.days,
-            args.recalibrate_every, args.horizon_days, source,
-        )  # fmt: skip
-        run_id = spec.run_id()
-        names = (
-            [m.name for m in model.members] + [model.name] if isinstance(model, Ensemble) else [model.name]
-        )
-        sinks: list[Any] = []
-        if args.out:
-            sinks.append(CsvSink(Path(args.out), names))
-        if args.store:
-            from marketintel.store import connect
-
-            client = client or connect()
-            config = {"spec": spec.__dict__, "model": model.parameters(), "model_name": model.name,
-                      "benchmark": args.benchmark}  # fmt: skip
-            sinks.append(StoreSink(client, spec, run_id, config, panel.units.get("price", "")))
-        print(
-            f"backtest {run_id}: {model.name} on {market}/{location}, {args.days} days from {args.start}",
-            flush=True,
-        )
-        result = run_backtest(panel, model, spec, sinks, progress=lambda line: print(line, flush=True))
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    if args.data and not Path(args.data).is_file():
+        raise MarketIntelError(f"--data {args.data}: no such file")
+    market = args.market or (Path(args.data).stem if args.data else args.from_store.partition("/")[0])
+    outcome = run_and_store_backtest(
+        market, args.model, args.start, args.days, window=args.window, data=args.data or None,
+        from_store=args.from_store or None, tz=args.tz, exog=args.exog or (), location=args.location,
+        recalibrate_every=args.recalibrate_every, horizon_days=args.horizon_days, store=args.store,
+        out_csv=args.out or None, benchmark=args.benchmark, workers=args.workers,
+        progress=lambda line: print(line, flush=True),
+    )  # fmt: skip
     print(
-        f"done: {result.days_forecast} day(s) forecast, {result.days_skipped} already written (resumed), "
-        f"{result.recalibrations} recalibration(s), {result.seconds:.1f} s"
+        f"done: {outcome.days_forecast} day(s) forecast, {outcome.days_skipped} already written (resumed), "
+        f"{outcome.recalibrations} recalibration(s), {outcome.seconds:.1f} s"
+        + (f"; {outcome.stored_metrics} metric rows stored (run {outcome.run_id})" if args.store else "")
     )
     if args.out:
-        from marketintel.backtest.scoring import format_table, score_file
+        from marketintel.backtest.scoring import format_table
+        from marketintel.services.backtest import score_forecast_file
 
-        print(format_table(score_file(Path(args.out), "Real price", names)))
+        print(format_table(score_forecast_file(Path(args.out), "Real price", outcome.models)))
     return 0
 
 

@@ -110,12 +110,17 @@ def _fingerprint(path: Path) -> str:
 
 
 def _pool(workers: int) -> Any:
-    """Return a process pool for LEAR's per-hour fits, or None for one worker."""
+    """Return a process pool for LEAR's per-hour fits (spawned workers), or None for one worker."""
     if workers <= 1:
         return None
-    from concurrent.futures import ProcessPoolExecutor
+    import concurrent.futures as cf
+    import multiprocessing as mp
 
-    return ProcessPoolExecutor(max_workers=workers)
+    from marketintel.forecast.lear import worker_init
+
+    return cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=mp.get_context("spawn"), initializer=worker_init
+    )
 
 
 def _stored_forecasts(client: Any, run_id: str) -> pd.DataFrame:
@@ -191,6 +196,7 @@ def run_and_store_backtest(
     horizon_days: int = 1,
     store: bool = True,
     out_csv: str | Path | None = None,
+    out_dir: str | Path | None = None,
     benchmark: str = "",
     workers: int = 1,
     client: Any = None,
@@ -230,6 +236,8 @@ def run_and_store_backtest(
         Write ``forecasts``, ``backtest_runs`` and ``backtest_metrics`` (overall and by hour).
     out_csv : str or Path, optional
         Also write the forecasts in the published forecast-file layout (day-ahead only).
+    out_dir : str or Path, optional
+        Like ``out_csv``, to ``<out_dir>/backtest_<market>_<model>_<start>_<days>d_<run id[:8]>.csv``.
     benchmark : str
         Benchmark model recorded with the run.
     workers : int
@@ -248,12 +256,12 @@ def run_and_store_backtest(
     from marketintel.backtest.engine import BacktestSpec, CsvSink, StoreSink, run_backtest
     from marketintel.backtest.metrics import metrics_table
     from marketintel.forecast.data import panel_from_epftoolbox
-    from marketintel.forecast.models import Ensemble, make_model
+    from marketintel.forecast.models import Ensemble, make_model, model_spec
     from marketintel.store import insert_df
 
     if data is not None and from_store is not None:
         raise MarketIntelError("give a dataset file (data=...) or a store series (from_store=...), not both")
-    if out_csv is not None and horizon_days != 1:
+    if (out_csv is not None or out_dir is not None) and horizon_days != 1:
         raise MarketIntelError("the published-forecast CSV layout holds day-ahead forecasts only")
     if (store or from_store) and client is None:
         from marketintel.services.store import ensure_store
@@ -278,13 +286,15 @@ def run_and_store_backtest(
     unit = panel.units.get("price", "")
     offset = pd.Timestamp("2020-01-01", tz=panel.tz).strftime("%z")
     clock = f"market time, UTC{offset[:3]}:{offset[3:]} all year" if from_store is None else panel.tz
-    pool = _pool(workers) if model.lower().startswith("lear") else None
+    pool = _pool(workers) if model_spec(model).takes_pool else None
     try:
         forecaster = make_model(model, window, pool)
         spec = BacktestSpec(
             market, location, model, window, start, days, recalibrate_every, horizon_days, source
         )
         run_id = spec.run_id()
+        if out_dir is not None:
+            out_csv = Path(out_dir) / f"backtest_{market}_{model}_{start}_{days}d_{run_id[:8]}.csv"
         names = (
             [m.name for m in forecaster.members] + [forecaster.name]
             if isinstance(forecaster, Ensemble)

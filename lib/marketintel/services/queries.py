@@ -85,6 +85,7 @@ __all__ = [
     "price_series",
     "quality_results",
     "quarantined_payloads",
+    "stored_series",
 ]
 
 
@@ -663,6 +664,80 @@ def price_series(
     )
 
 
+#: the series key of each table :func:`stored_series` lists
+_SERIES_KEYS: Mapping[str, tuple[TableSpec, tuple[str, ...]]] = {
+    "prices": (PRICES, ("market", "location", "location_type", "unit")),
+    "fundamentals": (FUNDAMENTALS, ("market", "area", "area_to", "variable", "unit")),
+}
+
+
+def stored_series(
+    client: Any,
+    table: Literal["prices", "fundamentals"],
+    start: Any,
+    end: Any,
+    *,
+    sources: str | Sequence[str] | None = None,
+    markets: str | Sequence[str] | None = None,
+    database: str | None = None,
+    limit: int = 10_000,
+) -> pd.DataFrame:
+    """Return which series the store holds over ``[start, end)``, and how many intervals each has.
+
+    Parameters
+    ----------
+    client : clickhouse_connect.driver.client.Client
+        The store.
+    table : {"prices", "fundamentals"}
+        Which table's series.
+    start, end : str, datetime or pd.Timestamp
+        Window on ``interval_start_utc`` (start inclusive, end exclusive); naive values are UTC.
+    sources, markets : str or sequence of str, optional
+        Only these sources / markets.
+    database : str, optional
+        Database of the table (default: the client's).
+    limit : int
+        Most series to return [rows].
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per series, ordered by its key: the key columns (prices: ``market``, ``location``,
+        ``location_type``, ``unit``; fundamentals: ``market``, ``area``, ``area_to``, ``variable``,
+        ``unit``), ``n_intervals`` (distinct interval starts) [intervals], ``first_start_utc`` and
+        ``last_start_utc`` [UTC].
+    """
+    if table not in _SERIES_KEYS:
+        raise QueryParameterError(f"unknown table {table!r}; expected one of {', '.join(_SERIES_KEYS)}")
+    spec, key = _SERIES_KEYS[table]
+    begin, finish = _window(start, end)
+    params: dict[str, Any] = {_LIMIT_PARAM: _limit(limit)}
+    filters = _Filters(spec, params)
+    filters.at_least("interval_start_utc", begin)
+    filters.before("interval_start_utc", finish)
+    filters.any_of("source", _texts(sources, "sources"))
+    filters.any_of("market", _texts(markets, "markets"))
+    keys = _select(_columns(spec, key))
+    columns = {
+        **_columns(spec, key),
+        COUNT_COLUMN: "UInt64",
+        "first_start_utc": _TIME,
+        "last_start_utc": _TIME,
+    }
+    sql = "\n".join(
+        [
+            f"SELECT {keys}, uniqExact(interval_start_utc) AS {COUNT_COLUMN},",
+            "  min(interval_start_utc) AS first_start_utc, max(interval_start_utc) AS last_start_utc",
+            f"FROM {_table(spec, _database(database))}",
+            filters.clause(),
+            f"GROUP BY {keys}",
+            f"ORDER BY {keys}",
+            f"LIMIT {{{_LIMIT_PARAM}:UInt64}}",
+        ]
+    )
+    return _run(client, sql, params, columns)
+
+
 # --------------------------------------------------------------------------------------------------------
 # Fundamentals
 # --------------------------------------------------------------------------------------------------------
@@ -1187,6 +1262,7 @@ def quality_results(
     start: Any = None,
     end: Any = None,
     latest_only: bool = False,
+    run_ids: str | Sequence[str] | None = None,
     database: str | None = None,
     limit: int = 1_000,
 ) -> pd.DataFrame:
@@ -1196,6 +1272,8 @@ def quality_results(
     ----------
     client : clickhouse_connect.driver.client.Client
         The store.
+    run_ids : str or sequence of str, optional
+        Only the results of these runs (``data_quality.run_id``, e.g. a flow run).
     table_name : str, optional
         Store table checked; must be one of :data:`marketintel.store.TABLES`. Default: all.
     checks : str or sequence of str, optional
@@ -1235,6 +1313,7 @@ def quality_results(
     filters = _Filters(DATA_QUALITY, params)
     filters.equals("table_name", _table_name(table_name))
     filters.any_of("check_name", _texts(checks, "checks"))
+    filters.any_of("run_id", _texts(run_ids, "run_ids"))
     filters.equals("market", None if market is None else _text(market, "market"))
     filters.equals("location", None if location is None else _text(location, "location"))
     filters.any_of("status", _choices(statuses, _QUALITY_STATUSES, "status"))
