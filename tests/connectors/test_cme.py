@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -204,17 +203,6 @@ def test_aliases_left_out_settle_like_the_mapped_symbol_outside_the_delivery_mon
         both = pd.concat([settle[alias], settle[mapped]], axis=1, join="inner", keys=["a", "m"])
         differ = both[both["a"] != both["m"]]
         assert len(both) and set(differ.index) <= {"201412"}, (alias, mapped, differ)  # Dec 2014 delivers now
-
-
-def test_parse_is_fast(body: bytes) -> None:
-    best = min(_timed(body) for _ in range(5))
-    assert best < 0.1, f"parse took {best * 1e3:.1f} ms"
-
-
-def _timed(body: bytes) -> float:
-    t0 = time.perf_counter()
-    parse_with_stats(body)
-    return time.perf_counter() - t0
 
 
 # ----------------------------------------------------------------------------------------------------
