@@ -116,16 +116,13 @@ def replay_folder(source: str, dataset: str, folder: Path, start: Any = None, en
     if recording is None:
         known = ", ".join(f"{s}/{d}" for s, d in RECORDINGS)
         raise MarketIntelError(f"no recorded replay of {source}/{dataset}; recorded: {known}")
-    for value, outside in (
-        (start, lambda t: t < recording.start_utc),
-        (end, lambda t: t > recording.end_utc),
-    ):
-        stamp = None if value is None else pd.Timestamp(value)
-        if stamp is not None and outside(stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp):
-            raise MarketIntelError(
-                f"the window {start} .. {end} is outside the recording of {source}/{dataset}, "
-                f"{recording.start_utc} .. {recording.end_utc}; choose a window inside it or replay=False"
-            )
+    stamps = [None if v is None else pd.Timestamp(v) for v in (start, end)]
+    first, last = [None if t is None else t.tz_localize("UTC") if t.tzinfo is None else t for t in stamps]
+    if (first is not None and first < recording.start_utc) or (last is not None and last > recording.end_utc):
+        raise MarketIntelError(
+            f"the window {start} .. {end} is outside the recording of {source}/{dataset}, "
+            f"{recording.start_utc} .. {recording.end_utc}; choose a window inside it or replay=False"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     index = {}
     for k, (url, path) in enumerate(recording.requests()):

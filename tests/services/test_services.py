@@ -199,3 +199,24 @@ def test_stored_series_and_quality_checks_on_an_ingested_window(service_store: A
         "completeness"
     }
     assert outcome.alerts >= 1
+
+
+def test_a_replay_window_outside_the_recording_is_refused(shared_dir: Path, tmp_path: Path) -> None:
+    from marketintel.flows.recordings import replay_folder
+
+    with pytest.raises(MarketIntelError, match="outside the recording of spp/lmp_real_time_5min"):
+        replay_folder("spp", "lmp_real_time_5min", tmp_path, "2025-03-31 13:00", "2025-03-31 13:55")
+    recording = replay_folder("spp", "lmp_real_time_5min", tmp_path, "2025-03-31 13:35Z", "2025-03-31 13:55Z")
+    assert (tmp_path / "index.json").is_file() and "SPP RTBM" in recording.note
+
+
+def test_load_quotes_from_a_file_takes_the_calendars_units(shared_dir: Path) -> None:
+    from marketintel.calendars import get_calendar
+    from marketintel.services.curves import load_quotes
+
+    path = shared_dir / "curves" / "caseA_daily" / "contracts.csv"
+    quotes = load_quotes(get_calendar("EEX_DE"), quotes=path, as_of="2025-01-31")
+    assert quotes.name == "contracts" and quotes.trade_date == dt.date(2025, 1, 31)
+    assert (quotes.currency, quotes.unit) == ("EUR", "EUR/MWh") and len(quotes.contracts) > 5
+    with pytest.raises(MarketIntelError, match="a product and a store client"):
+        load_quotes(get_calendar("EEX_DE"), product="NG")

@@ -180,6 +180,74 @@ def metrics_rows(
     )
 
 
+@dataclass(frozen=True)
+class History:
+    """A market's price history with publication times, ready for a backtest.
+
+    Attributes
+    ----------
+    panel : DailyPanel
+        Days x 24 hours of prices (and exogenous series) with their publication instants.
+    source : str
+        Where it came from, with a fingerprint (file name and sha256 prefix, or the store series).
+    location : str
+        The location label.
+    unit : str
+        Price unit.
+    clock : str
+        The delivery hours' clock, in words.
+    """
+
+    panel: Any
+    source: str
+    location: str
+    unit: str
+    clock: str
+
+
+def load_history(
+    market: str,
+    *,
+    data: str | Path | None = None,
+    from_store: str | None = None,
+    tz: str | None = None,
+    exog: Sequence[str] = (),
+    location: str | None = None,
+    client: Any = None,
+) -> History:
+    """Read a market's history from an epftoolbox CSV (default: the shared one) or from the store.
+
+    Parameters are those of :func:`run_and_store_backtest`; ``client`` is needed for ``from_store``.
+
+    Raises
+    ------
+    MarketIntelError
+        When the file is missing, or ``from_store`` is not ``MARKET/LOCATION`` with a ``tz``.
+    """
+    from marketintel import config
+    from marketintel.forecast.data import panel_from_epftoolbox
+
+    if from_store is not None:
+        from marketintel.forecast.store import panel_from_store
+
+        market_name, _, loc = from_store.partition("/")
+        if not loc or not tz or client is None:
+            raise MarketIntelError(
+                "from_store expects MARKET/LOCATION, a tz (the delivery days' zone) and a store"
+            )
+        panel = panel_from_store(client, market_name, loc, list(exog), tz)
+        unit = panel.units.get("price", "")
+        return History(panel, f"store:{market_name}/{loc}:{','.join(exog)}", loc, unit, panel.tz)
+    path = Path(data) if data else config.shared_dir() / "datasets" / "epftoolbox" / f"{market}.csv"
+    if not path.is_file():
+        raise MarketIntelError(f"no dataset at {path} (give data=..., or set MI_SHARED_DIR)")
+    panel = panel_from_epftoolbox(path, market)
+    offset = pd.Timestamp("2020-01-01", tz=panel.tz).strftime("%z")
+    clock = f"market time, UTC{offset[:3]}:{offset[3:]} all year"
+    source = f"{path.name}@{_fingerprint(path)}"
+    return History(panel, source, location or market, panel.units.get("price", ""), clock)
+
+
 def run_and_store_backtest(
     market: str,
     model: str,
@@ -252,10 +320,8 @@ def run_and_store_backtest(
     MarketIntelError
         On a missing dataset, a period outside the data, or a bad combination of parameters.
     """
-    from marketintel import config
     from marketintel.backtest.engine import BacktestSpec, CsvSink, StoreSink, run_backtest
     from marketintel.backtest.metrics import metrics_table
-    from marketintel.forecast.data import panel_from_epftoolbox
     from marketintel.forecast.models import Ensemble, make_model, model_spec
     from marketintel.store import insert_df
 
@@ -267,25 +333,16 @@ def run_and_store_backtest(
         from marketintel.services.store import ensure_store
 
         client = ensure_store().client
-    if from_store is not None:
-        from marketintel.forecast.store import panel_from_store
-
-        market_name, _, loc = from_store.partition("/")
-        if not loc or not tz:
-            raise MarketIntelError(
-                "from_store expects MARKET/LOCATION and needs tz (the delivery days' zone)"
-            )
-        panel = panel_from_store(client, market_name, loc, list(exog), tz)
-        source, location = f"store:{market_name}/{loc}:{','.join(exog)}", loc
-    else:
-        path = Path(data) if data else config.shared_dir() / "datasets" / "epftoolbox" / f"{market}.csv"
-        if not path.is_file():
-            raise MarketIntelError(f"no dataset at {path} (give data=..., or set MI_SHARED_DIR)")
-        panel = panel_from_epftoolbox(path, market)
-        source, location = f"{path.name}@{_fingerprint(path)}", location or market
-    unit = panel.units.get("price", "")
-    offset = pd.Timestamp("2020-01-01", tz=panel.tz).strftime("%z")
-    clock = f"market time, UTC{offset[:3]}:{offset[3:]} all year" if from_store is None else panel.tz
+    history = load_history(
+        market, data=data, from_store=from_store, tz=tz, exog=exog, location=location, client=client
+    )
+    panel, source, location, unit, clock = (
+        history.panel,
+        history.source,
+        history.location,
+        history.unit,
+        history.clock,
+    )
     pool = _pool(workers) if model_spec(model).takes_pool else None
     try:
         forecaster = make_model(model, window, pool)

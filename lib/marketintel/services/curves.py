@@ -118,6 +118,78 @@ def _series_csv(path: Path, what: str) -> pd.Series:
     return pd.Series(values[column].to_numpy(dtype=float), index=index, name=column)
 
 
+@dataclass(frozen=True)
+class Quotes:
+    """Contracts to build a curve from, and where they came from.
+
+    Attributes
+    ----------
+    contracts : list of Contract
+        The quoted contracts (delivery periods, profiles, prices or bid/ask).
+    origin : str
+        Where they came from, in words.
+    name : str
+        A short name of the origin (the file's stem or the product), the default curve name's stem.
+    trade_date : datetime.date
+        Their trade date.
+    currency, unit : str
+        Of their prices.
+    """
+
+    contracts: list[Any]
+    origin: str
+    name: str
+    trade_date: dt.date
+    currency: str
+    unit: str
+
+
+def load_quotes(
+    calendar: Any,
+    *,
+    quotes: str | Path | None = None,
+    product: str | None = None,
+    as_of: dt.date | str | None = None,
+    client: Any = None,
+) -> Quotes:
+    """Read contracts from a quotes CSV or a product's stored settlements (the latest trade date by default).
+
+    Parameters
+    ----------
+    calendar : MarketCalendar
+        Resolves contract names into delivery periods.
+    quotes : str or Path, optional
+        Contracts CSV ``name,start,end,price[,bid,ask][,profile]``.
+    product : str, optional
+        ``forward_quotes.product``; needs ``client``.
+    as_of : date or str, optional
+        Trade date (default: the product's latest, or today for a file).
+    client : clickhouse_connect.driver.Client, optional
+        The store, for ``product``.
+    """
+    from marketintel.calendars import contracts_from_quotes, read_contracts_csv
+    from marketintel.curves.store import read_quotes
+
+    day = dt.date.fromisoformat(as_of) if isinstance(as_of, str) and as_of else as_of or None
+    if quotes is not None:
+        ccy, unit = CSV_UNITS.get(
+            calendar.name, ("USD", "USD/MWh") if calendar.tz.startswith("America/") else ("EUR", "EUR/MWh")
+        )
+        contracts = read_contracts_csv(Path(quotes), calendar)
+        return Quotes(
+            contracts, f"quotes file {quotes}", Path(quotes).stem, day or dt.date.today(), ccy, unit
+        )
+    if product is None or client is None:
+        raise MarketIntelError("load_quotes needs a quotes file, or a product and a store client")
+    day = day or latest_trade_date(client, product)
+    stored = read_quotes(client, product, day)
+    origin = f"stored settlements of {product} ({stored['market'].iloc[0]}) traded {day}"
+    return Quotes(
+        contracts_from_quotes(stored), origin, product, day,
+        str(stored["currency"].iloc[0]), str(stored["unit"].iloc[0]),
+    )  # fmt: skip
+
+
 def build_and_store_curve(
     *,
     quotes: str | Path | None = None,
@@ -205,9 +277,9 @@ def build_and_store_curve(
     MarketIntelError
         On a bad combination of parameters (the message says what was expected).
     """
-    from marketintel.calendars import contracts_from_quotes, get_calendar, read_contracts_csv
+    from marketintel.calendars import get_calendar
     from marketintel.curves.build import InconsistentContractsError, Scenario, build_curve
-    from marketintel.curves.store import read_quotes, record_run, write_build
+    from marketintel.curves.store import record_run, write_build
 
     say = progress or (lambda _line: None)
     if (quotes is None) == (product is None):
@@ -221,30 +293,14 @@ def build_and_store_curve(
         from marketintel.services.store import ensure_store
 
         client = ensure_store().client
-    trade_date = dt.date.fromisoformat(as_of) if isinstance(as_of, str) and as_of else as_of
-    if quotes is not None:
-        contracts = read_contracts_csv(Path(quotes), cal)
-        origin = f"quotes file {quotes}"
-        source_name = Path(quotes).stem
-        default_ccy, default_unit = CSV_UNITS.get(
-            cal.name, ("USD", "USD/MWh") if cal.tz.startswith("America/") else ("EUR", "EUR/MWh")
-        )
-        trade_date = trade_date or dt.date.today()
-    else:
-        assert product is not None
-        trade_date = trade_date or latest_trade_date(client, product)
-        stored = read_quotes(client, product, trade_date)
-        contracts = contracts_from_quotes(stored)
-        origin = f"stored settlements of {product} ({stored['market'].iloc[0]}) traded {trade_date}"
-        source_name = product
-        default_ccy, default_unit = str(stored["currency"].iloc[0]), str(stored["unit"].iloc[0])
-    assert isinstance(trade_date, dt.date)
-    currency, unit = currency or default_ccy, unit or default_unit
+    q = load_quotes(cal, quotes=quotes, product=product, as_of=as_of, client=client)
+    contracts, trade_date = q.contracts, q.trade_date
+    currency, unit = currency or q.currency, unit or q.unit
     first = min(c.start for c in contracts)
     last = max(c.end for c in contracts)
     start_day = dt.date.fromisoformat(start) if isinstance(start, str) else (start or first)
     end_day = dt.date.fromisoformat(end) if isinstance(end, str) else (end or last)
-    name = curve_name or f"{source_name}_{granularity}"
+    name = curve_name or f"{q.name}_{granularity}"
     cutoff = as_of_utc(trade_date, cal.tz)
     prior_series = _series_csv(Path(prior), "prior") if isinstance(prior, str | Path) else prior
     if prior_from_store:
@@ -258,7 +314,7 @@ def build_and_store_curve(
     bands = any(c.price is None for c in contracts) if bid_ask is None else bid_ask
     say(
         f"building a {granularity} curve {start_day} .. {end_day} ({cal.name}, {cal.tz}) from "
-        f"{len(contracts)} contracts: {origin}"
+        f"{len(contracts)} contracts: {q.origin}"
     )
     try:
         build = build_curve(
@@ -268,7 +324,7 @@ def build_and_store_curve(
             scenarios=tuple(Scenario(k, tuple(v)) for k, v in grouped.items()),
         )  # fmt: skip
     except InconsistentContractsError as exc:
-        if store:
+        if store:  # the failed build is part of the lineage too
             record_run(
                 client, name, cutoff, run_id=run_id or str(uuid.uuid4()), version=0,
                 method="max_smoothness_bid_ask" if bands else "max_smoothness_exact",
@@ -285,7 +341,7 @@ def build_and_store_curve(
         stored_curve = StoredCurve(rid, version, rows)
         say(f"stored {rows:,} rows as version {version} of {name} as of {cutoff} (run {rid})")
     return CurveResult(
-        build, name, origin, trade_date, cutoff, start_day, end_day, currency, unit, stored_curve
+        build, name, q.origin, trade_date, cutoff, start_day, end_day, currency, unit, stored_curve
     )
 
 
