@@ -23,9 +23,13 @@ export MI_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
+# The venv's own settings (<sys.prefix>/marketintel.toml): every process of this venv (make, a shell, a
+# notebook kernel) finds the clone's ./data without MI_DATA_DIR; MI_DATA_DIR still wins where it is set.
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 is required, found {sys.version.split()[0]} at {sys.executable}; set PYTHON=/path/to/python3.11"'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -c 'import json, sys; open(sys.argv[1], "w").write("# written by make setup: the state of mi run with this venv (MI_DATA_DIR, MI_SHARED_DIR override)\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in zip(("data_dir", "shared_dir"), sys.argv[2:])))' \
+		$(VENV)/marketintel.toml "$(CURDIR)/data" "$(abspath $(CURDIR)/../shared)"
 	@echo "installing pinned dependencies into $(VENV) (first time: about a minute)"
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(LOCK)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
@@ -33,7 +37,7 @@ $(STAMP): pyproject.toml $(LOCK)
 
 setup: $(STAMP)  ## create .venv with the pinned dependencies (idempotent)
 
-demo: setup  ## start the embedded store, migrate, load a sample, print a summary
+demo: setup  ## the whole pipeline once; leaves the store, Prefect and the flow runner running
 	@$(BIN)/mi demo
 
 test: setup lint pytest  ## lint, type-check and run the test suite
@@ -51,12 +55,11 @@ pytest: setup  ## the test suite, then the notebooks under nbval (lax)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax notebooks/
 
-status: setup  ## is the embedded store running?
-	@$(BIN)/mi store status
+status: setup  ## every part: the store, the Prefect server, the flow runner (exit 1 when one is down)
+	@$(BIN)/mi status
 
-stop: setup  ## stop the embedded store and the local Prefect server
-	@$(BIN)/mi prefect down
-	@$(BIN)/mi store stop
+stop: setup  ## stop every part: the flow runner, then the Prefect server, then the store
+	@$(BIN)/mi stop
 
 clean:  ## remove .venv (the data directory is kept)
 	rm -rf $(VENV) build *.egg-info lib/*.egg-info

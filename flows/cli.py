@@ -1,7 +1,8 @@
-"""``mi prefect up|down|status``, ``mi flows serve|run|list`` and ``mi demo``.
+"""``mi prefect up|down|status``, ``mi flows serve|start|stop|status|run|list`` and ``mi demo``.
 
 Registered in the ``marketintel.cli`` entry-point group (``pyproject.toml``): the library's ``mi`` finds
-these commands without importing the flows.
+these commands without importing the flows. :func:`status_parts` and :func:`stop_parts` are the flows' parts
+of ``mi status`` and ``mi stop`` (entry-point groups ``marketintel.status`` and ``marketintel.stop``).
 """
 
 from __future__ import annotations
@@ -44,9 +45,12 @@ def cmd_prefect_up(_args: argparse.Namespace) -> int:
 
 
 def cmd_prefect_down(_args: argparse.Namespace) -> int:
-    """Stop the local Prefect server."""
-    from marketintel.flows import server
+    """Stop the background flow runner (it polls the server) and the local Prefect server."""
+    from marketintel.flows import runner, server
 
+    stopped = runner.stop()
+    if stopped is not None:
+        print(f"flow runner stopped (pid {stopped.pid})")
     print("Prefect server stopped" if server.down() else "no Prefect server was running")
     return 0
 
@@ -95,8 +99,18 @@ def cmd_flows_run(args: argparse.Namespace) -> int:
 
 
 def cmd_flows_serve(args: argparse.Namespace) -> int:
-    """Register the deployments with their schedules (and, unless --register-only, run them)."""
-    ui = use_prefect_server(start=True)
+    """Register the deployments with their schedules and run them (in the background with --background)."""
+    if args.background:
+        return cmd_flows_start(args)
+    from marketintel.flows import runner
+
+    if args.api_url:  # the background runner is told which server it serves
+        from marketintel.flows import server
+
+        os.environ.update(server.client_environment(args.api_url))
+        ui = args.api_url.removesuffix("/api")
+    else:
+        ui = use_prefect_server(start=True)
     from marketintel.flows import deployments
 
     if args.register_only:
@@ -105,9 +119,80 @@ def cmd_flows_serve(args: argparse.Namespace) -> int:
             print(f"  {flow_name}/{name}: cron '{cron}' {tz}  ({dep_id})")
         print(f"{len(ids)} deployments registered; see them at {ui}/deployments")
         return 0
+    background = runner.read_state()
+    if background is not None and background.pid != os.getpid():
+        raise MarketIntelError(
+            f"the background flow runner (pid {background.pid}) already serves the deployments; "
+            "stop it first with `mi flows stop`"
+        )
     print(f"serving {len(deployments.SCHEDULES)} deployments on {ui} (Ctrl-C to stop)", flush=True)
     deployments.serve()
     return 0
+
+
+def cmd_flows_start(args: argparse.Namespace) -> int:
+    """Start the flow runner in the background (and the local Prefect server if needed); idempotent."""
+    from marketintel.flows import runner
+
+    running = runner.start(getattr(args, "api_url", None))
+    ok, text = runner.describe(running)
+    print(f"flow runner: {text}")
+    print(f"Prefect UI: {running.api_url.removesuffix('/api')}/deployments")
+    return 0 if ok else 1
+
+
+def cmd_flows_stop(_args: argparse.Namespace) -> int:
+    """Stop the background flow runner (its schedules are paused until it starts again)."""
+    from marketintel.flows import runner
+
+    stopped = runner.stop()
+    print(f"flow runner stopped (pid {stopped.pid})" if stopped else "no flow runner was running")
+    return 0
+
+
+def cmd_flows_status(_args: argparse.Namespace) -> int:
+    """Print whether the flow runner runs and serves every deployment (READY in Prefect)."""
+    from marketintel.flows import runner
+
+    ok, text = runner.describe(runner.read_state())
+    print(f"flow runner: {text}")
+    return 0 if ok else 1
+
+
+def status_parts() -> list[tuple[str, bool, str]]:
+    """Return the flows' parts of ``mi status``: (part, up?, text) of the Prefect server and the runner."""
+    from marketintel import config
+    from marketintel.flows import runner, server
+
+    parts: list[tuple[str, bool, str]] = []
+    if os.environ.get("MI_PREFECT_API_URL"):
+        api = config.prefect_api_url()
+        ok = server.healthy(api)
+        answer = "healthy" if ok else "NOT answering"
+        parts.append(("Prefect", ok, f"{api.removesuffix('/api')} (MI_PREFECT_API_URL), {answer}"))
+    else:
+        running = server.read_state()
+        if running is None:
+            parts.append(("Prefect", False, "not running (mi prefect up)"))
+        else:
+            ok = server.healthy(running.api_url)
+            answer = "healthy" if ok else "NOT answering"
+            parts.append(
+                ("Prefect", ok, f"UI {running.ui_url}, {answer} (pid {running.pid}); log {running.log}")
+            )
+    ok, text = runner.describe(runner.read_state())
+    parts.append(("flow runner", ok, text))
+    return parts
+
+
+def stop_parts() -> list[str]:
+    """Stop the flow runner, then the local Prefect server (``mi stop``); return what was done."""
+    from marketintel.flows import runner, server
+
+    stopped = runner.stop()
+    out = [f"flow runner stopped (pid {stopped.pid})" if stopped else "flow runner: not running"]
+    out.append("Prefect server stopped" if server.down() else "Prefect server: not running")
+    return out
 
 
 def cmd_flows_list(_args: argparse.Namespace) -> int:
@@ -144,4 +229,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=lambda args: __import__("marketintel.flows.demo", fromlist=["run"]).run(args))
     p = fsub.add_parser("serve", help="register the deployments with their schedules and run them")
     p.add_argument("--register-only", action="store_true", help="register and exit (the UI lists them)")
+    p.add_argument("--background", action="store_true", help="the same as `mi flows start`")
+    p.add_argument("--api-url", default=None, help="Prefect API to serve on (default: the local server)")
     p.set_defaults(func=cmd_flows_serve)
+    p = fsub.add_parser(
+        "start", help="serve the deployments in the background (log under $MI_DATA_DIR/prefect); idempotent"
+    )
+    p.set_defaults(func=cmd_flows_start)
+    fsub.add_parser("stop", help="stop the background flow runner").set_defaults(func=cmd_flows_stop)
+    p = fsub.add_parser("status", help="does the flow runner run and serve every deployment (READY)?")
+    p.set_defaults(func=cmd_flows_status)

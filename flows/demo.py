@@ -175,6 +175,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"           or any ClickHouse client at {url.redacted()}")
     print(f"  status:  {mi} store status     log: {log_hint}")
     print(f"  stop:    make stop  (or {mi} prefect down; {mi} store stop)")
+    if ui:  # the deployments are registered: a background flow runner serves them on their schedules
+        from marketintel.flows.runner import start_for_demo
+
+        print("\n".join(start_for_demo()), flush=True)
     return 0
 
 

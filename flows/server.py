@@ -94,12 +94,78 @@ def read_state(home: Path | None = None) -> PrefectServer | None:
         return None
     state = json.loads(path.read_text())
     server = PrefectServer(int(state["pid"]), int(state["port"]), Path(state["home"]), Path(state["log"]))
-    try:
-        os.kill(server.pid, 0)
-    except OSError:
+    if not pid_alive(server.pid):
         path.unlink(missing_ok=True)  # stale: the process is gone
         return None
     return server
+
+
+def _stat_fields(pid: int | str) -> list[str] | None:
+    """Return the fields of ``/proc/PID/stat`` after the command name (state, ppid, pgrp, ...), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()
+
+
+def pid_alive(pid: int) -> bool:
+    """Return whether process ``pid`` runs (a zombie, exited but not yet reaped, counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    fields = _stat_fields(pid)
+    return fields is None or fields[0] != "Z"
+
+
+def group_alive(pgid: int) -> bool:
+    """Return whether any process of process group ``pgid`` runs (zombies count as gone)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(entry.name)
+            if fields is not None and len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+                return True
+    return False
+
+
+def stop_process_group(pid: int, timeout_s: float = 20.0) -> None:
+    """Stop the process group led by ``pid``: SIGTERM, wait up to ``timeout_s`` [s], then SIGKILL.
+
+    Returns when no process of the group runs any more. A leader started by this process
+    (:data:`_CHILDREN`) is also waited for, so it leaves no zombie.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    child = _CHILDREN.pop(pid, None)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if child is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=0.2)
+        else:
+            time.sleep(0.2)
+        if not group_alive(pid):
+            break
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        kill_deadline = time.monotonic() + 10.0
+        while group_alive(pid) and time.monotonic() < kill_deadline:
+            time.sleep(0.1)
+    if child is not None:
+        child.wait()
 
 
 def up(port: int | None = None, home: Path | None = None, *, progress: bool = True) -> PrefectServer:
@@ -158,24 +224,6 @@ def down(home: Path | None = None, timeout_s: float = 20.0) -> bool:
     server = read_state(home)
     if server is None:
         return False
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.pid, signal.SIGTERM)
-    child = _CHILDREN.pop(server.pid, None)
-    if child is not None:  # started by this process: wait for it
-        try:
-            child.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            child.wait()
-    else:  # started by another process (mi prefect up): poll until it is gone
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                os.kill(server.pid, 0)
-            except OSError:
-                break
-            time.sleep(0.2)
-        else:
-            os.killpg(server.pid, signal.SIGKILL)
+    stop_process_group(server.pid, timeout_s)
     _state_file(home).unlink(missing_ok=True)
     return True

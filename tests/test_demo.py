@@ -1,4 +1,5 @@
-"""`mi demo` (what `make demo` runs): store up, migrate, sample, summary; idempotent."""
+"""`mi demo` (what `make demo` runs): store up, migrate, sample, summary; idempotent; leaves the store, the
+Prefect server and the flow runner running, which `mi status` shows and `mi stop` (`make stop`) ends."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import sys
 from pathlib import Path
 
 from marketintel.config import shared_dir
+from marketintel.flows import runner, server
+from marketintel.store.endpoint import process
 from tests.storeproc import free_port
 
 
@@ -20,25 +23,39 @@ def test_demo_runs_twice_without_duplicates_and_says_where_to_look(tmp_path: Pat
         MI_PREFECT_PORT=str(free_port()),
         MI_REPORTS_DIR=str(tmp_path / "reports"),
     )
-    for name in ("MI_CLICKHOUSE_URL", "PREFECT_API_URL", "PREFECT_HOME"):
+    for name in ("MI_CLICKHOUSE_URL", "MI_PREFECT_API_URL", "PREFECT_API_URL", "PREFECT_HOME"):
         env.pop(name, None)
-    cmd = [sys.executable, "-m", "marketintel.cli", "demo"]
+    mi = [sys.executable, "-m", "marketintel.cli"]
+    cmd = [*mi, "demo"]
+    stopped = None
     try:  # the whole pipeline once, then the store part again: nothing is added twice
         first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
         assert first.returncode == 0, first.stderr
+        status = subprocess.run([*mi, "status"], env=env, capture_output=True, text=True, timeout=120)
         second = subprocess.run(
             [*cmd, "--no-pipeline"], env=env, capture_output=True, text=True, timeout=300, check=False
         )
         assert second.returncode == 0, second.stderr
+        parts = (
+            process.read_state(tmp_path / "store"),
+            server.read_state(tmp_path / "prefect"),
+            runner.read_state(tmp_path / "prefect"),
+        )
+        stopped = subprocess.run([*mi, "stop"], env=env, capture_output=True, text=True, timeout=300)
     finally:
-        for stop in (["prefect", "down"], ["store", "stop"]):
-            subprocess.run(
-                [sys.executable, "-m", "marketintel.cli", *stop],
-                env=env,
-                timeout=120,
-                check=False,
-                capture_output=True,
-            )
+        if stopped is None or stopped.returncode != 0:  # what `make stop` did before `mi stop`
+            for stop in (["flows", "stop"], ["prefect", "down"], ["store", "stop"]):
+                subprocess.run([*mi, *stop], env=env, timeout=120, check=False, capture_output=True)
+    # after the demo every part runs, `mi status` says so; `mi stop` (make stop) leaves nothing running
+    assert status.returncode == 0, status.stdout + status.stderr
+    for part in ("store ", "Prefect ", "flow runner ", "serving 6 of 6 deployments READY"):
+        assert part in status.stdout, status.stdout
+    assert all(p is not None for p in parts), parts
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    for pid in (p.pid for p in parts if p is not None):
+        assert not server.pid_alive(pid) and not server.group_alive(pid), f"pid {pid} still runs"
+    assert runner.read_state(tmp_path / "prefect") is None and server.read_state(tmp_path / "prefect") is None
+    assert process.read_state(tmp_path / "store") is None
     counts = [
         re.search(r"prices: ([\d,]+) rows, fundamentals: ([\d,]+) rows", r.stdout) for r in (first, second)
     ]
@@ -49,6 +66,9 @@ def test_demo_runs_twice_without_duplicates_and_says_where_to_look(tmp_path: Pat
     assert expected_source in first.stdout
     for hint in ("store sql", "store status", "make stop", "mi-endpoint.log"):
         assert hint in first.stdout
+    background = first.stdout.split("running in the background", 1)[-1]
+    for line in ("store ", "Prefect ", "server.log", "flow runner  pid", "READY; log", "runner.log"):
+        assert line in background, first.stdout
 
     if not (shared_dir() / "fixtures").is_dir():
         return

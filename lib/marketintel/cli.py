@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from marketintel import __version__, config
 from marketintel.exceptions import MarketIntelError
@@ -152,6 +153,23 @@ def cmd_store_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def _disk_text(path: Path, reserve: int) -> str:
+    """Return the free disk space of ``path`` against the store's insert reserve [bytes], with a warning."""
+    import shutil
+
+    usage = shutil.disk_usage(path)
+    warn = ""
+    if reserve and usage.free < 2 * reserve:
+        warn = (
+            f"  WARNING: below twice the insert reserve ({reserve / 2**30:.1f} GiB); inserts are refused "
+            "under the reserve"
+        )
+    return (
+        f"{usage.free / 2**30:,.1f} GiB free of {usage.total / 2**30:,.1f} GiB "
+        f"(insert reserve {reserve / 2**30:.1f} GiB){warn}"
+    )
+
+
 def cmd_store_status(args: argparse.Namespace) -> int:
     """Say whether the store runs, where, and what it holds; exit 1 when it is not running."""
     from marketintel.store.endpoint.process import ping, read_state
@@ -167,20 +185,7 @@ def cmd_store_status(args: argparse.Namespace) -> int:
         f"(pid {state.pid}, chDB {state.engine_version})"
     )
     print(f"  data directory: {state.path}")
-    import shutil
-
-    usage = shutil.disk_usage(state.path)
-    reserve = state.min_free_disk_bytes
-    warn = ""
-    if reserve and usage.free < 2 * reserve:
-        warn = (
-            f"  WARNING: below twice the insert reserve ({reserve / 2**30:.1f} GiB); inserts are refused "
-            "under the reserve"
-        )
-    print(
-        f"  disk: {usage.free / 2**30:,.1f} GiB free of {usage.total / 2**30:,.1f} GiB "
-        f"(insert reserve {reserve / 2**30:.1f} GiB){warn}"
-    )
+    print(f"  disk: {_disk_text(Path(state.path), state.min_free_disk_bytes)}")
     if up:
         from marketintel.config import ClickHouseURL
         from marketintel.store.client import connect
@@ -419,12 +424,133 @@ def register_backtest(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     register(sub)
 
 
+class PartStatus(NamedTuple):
+    """One part of the platform in ``mi status``: its name, whether it is up, and what to know about it."""
+
+    part: str
+    ok: bool
+    text: str
+
+
+#: entry-point group of the parts above the library (the Prefect server, the flow runner, later the hub): each
+#: entry point names a callable returning a list of (part, up?, text) tuples for ``mi status``
+STATUS_GROUP = "marketintel.status"
+#: entry-point group of the same parts for ``mi stop``: each names a callable that stops its parts (in the
+#: order they must stop) and returns a list of lines saying what it did
+STOP_GROUP = "marketintel.stop"
+
+
+def store_status_part() -> PartStatus:
+    """Return the store's part of ``mi status``: running?, address, pid, data directory, free disk, log."""
+    from marketintel.store.endpoint.process import LOG_FILE, ping, read_state
+
+    url = config.clickhouse_url()
+    if not url.is_local_default:
+        up = ping(f"{url.scheme}://{url.host}:{url.port}")
+        return PartStatus(
+            "store", up, f"{url.redacted()} (MI_CLICKHOUSE_URL), {'answers' if up else 'NOT answering'}"
+        )
+    path = config.store_dir()
+    state = read_state(path)
+    if state is None:
+        return PartStatus("store", False, f"not running for {path} (mi store start)")
+    up = ping(state.url)
+    disk = _disk_text(Path(state.path), state.min_free_disk_bytes)
+    return PartStatus(
+        "store",
+        up,
+        f"{state.url} {'running' if up else 'NOT ANSWERING'} (pid {state.pid}, chDB {state.engine_version}); "
+        f"data {state.path}\n{disk}; log {Path(state.path) / LOG_FILE}",
+    )
+
+
+def _plugins(group: str) -> list[tuple[str, Callable[[], list[Any]] | Exception]]:
+    """Return the callables of an entry-point group, sorted by name (a load error in place of one)."""
+    from importlib.metadata import entry_points
+
+    out: list[tuple[str, Callable[[], list[Any]] | Exception]] = []
+    for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+        try:
+            out.append((ep.name, ep.load()))
+        except Exception as exc:  # a broken plugin is reported as such, the other parts still are
+            out.append((ep.name, exc))
+    return out
+
+
+def platform_status() -> list[PartStatus]:
+    """Return every part's status: the store, then each :data:`STATUS_GROUP` entry point's parts."""
+    parts = [store_status_part()]
+    for name, func in _plugins(STATUS_GROUP):
+        if isinstance(func, Exception):
+            parts.append(PartStatus(name, False, f"cannot load its status: {func}"))
+            continue
+        try:
+            parts += [PartStatus(str(p), bool(ok), str(text)) for p, ok, text in func()]
+        except Exception as exc:  # one part's failure to answer is that part's status
+            parts.append(PartStatus(name, False, f"cannot check: {type(exc).__name__}: {exc}"))
+    return parts
+
+
+def cmd_status(_args: argparse.Namespace) -> int:
+    """Print every part of the platform (store, Prefect, flow runner, ...); exit 1 unless every one is up."""
+    source = config.data_dir_source()[1]
+    print(f"data directory: {config.data_dir()}  (from {source})")
+    parts = platform_status()
+    for part in parts:
+        lines = part.text.splitlines() or [""]
+        print(f"{part.part:<12} {'up' if part.ok else 'DOWN':<5} {lines[0]}")
+        for line in lines[1:]:
+            print(f"{'':<18} {line}")
+    return 0 if all(p.ok for p in parts) else 1
+
+
+def cmd_stop(_args: argparse.Namespace) -> int:
+    """Stop every part: each :data:`STOP_GROUP` entry point's (the flow runner, Prefect), then the store."""
+    from marketintel.exceptions import StoreNotRunningError
+    from marketintel.store.endpoint.process import stop
+
+    failed = False
+    for name, func in _plugins(STOP_GROUP):
+        try:
+            if isinstance(func, Exception):
+                raise func
+            for line in func():
+                print(line, flush=True)
+        except Exception as exc:  # stop what can be stopped; say what could not
+            print(f"{name}: cannot stop: {type(exc).__name__}: {exc}", flush=True)
+            failed = True
+    if not config.clickhouse_url().is_local_default:
+        print("store: MI_CLICKHOUSE_URL names an external server; not stopped")
+        return 1 if failed else 0
+    try:
+        state = stop(config.store_dir())
+    except StoreNotRunningError:
+        print("store: not running")
+    except MarketIntelError as exc:
+        print(f"store: cannot stop: {exc}")
+        failed = True
+    else:
+        print(f"store stopped (pid {state.pid})")
+    return 1 if failed else 0
+
+
+def register_platform(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``mi status`` and ``mi stop`` (every part: the store here, the others through entry points)."""
+    p = sub.add_parser(
+        "status", help="every part: store, Prefect server, flow runner (exit 1 unless every one is up)"
+    )
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser("stop", help="stop every part: the flow runner, the Prefect server, then the store")
+    p.set_defaults(func=cmd_stop)
+
+
 #: every library area's registration function, in help order
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
     register_store,
     register_connectors,
     register_curves,
     register_backtest,
+    register_platform,
 ]
 
 #: entry-point group of the areas above the library (flows, the demo, later the hub): each entry point names

@@ -1,18 +1,23 @@
 """Settings from environment variables (``MI_*``), read in one place.
 
 Every setting has a default that works on a fresh clone: the embedded store on 127.0.0.1 and a data
-directory under the user's home (``make`` points it at ``./data`` inside the clone).
+directory found by :func:`data_dir`: ``MI_DATA_DIR`` if set; else the ``data_dir`` of the venv's own
+settings file ``<sys.prefix>/marketintel.toml``, which ``make`` writes when it sets up ``.venv`` (the
+clone's ``./data``), so ``mi`` run by ``make``, typed in a shell or started in a notebook kernel of that venv
+finds the same store; else ``~/.local/share/marketintel``.
 
 ========================  ====================================================================
 variable                  meaning
 ========================  ====================================================================
-``MI_DATA_DIR``           where the platform keeps its state (the store's data directory, logs)
+``MI_DATA_DIR``           where the platform keeps its state (the store's data directory, logs); default:
+                          ``data_dir`` in ``<sys.prefix>/marketintel.toml``, else ``~/.local/share/...``
 ``MI_CLICKHOUSE_URL``     the ClickHouse HTTP endpoint, ``http://user:password@host:port/database``
 ``MI_STORE_HOST``         interface the embedded store listens on (default ``127.0.0.1``)
 ``MI_STORE_PORT``         port of the embedded store (default ``18123``)
 ``MI_STORE_USERS_FILE``   TOML file with the store's users (default ``$MI_DATA_DIR/store/users.toml``)
 ``MI_STORE_CLUSTER``      cluster name: when set, DDL is emitted ``ON CLUSTER`` with Replicated engines
-``MI_SHARED_DIR``         the read-only shared inputs (fixtures, datasets), default ``../shared``
+``MI_SHARED_DIR``         the read-only shared inputs (fixtures, datasets); default ``shared_dir`` of
+                          ``<sys.prefix>/marketintel.toml``, else ``../shared`` beside the clone
 ``MI_PREFECT_PORT``       port of the local Prefect server (default ``4200``)
 ``MI_PREFECT_API_URL``    a Prefect API to use instead of the local server (``http://host:port/api``)
 ``MI_REPORTS_DIR``        where flows write executed notebooks and HTML reports (default ``./reports``)
@@ -22,6 +27,8 @@ variable                  meaning
 from __future__ import annotations
 
 import os
+import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -32,6 +39,10 @@ DEFAULT_STORE_HOST = "127.0.0.1"
 DEFAULT_STORE_PORT = 18123
 #: The repository root when running from a source checkout (``lib/marketintel/config.py`` -> root).
 REPO_ROOT = Path(__file__).resolve().parents[2]
+#: name of the settings file of a Python environment, in its ``sys.prefix`` (``make`` writes it into .venv)
+VENV_CONFIG_NAME = "marketintel.toml"
+#: the data directory when neither ``MI_DATA_DIR`` nor the venv's settings file names one
+DEFAULT_DATA_DIR = Path("~/.local/share/marketintel")
 
 
 def _env(name: str) -> str | None:
@@ -39,10 +50,56 @@ def _env(name: str) -> str | None:
     return value if value not in (None, "") else None
 
 
-def data_dir() -> Path:
-    """Return the platform's state directory (``MI_DATA_DIR``), created if missing."""
+def venv_config_file(prefix: Path | str | None = None) -> Path:
+    """Return the settings file of the Python environment at ``prefix`` (default ``sys.prefix``)."""
+    return Path(prefix if prefix is not None else sys.prefix) / VENV_CONFIG_NAME
+
+
+def venv_config(prefix: Path | str | None = None) -> dict[str, str]:
+    """Return the settings of ``<prefix>/marketintel.toml`` (``data_dir``, ``shared_dir``), {} if absent.
+
+    Raises
+    ------
+    ConfigError
+        If the file exists but is not valid TOML, or a value is not a string.
+    """
+    path = venv_config_file(prefix)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}; fix or delete it (`make setup` rewrites it)") from None
+    bad = {k: v for k, v in raw.items() if not isinstance(v, str)}
+    if bad:
+        raise ConfigError(f"{path}: every setting must be a string path, got {bad!r}")
+    return {k: str(v) for k, v in raw.items() if v != ""}
+
+
+def data_dir_source(prefix: Path | str | None = None) -> tuple[Path, str]:
+    """Return the data directory (unresolved, not created) and where it came from.
+
+    The first of: ``MI_DATA_DIR``; ``data_dir`` in ``<prefix>/marketintel.toml`` (``prefix`` defaults to
+    ``sys.prefix``, the venv: ``make`` writes the clone's ``./data`` there); ``~/.local/share/marketintel``.
+    A relative ``data_dir`` in the file is relative to the file's folder.
+    """
     raw = _env("MI_DATA_DIR")
-    path = Path(raw).expanduser() if raw else Path.home() / ".local" / "share" / "marketintel"
+    if raw:
+        return Path(raw).expanduser(), "MI_DATA_DIR"
+    from_file = venv_config(prefix).get("data_dir")
+    if from_file:
+        config_file = venv_config_file(prefix)
+        return config_file.parent / Path(from_file).expanduser(), str(config_file)
+    return DEFAULT_DATA_DIR.expanduser(), "default"
+
+
+def data_dir(prefix: Path | str | None = None) -> Path:
+    """Return the platform's state directory, created if missing.
+
+    ``MI_DATA_DIR`` if set; else ``data_dir`` of the venv's ``<sys.prefix>/marketintel.toml``; else
+    ``~/.local/share/marketintel`` (see :func:`data_dir_source`).
+    """
+    path = data_dir_source(prefix)[0]
     path.mkdir(parents=True, exist_ok=True)
     return path.resolve()
 
@@ -82,10 +139,19 @@ def store_cluster() -> str | None:
     return _env("MI_STORE_CLUSTER")
 
 
-def shared_dir() -> Path:
-    """Return the shared read-only inputs folder (``MI_SHARED_DIR``, default ``<repo>/../shared``)."""
+def shared_dir(prefix: Path | str | None = None) -> Path:
+    """Return the shared read-only inputs folder.
+
+    ``MI_SHARED_DIR`` if set; else ``shared_dir`` of the venv's ``<sys.prefix>/marketintel.toml``; else
+    ``<repo>/../shared``.
+    """
     raw = _env("MI_SHARED_DIR")
-    return Path(raw).expanduser().resolve() if raw else (REPO_ROOT.parent / "shared").resolve()
+    if raw:
+        return Path(raw).expanduser().resolve()
+    from_file = venv_config(prefix).get("shared_dir")
+    if from_file:
+        return (venv_config_file(prefix).parent / Path(from_file).expanduser()).resolve()
+    return (REPO_ROOT.parent / "shared").resolve()
 
 
 @dataclass(frozen=True)
