@@ -52,6 +52,24 @@ def ch_database(ch_client: Any) -> Iterator[str]:
     ch_client.command(f"DROP DATABASE IF EXISTS {name} SYNC")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_store_left_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fail the session when a test started the local store of its own data directory and left it running.
+
+    Code under test starts the local endpoint where it is the configured store (``ensure_store``); a test
+    that reaches it without pointing ``MI_CLICKHOUSE_URL`` at the session store would leak a server.
+    """
+    yield
+    from marketintel.store.endpoint.process import read_state, stop
+
+    leaked = []
+    for state_file in tmp_path_factory.getbasetemp().rglob("mi-data/store/mi-endpoint.json"):
+        if read_state(state_file.parent) is not None:
+            leaked.append(str(state_file.parent))
+            stop(state_file.parent)
+    assert not leaked, f"tests left the local store running (stopped now): {leaked}"
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Keep tests away from the user's own data directory, store and users file."""

@@ -36,6 +36,13 @@ def test_demo_runs_twice_without_duplicates_and_says_where_to_look(tmp_path: Pat
             [*cmd, "--no-pipeline"], env=env, capture_output=True, text=True, timeout=300, check=False
         )
         assert second.returncode == 0, second.stderr
+        held = subprocess.run(
+            [*mi, "store", "sql", "--format", "TSV", "SELECT "
+             "(SELECT count() FROM instruments FINAL), (SELECT count() FROM backtest_metrics FINAL), "
+             "(SELECT toYear(max(delivery_start_utc)) FROM curves FINAL "
+             "WHERE curve_name = 'HENRY_HUB_DAILY')"],
+            env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
         parts = (
             process.read_state(tmp_path / "store"),
             server.read_state(tmp_path / "prefect"),
@@ -64,7 +71,7 @@ def test_demo_runs_twice_without_duplicates_and_says_where_to_look(tmp_path: Pat
     assert "tables were created" in first.stdout and "up to date" in second.stdout
     expected_source = "epftoolbox" if (shared_dir() / "datasets").is_dir() else "SYNTHETIC"
     assert expected_source in first.stdout
-    for hint in ("store sql", "store status", "make stop", "mi-endpoint.log"):
+    for hint in ("store sql", "mi status", "make stop", "mi-endpoint.log"):
         assert hint in first.stdout
     background = first.stdout.split("running in the background", 1)[-1]
     for line in ("store ", "Prefect ", "server.log", "flow runner  pid", "READY; log", "runner.log"):
@@ -73,6 +80,9 @@ def test_demo_runs_twice_without_duplicates_and_says_where_to_look(tmp_path: Pat
     if not (shared_dir() / "fixtures").is_dir():
         return
     out = first.stdout
+    instruments, metrics, last_year = (int(v) for v in held.stdout.split())
+    assert instruments > 0 and metrics > 0, held.stdout  # connectors register instruments; metrics are stored
+    assert last_year >= 2020, "the Henry Hub curve covers the whole quoted strip"
     assert "offline: ingestion replays the publishers' recorded responses" in out
     reports = sorted((tmp_path / "reports").rglob("*.html"))
     flows = {p.parent.parent.name for p in reports}

@@ -15,6 +15,7 @@ import pytest
 from marketintel.config import REPO_ROOT
 from marketintel.flows.params import NOTEBOOKS
 from marketintel.notebooks import execute, export_html, notebook_parameters
+from tests.storeproc import StoreProcess
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 STEMS = sorted({stem for stem, _ in NOTEBOOKS.values()})
@@ -57,7 +58,8 @@ def test_pairs_in_sync_and_outputs_stripped(stem: str) -> None:
 
 @pytest.mark.shared
 @pytest.mark.slow
-def test_backtest_report_has_no_code(shared_dir: Path, tmp_path: Path) -> None:
+def test_backtest_report_has_no_code(shared_dir: Path, tmp_path: Path, store_env: StoreProcess) -> None:
+    """The report shows no code; the backtest is stored (in the session store, not a store of its own)."""
     executed = execute(
         NOTEBOOK_DIR / "backtest.ipynb",
         tmp_path / "backtest.ipynb",
@@ -74,6 +76,13 @@ def test_backtest_report_has_no_code(shared_dir: Path, tmp_path: Path) -> None:
     forecasts = list(tmp_path.glob("backtest_NP_naive_2016-12-27_7d_*.csv"))
     assert len(forecasts) == 1, "the forecasts CSV goes to the working directory"
     assert len(forecasts[0].read_text().splitlines()) == 1 + 7 * 24
+    run_id = forecasts[0].stem.rsplit("_", 1)[1]
+    stored = store_env.client().command(
+        "SELECT count() FROM backtest_metrics FINAL "
+        "WHERE startsWith(run_id, {r:String}) AND group_by = 'all'",
+        parameters={"r": run_id},
+    )
+    assert stored > 0, "the backtest's metrics are stored"
 
 
 @pytest.mark.shared

@@ -220,3 +220,21 @@ def test_load_quotes_from_a_file_takes_the_calendars_units(shared_dir: Path) -> 
     assert (quotes.currency, quotes.unit) == ("EUR", "EUR/MWh") and len(quotes.contracts) > 5
     with pytest.raises(MarketIntelError, match="a product and a store client"):
         load_quotes(get_calendar("EEX_DE"), product="NG")
+
+
+def test_daily_profile_base_and_weekday_peak_in_local_days() -> None:
+    from marketintel.services.sample import daily_profile
+
+    hours = pd.date_range("2024-03-29 23:00", periods=47, freq="h", tz="UTC")  # Sat 30 and Sun 31 March, Oslo
+    hours = hours.append(pd.date_range("2024-03-31 22:00", periods=24, freq="h", tz="UTC"))  # Mon 1 April
+    local = hours.tz_convert("Europe/Oslo")
+    price = np.where((local.hour >= 8) & (local.hour < 20), 50.0, 10.0)
+    out = daily_profile(pd.DataFrame({"interval_start_utc": hours, "price": price}), "Europe/Oslo")
+    assert [str(d) for d in out["day"]] == ["2024-04-01", "2024-03-31", "2024-03-30"]
+    monday = out.iloc[0]
+    assert (
+        monday["peak"] == 50.0 and monday["base"] == 30.0 and (monday["min"], monday["max"]) == (10.0, 50.0)
+    )
+    assert out["peak"].iloc[1:].isna().all()  # weekends have no peak hours
+    sunday = out.iloc[1]  # 23 hours (DST starts at 02:00): 12 at 50, 11 at 10
+    assert sunday["base"] == round((12 * 50 + 11 * 10) / 23, 2)

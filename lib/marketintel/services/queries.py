@@ -704,8 +704,9 @@ def stored_series(
     pd.DataFrame
         One row per series, ordered by its key: the key columns (prices: ``market``, ``location``,
         ``location_type``, ``unit``; fundamentals: ``market``, ``area``, ``area_to``, ``variable``,
-        ``unit``), ``n_intervals`` (distinct interval starts) [intervals], ``first_start_utc`` and
-        ``last_start_utc`` [UTC].
+        ``unit``), ``n_rows`` (rows after deduplication: one per interval and revision) [rows],
+        ``n_intervals`` (distinct interval starts) [intervals], ``first_start_utc`` and ``last_start_utc``
+        [UTC].
     """
     if table not in _SERIES_KEYS:
         raise QueryParameterError(f"unknown table {table!r}; expected one of {', '.join(_SERIES_KEYS)}")
@@ -720,15 +721,16 @@ def stored_series(
     keys = _select(_columns(spec, key))
     columns = {
         **_columns(spec, key),
+        "n_rows": "UInt64",
         COUNT_COLUMN: "UInt64",
         "first_start_utc": _TIME,
         "last_start_utc": _TIME,
     }
     sql = "\n".join(
         [
-            f"SELECT {keys}, uniqExact(interval_start_utc) AS {COUNT_COLUMN},",
+            f"SELECT {keys}, count() AS n_rows, uniqExact(interval_start_utc) AS {COUNT_COLUMN},",
             "  min(interval_start_utc) AS first_start_utc, max(interval_start_utc) AS last_start_utc",
-            f"FROM {_table(spec, _database(database))}",
+            f"FROM {_table(spec, _database(database))} FINAL",
             filters.clause(),
             f"GROUP BY {keys}",
             f"ORDER BY {keys}",
