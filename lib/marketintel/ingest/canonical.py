@@ -82,15 +82,6 @@ def listing_frame(
     return frame.sort_values(["published_at_utc", "document_id"], ignore_index=True)
 
 
-def _instrument_rows(keys: pd.DataFrame, **columns: Any) -> pd.DataFrame:
-    now = pd.Timestamp.now(tz="UTC")
-    out = keys.reset_index(drop=True).assign(**columns)
-    out["valid_to_utc"] = pd.Series([pd.NaT] * len(out), dtype="datetime64[ms, UTC]")
-    out["published_at_utc"] = out["valid_from_utc"]
-    out["ingested_at_utc"] = now
-    return out
-
-
 def instruments_frame(
     frame: pd.DataFrame, table: str, source: str, commodity: str, timezone: str
 ) -> pd.DataFrame:
@@ -103,36 +94,36 @@ def instruments_frame(
     if frame.empty or table not in ("prices", "forward_quotes"):
         return pd.DataFrame()
     if table == "prices":
-        keys = ["market", "location", "location_type", "currency", "unit"]
-        first = frame.groupby(keys, sort=True, dropna=False)["interval_start_utc"].min().reset_index()
-        first = first.rename(columns={"interval_start_utc": "valid_from_utc"})
-        return _instrument_rows(
-            first,
-            instrument_id=first["market"] + "." + first["location"],
-            commodity=commodity,
-            product="",
-            timezone=timezone,
-            description="",
-            source=source,
-        )[_INSTRUMENT_COLUMNS]
-    keys = ["market", "product", "profile", "currency", "unit"]
-    first = frame.groupby(keys, sort=True, dropna=False)["trade_date"].min().reset_index()
-    starts = pd.DatetimeIndex(pd.to_datetime(first["trade_date"])).tz_localize(timezone).tz_convert("UTC")
-    first["valid_from_utc"] = starts.as_unit("ms")
-    return _instrument_rows(
-        first,
-        instrument_id=first["market"] + "." + first["product"] + "." + first["profile"],
-        commodity=commodity,
-        location="",
-        location_type="",
-        timezone=timezone,
-        description="",
-        source=source,
-    )[_INSTRUMENT_COLUMNS]
-
-
-_INSTRUMENT_COLUMNS = [
-    "instrument_id", "commodity", "market", "location", "location_type", "product", "currency", "unit",
-    "timezone", "description", "valid_from_utc", "valid_to_utc", "source", "published_at_utc",
-    "ingested_at_utc",
-]  # fmt: skip
+        first = frame.sort_values("interval_start_utc", kind="stable").drop_duplicates(["market", "location"])
+        ids = first["market"] + "." + first["location"]
+        valid_from = pd.DatetimeIndex(first["interval_start_utc"]).as_unit("ms")
+        location, location_type = first["location"].to_numpy(), first["location_type"].to_numpy()
+        product: Any = ""
+    else:
+        first = frame.sort_values("trade_date", kind="stable").drop_duplicates(
+            ["market", "product", "profile"]
+        )
+        ids = first["market"] + "." + first["product"] + "." + first["profile"]
+        days = pd.DatetimeIndex(pd.to_datetime(first["trade_date"]))
+        valid_from = days.tz_localize(timezone).tz_convert("UTC").as_unit("ms")
+        location, location_type, product = "", "", first["product"].to_numpy()
+    n = len(first)
+    return pd.DataFrame(
+        {
+            "instrument_id": ids.to_numpy(),
+            "commodity": commodity,
+            "market": first["market"].to_numpy(),
+            "location": location,
+            "location_type": location_type,
+            "product": product,
+            "currency": first["currency"].to_numpy(),
+            "unit": first["unit"].to_numpy(),
+            "timezone": timezone,
+            "description": "",
+            "valid_from_utc": valid_from,
+            "valid_to_utc": pd.Series(pd.NaT, index=range(n), dtype="datetime64[ms, UTC]"),
+            "source": source,
+            "published_at_utc": valid_from,
+            "ingested_at_utc": pd.Timestamp.now(tz="UTC"),
+        }
+    )

@@ -188,7 +188,7 @@ def ingest(
         )
     spec = get_table(dataset.table)
     report = RunReport(ingestor.source, dataset.name, run_id or str(uuid.uuid4()))
-    known = known_instruments(client, ingestor.source)
+    known: set[str] | None = None  # read once, after the first rows are stored (they are not kept waiting)
     watermark = read_watermark(client, ingestor.source, dataset.name)
     if watermark is not None and watermark > request.start_utc:
         report.resumed_from_utc = watermark
@@ -214,7 +214,10 @@ def ingest(
         else:
             rows = insert_df(client, dataset.table, frame)
             report.rows += rows
-            report.instruments += register_instruments(client, ingestor.instruments(frame, dataset), known)
+            instruments = ingestor.instruments(frame, dataset)
+            if len(instruments):
+                known = known_instruments(client, ingestor.source) if known is None else known
+                report.instruments += register_instruments(client, instruments, known)
             left_out = str(frame.attrs.get("left_out", ""))
             if left_out:  # what the mapping could not place, kept with the payload and reported
                 archive(client, raw, "partial", left_out)
