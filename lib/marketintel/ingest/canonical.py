@@ -97,7 +97,8 @@ def instruments_frame(
         first = frame.sort_values("interval_start_utc", kind="stable").drop_duplicates(["market", "location"])
         ids = first["market"] + "." + first["location"]
         valid_from = pd.DatetimeIndex(first["interval_start_utc"]).as_unit("ms")
-        location, location_type = first["location"].to_numpy(), first["location_type"].to_numpy()
+        location: Any = first["location"].to_numpy()
+        location_type: Any = first["location_type"].to_numpy()
         product: Any = ""
     else:
         first = frame.sort_values("trade_date", kind="stable").drop_duplicates(
