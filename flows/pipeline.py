@@ -97,31 +97,16 @@ def run_notebook(flow_name: str, parameters: dict[str, Any]) -> dict[str, str]:
 
 
 def _alert_on_failure(flow_name: str, params: BaseModel, error: BaseException) -> None:
-    """Write an ``alerts`` row for a failed flow run (best effort: the store may be what failed)."""
-    import pandas as pd
+    """Raise a critical alert for a failed flow run (best effort: the store may be what failed)."""
+    from marketintel.services.alerts import raise_alert
 
-    from marketintel.store import connect, insert_df
-
-    now = pd.Timestamp.now(tz="UTC")
     run_id = getattr(params, "run_id", "")
-    frame = pd.DataFrame(
-        {
-            "alert_id": [str(uuid.uuid5(uuid.NAMESPACE_URL, f"flow/{flow_name}/{run_id}"))],
-            "category": ["flow"],
-            "severity": ["critical"],
-            "raised_at_utc": [now],
-            "table_name": [""],
-            "market": [str(getattr(params, "market", ""))],
-            "location": [""],
-            "title": [f"flow {flow_name} failed"],
-            "message": [f"{type(error).__name__}: {error}"[:2000]],
-            "status": ["open"],
-            "run_id": [run_id],
-            "updated_at_utc": [now],
-        }
-    )
     try:
-        insert_df(connect(), "alerts", frame)
+        raise_alert(
+            key=f"flow/{flow_name}/{run_id}", category="flow", severity="critical",
+            title=f"flow {flow_name} failed", message=f"{type(error).__name__}: {error}",
+            market=str(getattr(params, "market", "")), run_id=run_id,
+        )  # fmt: skip
     except Exception as exc:  # pragma: no cover - the store itself is down
         get_run_logger().warning("could not record the failure in alerts: %s", exc)
 

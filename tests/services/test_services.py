@@ -238,3 +238,15 @@ def test_daily_profile_base_and_weekday_peak_in_local_days() -> None:
     assert out["peak"].iloc[1:].isna().all()  # weekends have no peak hours
     sunday = out.iloc[1]  # 23 hours (DST starts at 02:00): 12 at 50, 11 at 10
     assert sunday["base"] == round((12 * 50 + 11 * 10) / 23, 2)
+
+
+def test_raise_alert_is_idempotent_by_key(service_store: Any) -> None:
+    from marketintel.services.alerts import raise_alert
+    from marketintel.services.queries import alerts
+
+    first = raise_alert(key="flow/ingest/r1", category="flow", severity="critical", title="t", message="m")
+    again = raise_alert(key="flow/ingest/r1", category="flow", severity="critical", title="t", message="m2")
+    rows = alerts(service_store, categories="flow")
+    assert first == again and list(rows["alert_id"]) == [first] and rows["message"].iloc[0] == "m2"
+    with pytest.raises(MarketIntelError, match="unknown severity 'bad'; expected one of info, warning"):
+        raise_alert(key="k", category="flow", severity="bad", title="t", message="m")
