@@ -107,7 +107,17 @@ table = pd.DataFrame(
         "status": fits["status"],
     }
 )
-display(HTML(table.to_html(index=False, border=0)))
+scroll = "max-height: 26em; overflow-y: auto" if len(table) > 24 else ""  # a long strip scrolls in place
+display(HTML(f'<div style="{scroll}">{table.to_html(index=False, border=0)}</div>'))
+worst = fits.loc[fits["error"].abs().idxmax()] if len(fits) else None
+if worst is not None:
+    display(
+        Markdown(
+            f"{len(fits)} contracts, {int((fits['status'] == 'ok').sum())} repriced within tolerance; "
+            f"largest error {abs(float(worst['error'])):.2e} {unit} "
+            f"({worst['contract']}, {worst['profile']})."
+        )
+    )
 
 # %% [markdown]
 # ## The curve

@@ -152,11 +152,21 @@ else:
 if values.empty:
     display(Markdown(f"**The store holds no values of {series_label} in the window.**"))
 else:
-    stamps = pd.DatetimeIndex(values["interval_start_utc"]).tz_convert(tz).tz_localize(None)
+    # every interval of the cadence on the axis: a missing one is a gap in the line, not a slope across it
+    grid = pd.date_range(outcome.start_utc, outcome.end_utc, freq=cadence, inclusive="left")
+    stored = values.set_index(pd.DatetimeIndex(values["interval_start_utc"]))["value"]
+    shown = stored[~stored.index.duplicated(keep="last")].reindex(grid)
     unit = values["unit"].iloc[0]
-    fig = go.Figure(go.Scatter(x=stamps, y=values["value"], mode="lines+markers", name=series_label))
+    fig = go.Figure(
+        go.Scatter(
+            x=grid.tz_convert(tz).tz_localize(None), y=shown, mode="lines+markers", name=series_label,
+            connectgaps=False,
+        )
+    )  # fmt: skip
+    missing = int(shown.isna().sum())
     fig.update_layout(
-        title=f"{series_label}: {len(values):,} stored intervals in the window",
+        title=f"{series_label}: {len(values):,} stored intervals in the window"
+        + (f", {missing} missing (gaps)" if missing else ""),
         xaxis_title=f"interval start ({tz})",
         yaxis_title=f"{'price' if table == 'prices' else variable} [{unit}]",
         height=400,

@@ -118,7 +118,7 @@ if report.quarantined:
 # %%
 if info.table in ("prices", "fundamentals"):
     counts = stored_series(client, info.table, window_start, window_end, sources=source)
-    counts["n"] = counts["n_intervals"]
+    counts["n"] = counts["n_rows"]  # one per interval and revision
 else:
     counts = pd.DataFrame()
 if info.table == "prices" and len(counts):
@@ -159,14 +159,23 @@ else:
     )
     units = sorted(series["unit"].unique())
     fig = go.Figure()
+    # each series is drawn on its own interval length (the commonest step between its stamps): a missing
+    # interval is a gap in the line, not a slope across it
     for (market, name), part in series.groupby(["market", "name"], sort=False):
         unit = part["unit"].iloc[0]
-        stamps = pd.DatetimeIndex(part["interval_start_utc"]).tz_convert("UTC")
+        values = part.set_index(pd.DatetimeIndex(part["interval_start_utc"]).tz_convert("UTC"))["value"]
+        values = values[~values.index.duplicated(keep="last")].sort_index()
+        steps = pd.Series(values.index[1:] - values.index[:-1])
+        if len(steps):
+            grid = pd.date_range(values.index[0], values.index[-1], freq=steps.mode()[0])
+            values = values.reindex(values.index.union(grid))  # stamps off the grid are kept too
+        stamps = pd.DatetimeIndex(values.index)
         local = stamps.tz_convert(info.timezone).strftime("%Y-%m-%d %H:%M %Z")
         fig.add_trace(
             go.Scatter(
                 x=stamps.tz_localize(None),
-                y=part["value"],
+                y=values.to_numpy(),
+                connectgaps=False,
                 name=f"{market} {name}",
                 mode="lines+markers",
                 customdata=local,
