@@ -364,3 +364,25 @@ def test_bid_ask_through_cvxpy_goes_through_cvxpy(monkeypatch: pytest.MonkeyPatc
     assert through.solver == "cvxpy+clarabel+exact-polish" and direct.solver == "clarabel+exact-polish"
     assert direct.solution is not None and through.solution is not None
     assert np.abs(direct.solution - through.solution).max() < 1e-9  # both polish to the exact optimum
+
+
+def test_hourly_gas_curves_reprice_by_day_not_by_hour() -> None:
+    """Gas settles on the mean of its delivery days: a 23- or 25-hour day counts once, not by its hours."""
+    from marketintel.curves.output import reprice_hourly
+
+    cal = get_calendar("HENRY_HUB")
+    months = [
+        (pd.Timestamp(2025, m, 1), pd.Timestamp(2025, m, 1) + pd.offsets.MonthEnd(0)) for m in range(1, 13)
+    ]
+    contracts = [
+        Contract(f"M-2025-{a.month:02d}", a.date(), b.date(), "base", 3.0 + 0.4 * (a.month % 5))
+        for a, b in months
+    ]
+    build = build_curve(contracts, cal, "2025-01-01", "2025-12-31", granularity="hourly", weights="days")
+    assert set(build.fits["status"]) == {"ok"} and build.max_reprice_error < 1e-9
+    assert build.hourly_curve is not None
+    grid = delivery_grid(cal, dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+    quoted = np.array([c.price for c in contracts])
+    by_hour = reprice_hourly(build.hourly_curve.price, grid, contracts, "hours")
+    dst = [2, 10]  # March (a 23-hour day) and November (a 25-hour day)
+    assert np.abs(by_hour - quoted)[dst].min() > 1e-6  # weighting by hours would misprice the DST months

@@ -359,7 +359,7 @@ def build_curve(
     hourly: HourlyCurve | None = None
     if granularity == "hourly":
         hourly = HourlyCurve(grid, shaped_hours(block_curves, days, shape_on_grid(shape, grid)))
-        repriced = reprice_hourly(hourly.price, grid, window.contracts)
+        repriced = reprice_hourly(hourly.price, grid, window.contracts, weights)
     else:
         repriced = reprice(system.matrix, fit.curve)
     clock.lap("output")

@@ -90,10 +90,14 @@ def shaped_hours(block_curves: np.ndarray, days: BlockDays, shape: np.ndarray | 
     return price
 
 
-def reprice_hourly(price: np.ndarray, grid: DeliveryGrid, contracts: list[Contract]) -> np.ndarray:
-    """Return each contract's average over its profile's hours of an hourly curve [price].
+def reprice_hourly(
+    price: np.ndarray, grid: DeliveryGrid, contracts: list[Contract], weights: str = "hours"
+) -> np.ndarray:
+    """Return each contract's average of an hourly curve over its delivery, as it settles [price].
 
-    The real repricing check of an hourly build: the hourly prices themselves, DST-true hour by hour.
+    The real repricing check of an hourly build: the hourly prices themselves, DST-true hour by hour. Power
+    (``weights="hours"``) averages every profile hour alike; gas (``weights="days"``) averages each delivery
+    day's mean price, so a 23- or 25-hour day counts as one day, as the contract settles.
 
     Parameters
     ----------
@@ -103,6 +107,8 @@ def reprice_hourly(price: np.ndarray, grid: DeliveryGrid, contracts: list[Contra
         The build's delivery hours.
     contracts : list of Contract
         Contracts delivering inside the grid's window.
+    weights : {"hours", "days"}
+        Hour-weighted (power) or day-weighted (gas) averages.
     """
     lo, hi = grid.day_spans([c.start for c in contracts], [c.end for c in contracts])
     # per profile: its hours' prices in a row, and where each day starts among them (a contract is a slice)
@@ -114,7 +120,15 @@ def reprice_hourly(price: np.ndarray, grid: DeliveryGrid, contracts: list[Contra
             mask, before = grid.profile_hours(profile_atoms(grid.calendar, key))
             profiles[key] = (price[mask], before)
         values, before = profiles[key]
-        out[i] = values[before[lo[i]] : before[hi[i]]].mean()
+        if weights == "days":  # each day's mean, then the mean over the days that have profile hours
+            edges = before[lo[i] : hi[i] + 1]
+            hours = np.diff(edges)
+            full = hours > 0
+            span = values[edges[0] : edges[-1]]  # days without profile hours are left out
+            sums = np.add.reduceat(span, edges[:-1][full] - edges[0]) if full.any() else np.zeros(0)
+            out[i] = float(np.mean(sums / hours[full])) if len(sums) else np.nan
+        else:
+            out[i] = values[before[lo[i]] : before[hi[i]]].mean()
     return out
 
 
