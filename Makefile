@@ -11,7 +11,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements/lock.txt
-LINT_PATHS := lib connectors flows tests notebooks $(wildcard benchmarks/*.py)
+LINT_PATHS := lib connectors flows dashboards jupyterhub_config.py tests notebooks $(wildcard benchmarks/*.py)
 
 # The platform's state (store data, logs) lives inside the clone unless told otherwise.
 export MI_DATA_DIR ?= $(CURDIR)/data
@@ -35,7 +35,14 @@ $(STAMP): pyproject.toml $(LOCK)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-setup: $(STAMP)  ## create .venv with the pinned dependencies (idempotent)
+# configurable-http-proxy (JupyterHub's proxy) from npm, pinned in package-lock.json, into ./node_modules.
+NODE_STAMP := node_modules/.installed
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is required (Node.js 20+): apt-get install -y nodejs npm"; exit 1; }
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+setup: $(STAMP) $(NODE_STAMP)  ## create .venv and node_modules with the pinned dependencies (idempotent)
 
 demo: setup  ## the whole pipeline once; leaves the store, Prefect and the flow runner running
 	@$(BIN)/mi demo
@@ -49,6 +56,7 @@ lint: setup  ## ruff and mypy on the library
 	@for f in lib/marketintel/*; do ln -s "$(CURDIR)/$$f" build/typecheck/marketintel/; done
 	@ln -s "$(CURDIR)/connectors" build/typecheck/marketintel/connectors
 	@ln -s "$(CURDIR)/flows" build/typecheck/marketintel/flows
+	@ln -s "$(CURDIR)/dashboards" build/typecheck/marketintel/dashboards
 	@$(BIN)/mypy
 
 pytest: setup  ## the test suite, then the notebooks under nbval (lax)
