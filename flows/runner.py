@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from marketintel import config
+from marketintel import config, processes
 from marketintel.exceptions import MarketIntelError
 from marketintel.flows import server
 
@@ -201,7 +201,7 @@ def _spawn(api: str, home: Path) -> FlowRunner:
             command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             start_new_session=True,
         )  # fmt: skip
-    server._CHILDREN[proc.pid] = proc  # waited for by stop_process_group: no zombie in this process
+    processes._CHILDREN[proc.pid] = proc  # waited for by stop_process_group: no zombie in this process
     runner = FlowRunner(proc.pid, api, log, names, time.time())
     _state_file(home).write_text(
         json.dumps(

@@ -488,6 +488,9 @@ def platform_status() -> list[PartStatus]:
             parts += [PartStatus(str(p), bool(ok), str(text)) for p, ok, text in func()]
         except Exception as exc:  # one part's failure to answer is that part's status
             parts.append(PartStatus(name, False, f"cannot check: {type(exc).__name__}: {exc}"))
+    from marketintel.hub.cli import status_part
+
+    parts.append(PartStatus(*status_part()))
     return parts
 
 
@@ -507,9 +510,12 @@ def cmd_status(_args: argparse.Namespace) -> int:
 def cmd_stop(_args: argparse.Namespace) -> int:
     """Stop every part: each :data:`STOP_GROUP` entry point's (the flow runner, Prefect), then the store."""
     from marketintel.exceptions import StoreNotRunningError
+    from marketintel.hub import process as hub
     from marketintel.store.endpoint.process import stop
 
     failed = False
+    stopped_hub = hub.down()
+    print(f"hub stopped (pid {stopped_hub.pid})" if stopped_hub else "hub: not running", flush=True)
     for name, func in _plugins(STOP_GROUP):
         try:
             if isinstance(func, Exception):
@@ -534,13 +540,22 @@ def cmd_stop(_args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def register_hub(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``mi hub ...`` (:mod:`marketintel.hub.cli`)."""
+    from marketintel.hub.cli import register
+
+    register(sub)
+
+
 def register_platform(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``mi status`` and ``mi stop`` (every part: the store here, the others through entry points)."""
     p = sub.add_parser(
-        "status", help="every part: store, Prefect server, flow runner (exit 1 unless every one is up)"
+        "status", help="every part: store, Prefect server, flow runner, hub (exit 1 unless every one is up)"
     )
     p.set_defaults(func=cmd_status)
-    p = sub.add_parser("stop", help="stop every part: the flow runner, the Prefect server, then the store")
+    p = sub.add_parser(
+        "stop", help="stop every part: the hub, the flow runner, the Prefect server, then the store"
+    )
     p.set_defaults(func=cmd_stop)
 
 
@@ -551,6 +566,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore
     register_curves,
     register_backtest,
     register_platform,
+    register_hub,
 ]
 
 #: entry-point group of the areas above the library (flows, the demo, later the hub): each entry point names

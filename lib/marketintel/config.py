@@ -170,6 +170,11 @@ class ClickHouseURL:
         """Whether this is the embedded store's default address."""
         return self.host in ("127.0.0.1", "localhost") and self.port == store_port()
 
+    def with_credentials(self, username: str, password: str) -> str:
+        """Return this address as a URL that logs in as ``username`` with ``password``."""
+        auth = f"{quote(username, safe='')}:{quote(password, safe='')}"
+        return f"{self.scheme}://{auth}@{self.host}:{self.port}/{self.database}"
+
     def redacted(self) -> str:
         """Return the URL with the password replaced by ``***`` (safe to print)."""
         auth = quote(self.username) + (":***" if self.password else "")

@@ -25,6 +25,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+import logging
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +75,20 @@ class User:
         )
 
 
+_log = logging.getLogger("marketintel.store.endpoint")
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    """Return (mtime [ns], size [bytes]) of ``path``, or None when it is absent."""
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
 class Users:
     """The users of one endpoint."""
 
@@ -83,6 +99,29 @@ class Users:
         self.source = source
         #: each role's limits (defaults, overridden by the file's ``[limits.ROLE]`` tables)
         self.limits = limits or role_limits(None)
+        #: the file these users were read from or will be (set by :meth:`load`), and its stamp then
+        self.watched: Path | None = source
+        self._stamp = _stamp(source)
+
+    def reloaded(self) -> Users:
+        """Return these users, or the watched file's users if it changed since they were read.
+
+        A running store calls this per request, so users added, removed or given a new password take
+        effect at the next request (a ``stat`` of the file; ClickHouse reloads ``users.xml`` the same way).
+        Role limits keep the values read at start: the engine's settings are fixed then. A file that no
+        longer parses is logged and ignored, so a bad edit does not lock everybody out.
+        """
+        if self.watched is None or _stamp(self.watched) == self._stamp:
+            return self
+        try:
+            fresh = Users.load(self.watched)
+        except ConfigError as exc:
+            _log.error("users file changed but cannot be read, keeping the previous users: %s", exc)
+            self._stamp = _stamp(self.watched)
+            return self
+        fresh.limits = self.limits
+        _log.info("users file %s changed: users %s", self.watched, ", ".join(sorted(fresh.users)))
+        return fresh
 
     @classmethod
     def default(cls) -> Users:
@@ -99,7 +138,9 @@ class Users:
             If the file is not valid TOML or names an unknown role.
         """
         if path is None or not path.exists():
-            return cls.default()
+            fresh = cls.default()
+            fresh.watched = path
+            return fresh
         try:
             data = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as exc:
@@ -185,8 +226,41 @@ def credentials(headers: dict[str, str], params: dict[str, str]) -> tuple[str | 
     return None, params.get("password")
 
 
+def _write_users_file(
+    path: Path, users: dict[str, dict[str, str]], limits: dict[str, dict[str, object]]
+) -> None:
+    """Write a users file (mode 0600, replaced atomically so a running store never reads half a file)."""
+    lines = ["# Users of the embedded ClickHouse store (written by `mi store user set` / `mi hub user`).", ""]
+    for uname, entry in users.items():
+        lines.append(f"[users.{uname}]")
+        lines.append(f'role = "{entry.get("role", "reader")}"')
+        if entry.get("password_sha256_hex"):
+            lines.append(f'password_sha256_hex = "{entry["password_sha256_hex"]}"')
+        lines.append("")
+    for role, settings in limits.items():
+        lines.append(f"[limits.{role}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
+        lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("\n".join(lines))
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def _read_users_file(path: Path) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, object]]]:
+    if not path.exists():
+        return {}, {}
+    data = tomllib.loads(path.read_text())
+    return dict(data.get("users") or {}), dict(data.get("limits") or {})
+
+
 def write_user(path: Path, name: str, role: str, password: str) -> None:
     """Add or replace a user in a users file (created if missing), storing only the password's hash.
+
+    A new file starts with the ``default`` user of a fresh server (admin, no password: loopback only), as
+    adding a user to ClickHouse keeps its ``default`` user; ``[limits.ROLE]`` tables are kept. A running
+    store picks the change up at its next request (:meth:`Users.reloaded`).
 
     Raises
     ------
@@ -197,15 +271,26 @@ def write_user(path: Path, name: str, role: str, password: str) -> None:
         raise ConfigError(f"role must be one of {ROLES}, got {role!r}")
     if not name.replace("_", "").replace("-", "").isalnum():
         raise ConfigError(f"user name must be letters, digits, '_' or '-', got {name!r}")
-    existing = tomllib.loads(path.read_text()).get("users", {}) if path.exists() else {}
+    existing, limits = _read_users_file(path)
+    if not existing and name != "default":
+        existing["default"] = {"role": "admin"}
     existing[name] = {"role": role, "password_sha256_hex": hashlib.sha256(password.encode()).hexdigest()}
-    lines = ["# Users of the embedded ClickHouse store (written by `mi store user set`).", ""]
-    for uname, entry in existing.items():
-        lines.append(f"[users.{uname}]")
-        lines.append(f'role = "{entry.get("role", "reader")}"')
-        if entry.get("password_sha256_hex"):
-            lines.append(f'password_sha256_hex = "{entry["password_sha256_hex"]}"')
-        lines.append("")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines))
-    path.chmod(0o600)
+    _write_users_file(path, existing, limits)
+
+
+def remove_user(path: Path, name: str) -> bool:
+    """Remove a user from a users file; return whether it was there.
+
+    Raises
+    ------
+    ConfigError
+        If ``name`` is the file's last user (a users file must define one).
+    """
+    existing, limits = _read_users_file(path)
+    if name not in existing:
+        return False
+    if len(existing) == 1:
+        raise ConfigError(f"{name!r} is the only user of {path}; a users file must keep one")
+    del existing[name]
+    _write_users_file(path, existing, limits)
+    return True

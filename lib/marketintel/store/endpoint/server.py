@@ -417,6 +417,7 @@ class Handler(BaseHTTPRequestHandler):
                 fields, files = _form_parts(body, headers["content-type"], server.limits.max_request_bytes)
                 params.update(fields)
                 body = None
+            server.users = server.users.reloaded()
             user = server.users.authenticate(*credentials(headers, params))
             if not server.slots.acquire(blocking=False):
                 raise ClickHouseError.named(
