@@ -13,6 +13,7 @@ beside the runs, and a summary says where every report and the Prefect UI are.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -75,7 +76,64 @@ def run(args: argparse.Namespace) -> int:
         from marketintel.flows.runner import start_for_demo
 
         print("\n".join(start_for_demo()), flush=True)
+    print("\n".join(start_hub_for_demo()), flush=True)
     return 0
+
+
+#: the demo's hub users: one per group (name, groups, Hub admin?)
+DEMO_USERS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    ("demo-trader", ("traders",), False),
+    ("demo-quant", ("quants",), False),
+    ("demo-ops", ("ops",), False),
+    ("demo-admin", ("admins",), True),
+)
+
+
+def start_hub_for_demo() -> list[str]:
+    """Start the hub, create the demo users (passwords generated into a 0600 file), say who sees what.
+
+    A user that exists already keeps its password (the file has it). A hub that cannot start is reported
+    in the lines: the demo's results stand without it.
+    """
+    import secrets
+
+    from marketintel.dashboards.registry import pages_for
+    from marketintel.exceptions import MarketIntelError
+    from marketintel.hub import SERVER_GROUPS, paths, process, users
+
+    try:
+        hub = process.up(progress=False)
+    except MarketIntelError as exc:
+        return [f"  hub          NOT started: {exc}"]
+    file = paths.hub_dir() / "demo-users.txt"
+    known = (
+        dict(line.split(" ", 1) for line in file.read_text().splitlines() if " " in line)
+        if file.exists()
+        else {}
+    )
+    existing = {u.name for u in users.list_users()}
+    lines = [
+        f"  hub          {hub.url} (pid {hub.pid}); log {hub.log}",
+        "",
+        f"log in at {hub.url} as (passwords in {file}, readable by you only):",
+    ]
+    for name, groups, admin in DEMO_USERS:
+        if name not in existing or name not in known:
+            known[name] = secrets.token_urlsafe(12)
+            if name in existing:
+                users.set_password(name, known[name])
+                users.set_groups(name, groups)
+            else:
+                users.add(name, known[name], groups, admin=admin)
+        pages = ", ".join(p.name for p in pages_for(groups)) or "no dashboard yet"
+        lab = "; JupyterLab" if set(groups) & set(SERVER_GROUPS) else ""
+        lines.append(f"  {name:<12} {'/'.join(groups)}{' (Hub admin)' if admin else ''}: {pages}{lab}")
+    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("".join(f"{name} {password}\n" for name, password in known.items()))
+    file.chmod(0o600)
+    lines.append(f"  dashboards:  {hub.url}services/dashboards/<page>")
+    return lines
 
 
 @dataclass

@@ -333,3 +333,38 @@ def test_kill9_during_inserts_loses_nothing_acknowledged(own_store: StoreProcess
         assert client.command("SELECT count() FROM prices_t WHERE batch = 10000") == 10
     finally:
         again.stop()
+
+
+def test_a_running_store_takes_users_added_changed_and_removed_at_the_next_request(tmp_path: Path) -> None:
+    """`mi hub user add` writes the users file while the store runs: no restart, and limits are kept."""
+    users = tmp_path / "users.toml"  # absent at start: a fresh server (default without a password)
+    sp = start_store(tmp_path / "store", "--users", str(users))
+    try:
+        assert sp.client().command("SELECT 1") == 1
+        write_user(users, "quant1", "reader", "first-password")
+        text = users.read_text()
+        assert "[users.default]" in text and 'role = "admin"' in text  # default kept, as ClickHouse does
+        assert users.stat().st_mode & 0o777 == 0o600
+        reader = sp.client(username="quant1", password="first-password")
+        assert reader.command("SELECT 2") == 2
+        with pytest.raises(DatabaseError, match="Code: 164"):
+            reader.command("CREATE TABLE x (a UInt8) ENGINE = Memory")
+        assert sp.client().command("SELECT 3") == 3  # default still works
+        write_user(users, "quant1", "reader", "second-password")
+        with pytest.raises(DatabaseError, match="Code: 516"):
+            sp.client(username="quant1", password="first-password")
+        assert sp.client(username="quant1", password="second-password").command("SELECT 4") == 4
+        users.write_text(users.read_text() + "\n[users.broken\n")  # a bad edit: logged, previous users kept
+        assert sp.client(username="quant1", password="second-password").command("SELECT 5") == 5
+        write_user_text = users.read_text().replace("\n[users.broken\n", "")
+        users.write_text(write_user_text)
+        from marketintel.store.endpoint.auth import remove_user
+
+        assert remove_user(users, "quant1") and not remove_user(users, "quant1")
+        with pytest.raises(DatabaseError, match="Code: 516"):
+            sp.client(username="quant1", password="second-password")
+        with pytest.raises(ConfigError, match="only user"):
+            remove_user(users, "default")
+    finally:
+        sp.stop()
+    assert "cannot be read, keeping the previous users" in sp.log_text()
