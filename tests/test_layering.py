@@ -8,6 +8,7 @@ a literal module name.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ FOLDERS = {
     ROOT / "lib" / "marketintel": "marketintel",
     ROOT / "connectors": "marketintel.connectors",
     ROOT / "flows": "marketintel.flows",
+    ROOT / "dashboards": "marketintel.dashboards",
 }
 
 
@@ -85,8 +87,22 @@ def violations(folder: Path, forbidden: tuple[str, ...]) -> list[str]:
 
 
 def test_the_library_imports_nothing_above_it() -> None:
-    found = violations(ROOT / "lib" / "marketintel", ("marketintel.connectors", "marketintel.flows"))
+    found = violations(
+        ROOT / "lib" / "marketintel",
+        ("marketintel.connectors", "marketintel.flows", "marketintel.dashboards"),
+    )
     assert found == [], "upward imports from lib/marketintel:\n" + "\n".join(found)
+
+
+def test_the_dashboards_read_through_the_services_and_write_no_sql() -> None:
+    """Dashboards call the library (services, registry); they import no connector or flow, and hold no SQL."""
+    found = violations(
+        ROOT / "dashboards", ("marketintel.connectors", "marketintel.flows", "clickhouse_connect")
+    )
+    assert found == [], "dashboards importing below the services:\n" + "\n".join(found)
+    sql = re.compile(r"\b(SELECT|INSERT INTO|ALTER TABLE|CREATE TABLE)\b")
+    holding = [str(p.relative_to(ROOT)) for p in sources(ROOT / "dashboards") if sql.search(p.read_text())]
+    assert holding == [], f"SQL text in dashboards: {holding}"
 
 
 def test_connectors_do_not_import_the_flows() -> None:
