@@ -1,0 +1,497 @@
+# Panel's constructors and param's Selector parameters are untyped: calls and class parameters of them
+# mypy: disable-error-code="no-untyped-call, var-annotated"
+"""The market explorer: prices and fundamentals of one market and location, as of any time, live.
+
+:class:`Explorer` holds its state in ``param`` parameters (market, location, window, resolution,
+knowledge time, live toggle, fundamentals); its widgets are made from them and every change reads the
+store again through :mod:`marketintel.services.queries`. A selection with no data or a bad parameter
+shows a message in the page, not a traceback.
+
+With **live** on, the page shows everything published from the window's start on (the end and the
+as-of are set aside) and subscribes to the shared poller of :mod:`marketintel.dashboards.tail`; new rows
+are appended to the plot and the table without a reload.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import holoviews as hv  # type: ignore[import-untyped]
+import holoviews.plotting.bokeh  # type: ignore[import-untyped]  # registers the Bokeh backend
+import pandas as pd
+import panel as pn
+import param
+from panel.viewable import Viewer
+
+from marketintel.dashboards import tail
+from marketintel.dashboards.data import store_client
+from marketintel.exceptions import EmptyResultError, MarketIntelError
+from marketintel.services import queries
+from marketintel.services.queries import QueryLimitError, QueryParameterError
+
+__all__ = ["Explorer"]
+
+hv.Store.set_current_backend("bokeh")
+
+#: default length of the window, ending with the last stored interval [days]
+DEFAULT_DAYS = 7
+#: rows a page reads at most for one series [rows]
+MAX_ROWS = 200_000
+#: fundamentals variables plotted by default [variables]
+DEFAULT_VARIABLES = 4
+#: end of the window while live: far enough for day-ahead intervals of the coming days [days]
+LIVE_HORIZON_DAYS = 400
+RESOLUTION_LABELS = {"native (as stored)": "native", "hourly": "hourly", "daily": "daily"}
+START = "interval_start_utc"
+_PRICE_COLUMNS = {
+    "native": ["interval_start_utc", "interval_end_utc", "price", "unit", "revision", "published_at_utc"],
+    "bucketed": ["interval_start_utc", "interval_end_utc", "price_avg", "price_min", "price_max",
+                 "n_intervals",
+                 "unit"],
+}  # fmt: skip
+
+
+def _naive_utc(value: Any) -> pd.Timestamp | None:
+    """Return an instant as a naive UTC timestamp (what the date pickers and Bokeh show), None as None."""
+    if value is None:
+        return None
+    stamp = pd.Timestamp(value)
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
+
+
+def _utc(value: Any) -> pd.Timestamp | None:
+    """Return a picker's value (naive, meaning UTC) as an aware UTC timestamp."""
+    if value is None:
+        return None
+    stamp = pd.Timestamp(value)
+    return stamp.tz_convert("UTC") if stamp.tzinfo else stamp.tz_localize("UTC")
+
+
+def display_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` for a table: UTC stamps shown without zone (the column names say UTC)."""
+    out = df.copy()
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.DatetimeTZDtype):
+            out[column] = out[column].dt.tz_convert("UTC").dt.tz_localize(None)
+        elif isinstance(out[column].dtype, pd.StringDtype):
+            out[column] = out[column].astype(object)
+    return out
+
+
+def plot_frame(prices: pd.DataFrame) -> pd.DataFrame:
+    """Return the columns the price plot draws from a :func:`~queries.price_series` frame.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``time`` (interval start, naive UTC), ``price`` (the price, or the bucket's time-weighted mean),
+        ``low`` and ``high`` (the bucket's range; equal to ``price`` for stored intervals)  [see unit].
+    """
+    price = prices["price"] if "price" in prices else prices["price_avg"]
+    return pd.DataFrame(
+        {
+            "time": pd.DatetimeIndex(prices[START]).tz_convert("UTC").tz_localize(None),
+            "price": price.astype(float).to_numpy(),
+            "low": prices.get("price_min", price).astype(float).to_numpy(),
+            "high": prices.get("price_max", price).astype(float).to_numpy(),
+        }
+    )
+
+
+class Explorer(Viewer):
+    """Prices and fundamentals of one market and location over a window, as known at ``as_of``.
+
+    Parameters
+    ----------
+    client : clickhouse_connect.driver.client.Client, optional
+        The store. Default: the service's read-only client on ``MI_CLICKHOUSE_URL``.
+    database : str, optional
+        Database of the tables. Default: the client's.
+    **params
+        Initial values of the parameters below.
+    """
+
+    market = param.Selector(objects=[], doc="Price market (prices.market), e.g. NORDPOOL_DA.")
+    location = param.Selector(objects=[], doc="Location of the market (prices.location).")
+    start = param.Date(default=None, doc="Window start [UTC], inclusive.")
+    end = param.Date(default=None, doc="Window end [UTC], exclusive.")
+    resolution = param.Selector(
+        objects=RESOLUTION_LABELS, default="native", doc="Stored intervals, or hourly / daily buckets (UTC)."
+    )
+    as_of = param.Date(default=None, allow_None=True, doc="Knowledge time [UTC]; empty means now.")
+    live = param.Boolean(default=False, doc="Append new rows as they are stored (from the start on).")
+    area = param.Selector(objects=[], doc="Fundamentals market and area, 'MARKET / AREA'.")
+    variables = param.ListSelector(default=[], objects=[], doc="Fundamentals variables to plot.")
+    message = param.String(default="", doc="What the page could not show, and why.")
+
+    def __init__(self, client: Any = None, database: str | None = None, **params: Any) -> None:
+        self._client = client if client is not None else store_client()
+        self._database = database
+        self._series = pd.DataFrame(columns=["market", "location", "interval_start_utc"])
+        self._fundamental_series = pd.DataFrame(columns=["market", "area", "variable", "unit"])
+        self._subscription: tail.Subscription | None = None
+        self._loading = False
+        self._pending: list[str] = []
+        self.prices = pd.DataFrame()
+        self.fundamentals = pd.DataFrame()
+        self._buffer: hv.streams.Buffer | None = None
+        self._price_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=340)
+        self._fundamentals_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=260)
+        self._table = pn.widgets.Tabulator(
+            pd.DataFrame(), pagination="remote", page_size=15, disabled=True, show_index=False,
+            sizing_mode="stretch_width", height=460, layout="fit_data_fill",
+        )  # fmt: skip
+        self._alert = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
+        self._status = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10))
+        super().__init__(**{k: v for k, v in params.items() if k not in ("market", "location")})
+        self._loading = True
+        try:
+            self._discover()
+            self._choose("market", params.get("market"))
+            self._market_changed()
+            self._choose("location", params.get("location"))
+            self._location_changed()
+        finally:
+            self._loading = False
+        self._reload()
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            pn.state.on_session_destroyed(self._session_destroyed)
+
+    # -- choices from the store -------------------------------------------------------------------------
+    def _choose(self, name: str, value: Any) -> None:
+        """Set ``market`` or ``location`` to an asked value the store has; else say so, keep the default."""
+        if value is None:
+            return
+        known = [str(v) for v in self.param[name].objects]
+        if value in known:
+            setattr(self, name, value)
+        else:
+            self._pending.append(
+                f"**Unknown {name} {value!r}.** The store has prices of: {', '.join(known)}."
+            )
+
+    def _discover(self) -> None:
+        """Read which price series exist (markets, locations and their last interval)."""
+        try:
+            latest = queries.latest_prices(self._client, database=self._database)
+        except MarketIntelError as exc:
+            self.message = f"The store did not answer: {exc}"
+            return
+        self._series = latest
+        markets = sorted(latest["market"].astype(str).unique())
+        self.param.market.objects = markets
+        if markets and self.market not in markets:
+            self.market = markets[0]
+        if not markets:
+            self.message = "The store holds no prices yet: load some (`mi sample` or an ingestion flow)."
+
+    @param.depends("market", watch=True)
+    def _market_changed(self) -> None:
+        rows = self._series[self._series["market"] == self.market]
+        locations = sorted(rows["location"].astype(str).unique())
+        self.param.location.objects = locations
+        if locations and self.location not in locations:
+            with param.parameterized.discard_events(self):
+                self.location = locations[0]
+            self._location_changed()
+
+    @param.depends("location", watch=True)
+    def _location_changed(self) -> None:
+        """Put the window on the last :data:`DEFAULT_DAYS` days of the series, then pick fundamentals."""
+        rows = self._series[
+            (self._series["market"] == self.market) & (self._series["location"] == self.location)
+        ]
+        if rows.empty:
+            return
+        last = _naive_utc(rows["interval_end_utc"].max())
+        assert last is not None
+        end = last.ceil("D")
+        with param.parameterized.discard_events(self):
+            self.param.update(
+                end=end.to_pydatetime(), start=(end - pd.Timedelta(days=DEFAULT_DAYS)).to_pydatetime()
+            )
+        self._discover_fundamentals()
+        if not self._loading:
+            self._reload()
+
+    def _discover_fundamentals(self) -> None:
+        """List the fundamentals stored in the window; prefer the area of the price market and location."""
+        if self.start is None or self.end is None or self.start >= self.end:
+            return
+        try:
+            found = queries.stored_series(
+                self._client, "fundamentals", _utc(self.start), _utc(self.end), database=self._database
+            )
+        except MarketIntelError:
+            found = self._fundamental_series.iloc[:0]
+        self._fundamental_series = found
+        areas = sorted(f"{m} / {a}" for m, a in {(str(r.market), str(r.area)) for r in found.itertuples()})
+        with param.parameterized.discard_events(self):
+            self.param.area.objects = areas
+            if self.area not in areas:
+                self.area = self._default_area(areas)
+        self._area_changed()
+
+    def _default_area(self, areas: list[str]) -> str | None:
+        market, location = str(self.market or ""), str(self.location or "")
+
+        def score(choice: str) -> tuple[int, int]:
+            m, a = choice.split(" / ", 1)
+            same_market = m == market or market.startswith(f"{m}_")
+            return (int(same_market), int(a == location))
+
+        return max(areas, key=score) if areas else None
+
+    @param.depends("area", watch=True)
+    def _area_changed(self) -> None:
+        chosen = self._split_area()
+        found = self._fundamental_series
+        names: list[str] = []
+        if chosen is not None and not found.empty:
+            mine = found[(found["market"] == chosen[0]) & (found["area"] == chosen[1])]
+            names = sorted(mine["variable"].astype(str).unique())
+        with param.parameterized.discard_events(self):
+            self.param.variables.objects = names
+            self.variables = [v for v in self.variables if v in names] or names[:DEFAULT_VARIABLES]
+        if not self._loading:
+            self._reload()
+
+    def _split_area(self) -> tuple[str, str] | None:
+        if not self.area:
+            return None
+        market, area = str(self.area).split(" / ", 1)
+        return market, area
+
+    # -- reads -------------------------------------------------------------------------------------------
+    @param.depends("start", "end", "resolution", "as_of", "live", "variables", watch=True)
+    def _reload(self) -> None:
+        """Read the selection from the store and redraw; subscribe to the live tail when asked."""
+        if self._loading:
+            return
+        self._close_tail()
+        problems, self._pending = self._pending, []
+        self.prices = self._read_prices(problems)
+        self.fundamentals = self._read_fundamentals(problems)
+        self.message = "\n\n".join(problems)
+        self._draw()
+        if self.live and not self.prices.empty:
+            self._open_tail()
+
+    def _window(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None, pd.Timestamp | None]:
+        """Return (start, end, as_of) as read: while live, the end is open and as-of is now."""
+        start, end, as_of = _utc(self.start), _utc(self.end), _utc(self.as_of)
+        if self.live:
+            now = pd.Timestamp.now(tz="UTC")
+            end, as_of = max(end or now, now) + pd.Timedelta(days=LIVE_HORIZON_DAYS), None
+        return start, end, as_of
+
+    def _read_prices(self, problems: list[str]) -> pd.DataFrame:
+        if not self.market or not self.location:
+            return pd.DataFrame()
+        start, end, as_of = self._window()
+        try:
+            return queries.price_series(
+                self._client, str(self.market), str(self.location), start, end,
+                resolution=self.resolution, as_of=as_of, database=self._database, limit=MAX_ROWS,
+            )  # fmt: skip
+        except EmptyResultError as exc:
+            problems.append(f"**No prices for this selection.** {exc}")
+        except QueryParameterError as exc:
+            problems.append(f"**Check the selection.** {exc}")
+        except QueryLimitError as exc:
+            problems.append(f"**Too many rows to show.** {exc}")
+        except MarketIntelError as exc:
+            problems.append(f"**The store could not answer.** {exc}")
+        return pd.DataFrame()
+
+    def _read_fundamentals(self, problems: list[str]) -> pd.DataFrame:
+        chosen = self._split_area()
+        if chosen is None or not self.variables:
+            return pd.DataFrame()
+        start, end, as_of = self._window()
+        try:
+            return queries.fundamentals(
+                self._client, chosen[0], chosen[1], list(self.variables), start, end,
+                resolution=self.resolution, aggregates=None if self.resolution == "native" else ["avg"],
+                as_of=as_of, database=self._database, limit=MAX_ROWS,
+            )  # fmt: skip
+        except EmptyResultError as exc:
+            problems.append(f"**No fundamentals for this selection.** {exc}")
+        except (QueryParameterError, QueryLimitError, MarketIntelError) as exc:
+            problems.append(f"**Fundamentals not shown.** {exc}")
+        return pd.DataFrame()
+
+    # -- drawing -----------------------------------------------------------------------------------------
+    def _unit(self) -> str:
+        units = sorted(self.prices["unit"].astype(str).unique()) if "unit" in self.prices else []
+        return ", ".join(units) or "?"
+
+    def _price_plot(self, data: pd.DataFrame) -> hv.Overlay | hv.Curve:
+        title = f"{self.market} {self.location}: price ({self._resolution_label()})"
+        ylabel = f"Price [{self._unit()}]"
+        curve = hv.Curve(data, kdims=[hv.Dimension("time", label="Interval start [UTC]")],
+                         vdims=[hv.Dimension("price", label=ylabel)])  # fmt: skip
+        curve = curve.opts(
+            interpolation="steps-post" if self.resolution == "native" else "linear",
+            color="#1f5fa8", line_width=1.6, tools=["hover"], title=title, ylabel=ylabel,
+            xlabel="Interval start [UTC]", responsive=True, height=320, show_grid=True, framewise=True,
+        )  # fmt: skip
+        if self.resolution == "native":
+            return curve
+        band = hv.Area(data, kdims=["time"], vdims=["low", "high"], label="min-max").opts(
+            color="#9ec3ea", alpha=0.4, line_alpha=0
+        )
+        return (band * curve).opts(title=title, responsive=True, height=320)
+
+    def _resolution_label(self) -> str:
+        return {"native": "stored intervals", "hourly": "hourly mean", "daily": "daily mean"}[self.resolution]
+
+    def _draw(self) -> None:
+        if self.prices.empty:
+            self._buffer = None
+            self._price_pane.object = None
+            self._table.value = pd.DataFrame()
+        else:
+            data = plot_frame(self.prices)
+            self._buffer = hv.streams.Buffer(data, length=MAX_ROWS, index=False)
+            self._price_pane.object = hv.DynamicMap(self._price_plot, streams=[self._buffer])
+            self._table.value = display_frame(self._table_rows(self.prices))
+        self._fundamentals_pane.object = self._fundamentals_plot() if not self.fundamentals.empty else None
+        self._alert.object = self.message
+        self._alert.visible = bool(self.message)
+        self._status.object = self._status_text()
+
+    def _table_rows(self, prices: pd.DataFrame) -> pd.DataFrame:
+        columns = _PRICE_COLUMNS["native" if self.resolution == "native" else "bucketed"]
+        return prices[[c for c in columns if c in prices]]
+
+    def _fundamentals_plot(self) -> hv.NdOverlay:
+        df = self.fundamentals
+        value = "value" if "value" in df else "value_avg"
+        units = sorted(df["unit"].astype(str).unique())
+        ylabel = f"Value [{', '.join(units)}]"
+        data = pd.DataFrame(
+            {
+                "time": pd.DatetimeIndex(df[START]).tz_convert("UTC").tz_localize(None),
+                "variable": [f"{v} [{u}]" for v, u in zip(df["variable"], df["unit"], strict=True)],
+                "value": df[value].astype(float).to_numpy(),
+            }
+        )
+        curves = {
+            name: hv.Curve(part, kdims=[hv.Dimension("time", label="Interval start [UTC]")],
+                           vdims=[hv.Dimension("value", label=ylabel)], label=name)
+            for name, part in data.groupby("variable", sort=True)
+        }  # fmt: skip
+        return hv.NdOverlay(curves, kdims=["variable"]).opts(
+            hv.opts.Curve(tools=["hover"], line_width=1.4, show_grid=True),
+            hv.opts.NdOverlay(
+                title=f"{self.area}: fundamentals ({self._resolution_label()})", responsive=True, height=250,
+                legend_position="top_left", ylabel=ylabel, xlabel="Interval start [UTC]",
+            ),
+        )  # fmt: skip
+
+    def _status_text(self) -> str:
+        if self.prices.empty:
+            return ""
+        first, last = self.prices[START].min(), self.prices[START].max()
+        as_of = "now" if self.as_of is None or self.live else f"{_naive_utc(self.as_of)} UTC"
+        live = " **live**: new rows are appended as they are stored." if self.live else ""
+        return (
+            f"{len(self.prices):,} rows from {_naive_utc(first)} to {_naive_utc(last)} UTC, "
+            f"as known {as_of}.{live}"
+        )
+
+    # -- live tail ---------------------------------------------------------------------------------------
+    def _open_tail(self) -> None:
+        key = tail.TailKey(str(self.market), str(self.location), str(self.resolution))
+        since = self.prices[START].max()
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+
+            def deliver(event: tail.TailEvent) -> None:
+                doc.add_next_tick_callback(partial(self._apply, event))  # thread-safe hand-over
+
+        else:
+            deliver = self._apply
+        self._subscription = tail.subscribe(
+            key, deliver, since, tail.fetch_prices(self._client) if self._database is None else self._fetch
+        )
+
+    def _fetch(self, key: tail.TailKey, since: pd.Timestamp) -> pd.DataFrame:
+        """Poll of a tail in a named database (tests): as :func:`tail.fetch_prices`."""
+        return queries.price_series(
+            self._client, key.market, key.location, since, since + pd.Timedelta(days=tail.HORIZON_DAYS),
+            resolution=key.resolution, limit=tail.BUFFER_ROWS,  # type: ignore[arg-type]
+            allow_empty=True, database=self._database,
+        )  # fmt: skip
+
+    def _apply(self, event: tail.TailEvent) -> None:
+        """Add a tail's rows to what the page shows (in the session's thread)."""
+        if self._subscription is None or self._subscription.closed:
+            return
+        new = event.new[event.new[START] > self.prices[START].max()] if not self.prices.empty else event.new
+        if not event.changed.empty:
+            merged = self.prices.set_index(START)
+            merged.update(event.changed.set_index(START)[[c for c in merged.columns if c in event.changed]])
+            self.prices = merged.reset_index()[self.prices.columns]
+        if not new.empty:
+            self.prices = pd.concat([self.prices, new[self.prices.columns]], ignore_index=True)
+        if self._buffer is None:
+            return
+        if not event.changed.empty:  # a changed row: redraw (rare), else stream only the new rows
+            self._buffer.clear()
+            self._buffer.send(plot_frame(self.prices))
+            self._table.value = display_frame(self._table_rows(self.prices))
+        elif not new.empty:
+            self._buffer.send(plot_frame(new))
+            self._table.stream(display_frame(self._table_rows(new)), follow=True)
+        self._status.object = self._status_text()
+
+    def _close_tail(self) -> None:
+        if self._subscription is not None:
+            self._subscription.close()
+            self._subscription = None
+
+    def _session_destroyed(self, session_context: Any) -> None:
+        self._close_tail()
+
+    # -- page --------------------------------------------------------------------------------------------
+    def controls(self) -> pn.Column:
+        """Return the widgets of the parameters."""
+        picker = partial(pn.widgets.DatetimePicker.from_param, enable_seconds=False, width=250)
+        return pn.Column(
+            pn.pane.Markdown("### Selection", margin=(0, 10)),
+            pn.widgets.Select.from_param(self.param.market, label="Market", width=250),
+            pn.widgets.Select.from_param(self.param.location, label="Location", width=250),
+            pn.pane.Markdown("Resolution", margin=(5, 10, -10, 10)),
+            pn.widgets.RadioButtonGroup.from_param(self.param.resolution, label="Resolution", width=250),
+            picker(self.param.start, label="Start [UTC]"),
+            picker(self.param.end, label="End [UTC] (exclusive)"),
+            picker(self.param.as_of, label="As of [UTC] (empty: now)"),
+            pn.widgets.Switch.from_param(
+                self.param.live, label="Live", width=50, css_classes=["live-switch"]
+            ),
+            pn.pane.Markdown("Live: from the start on, as known now.", margin=(0, 10),
+                             styles={"color": "#555", "font-size": "0.85em"}),
+            pn.pane.Markdown("### Fundamentals", margin=(10, 10, 0, 10)),
+            pn.widgets.Select.from_param(self.param.area, label="Market / area", width=250),
+            pn.widgets.MultiChoice.from_param(self.param.variables, label="Variables", width=250),
+            width=280,
+        )  # fmt: skip
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        """Return the page: controls on the left; message, prices, fundamentals and rows on the right."""
+        main = pn.Column(
+            self._alert, self._status, self._price_pane, self._fundamentals_pane,
+            pn.pane.Markdown("### Rows", margin=(0, 10)), self._table, sizing_mode="stretch_width",
+        )  # fmt: skip
+        return pn.Column(
+            pn.pane.Markdown(
+                "## Market explorer\nPrices and fundamentals by market and location, as of any time "
+                "(point in time: later revisions stay hidden), with a live tail.",
+                margin=(0, 10),
+            ),
+            pn.Row(self.controls(), main, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )
