@@ -14,8 +14,9 @@ anyone else gets Panel's authorization error page (403). Logging out of the Hub 
 but Panel's own cookie would still let them in, so the user's access token is re-checked against the Hub's
 ``/user`` at most every **30 seconds** per token (``MI_DASHBOARDS_RECHECK_S``, :data:`RECHECK_S`): a
 revoked token sends the user back through the Hub's login within that interval. The groups used are those
-the Hub returns at the re-check, so group changes also apply within it. Sessions already open keep running
-until their page is reloaded.
+the Hub returns at the re-check, so group changes also apply within it. A page already open re-checks on
+the same interval and, once its user logged out (or lost the page's group), replaces its content with a
+message to reload (:data:`ENDED`): live updates stop too.
 
 Developer mode
 --------------
@@ -335,12 +336,43 @@ def current_groups(settings: ServeSettings) -> list[str]:
 # ------------------------------------------------------------------------------------------------------------
 # Pages
 # ------------------------------------------------------------------------------------------------------------
-def _viewer(page: registry.Page) -> Callable[[], pn.viewable.Viewable]:
+def still_allowed(check: HubUserCheck, token: str | None, page: str) -> bool:
+    """Whether the Hub still accepts ``token`` and its user's groups still open ``page``.
+
+    A Hub that does not answer counts as no (fail closed).
+    """
+    if not token:
+        return False
+    try:
+        user = check.user(token)
+    except OSError:
+        return False
+    return user is not None and registry.may_open(_groups(user), page)
+
+
+#: what an open page shows once its user logged out of the Hub (or lost the page's group)
+ENDED = "Your hub session ended (logged out, or your groups changed). Reload the page to log in again."
+
+
+def _viewer(page: registry.Page, check: HubUserCheck | None = None) -> Callable[[], pn.viewable.Viewable]:
     def build() -> pn.viewable.Viewable:
         pn.extension("tabulator", sizing_mode="stretch_width", notifications=False)
         module, attribute = page.app.split(":")
         app: pn.viewable.Viewable = getattr(import_module(module), attribute)()
-        return app
+        if check is None:
+            return app
+        # an open page re-checks its user too: logging out of the Hub ends it within the interval
+        holder = pn.Column(app, sizing_mode="stretch_width")
+        token = pn.state.access_token
+
+        def recheck() -> None:
+            if not still_allowed(check, token, page.name):
+                holder[:] = [pn.pane.Alert(ENDED, alert_type="warning")]
+                if callback is not None:
+                    callback.stop()
+
+        callback = pn.state.add_periodic_callback(recheck, period=max(int(check.interval_s * 1000), 1000))
+        return holder
 
     return build
 
@@ -356,10 +388,15 @@ def _index(settings: ServeSettings) -> Callable[[], pn.viewable.Viewable]:
     return build
 
 
-def apps(settings: ServeSettings) -> dict[str, Callable[[], pn.viewable.Viewable]]:
-    """Return :func:`panel.serve`'s applications: the index at ``/`` and every registry page."""
+def apps(
+    settings: ServeSettings, check: HubUserCheck | None = None
+) -> dict[str, Callable[[], pn.viewable.Viewable]]:
+    """Return :func:`panel.serve`'s applications: the index at ``/`` and every registry page.
+
+    With ``check`` (OAuth mode) each open page re-checks its user every ``check.interval_s`` [s].
+    """
     pages: dict[str, Callable[[], pn.viewable.Viewable]] = {"/": _index(settings)}
-    pages.update({name: _viewer(page) for name, page in registry.PAGES.items()})
+    pages.update({name: _viewer(page, check) for name, page in registry.PAGES.items()})
     return pages
 
 
@@ -370,10 +407,12 @@ def build_server(settings: ServeSettings) -> Any:
     -------
     bokeh.server.server.Server
     """
-    pn.config.authorize_callback = authorize_callback(settings)
+    oauth = settings.dev_groups is None
+    check = HubUserCheck(settings.hub_api_url, settings.recheck_s) if oauth else None
+    pn.config.authorize_callback = authorize_callback(settings, check)
     titles = {"/": "Dashboards", **{name: page.title for name, page in registry.PAGES.items()}}
     return pn.serve(
-        apps(settings), port=settings.port, address=settings.address, prefix=settings.prefix,
+        apps(settings, check), port=settings.port, address=settings.address, prefix=settings.prefix,
         websocket_origin=list(settings.websocket_origins) or None, title=titles, show=False, start=False,
         **dict(settings.oauth),
     )  # fmt: skip

@@ -76,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         from marketintel.flows.runner import start_for_demo
 
         print("\n".join(start_for_demo()), flush=True)
+    else:
+        print("running in the background (mi status shows them, mi stop or make stop stops them):")
     print("\n".join(start_hub_for_demo()), flush=True)
     return 0
 

@@ -1,5 +1,6 @@
 """`mi demo` (what `make demo` runs): store up, migrate, sample, summary; idempotent; leaves the store, the
-Prefect server and the flow runner running, which `mi status` shows and `mi stop` (`make stop`) ends."""
+Prefect server, the flow runner and the hub running, which `mi status` shows and `mi stop` (`make stop`)
+ends."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from marketintel.config import shared_dir
 from marketintel.flows import runner, server
+from marketintel.hub import process as hub_process
 from marketintel.store.endpoint import process
 from tests.storeproc import free_port
 
@@ -21,6 +23,10 @@ def test_demo_runs_twice_without_duplicates_and_says_where_to_look(tmp_path: Pat
         MI_DATA_DIR=str(tmp_path),
         MI_STORE_PORT=str(free_port()),
         MI_PREFECT_PORT=str(free_port()),
+        MI_HUB_PORT=str(free_port()),
+        MI_HUB_API_PORT=str(free_port()),
+        MI_HUB_PROXY_API_PORT=str(free_port()),
+        MI_DASHBOARDS_PORT=str(free_port()),
         MI_REPORTS_DIR=str(tmp_path / "reports"),
     )
     for name in ("MI_CLICKHOUSE_URL", "MI_PREFECT_API_URL", "PREFECT_API_URL", "PREFECT_HOME"):
@@ -47,15 +53,16 @@ def test_demo_runs_twice_without_duplicates_and_says_where_to_look(tmp_path: Pat
             process.read_state(tmp_path / "store"),
             server.read_state(tmp_path / "prefect"),
             runner.read_state(tmp_path / "prefect"),
+            hub_process.read_state(tmp_path / "hub"),
         )
         stopped = subprocess.run([*mi, "stop"], env=env, capture_output=True, text=True, timeout=300)
     finally:
         if stopped is None or stopped.returncode != 0:  # what `make stop` did before `mi stop`
-            for stop in (["flows", "stop"], ["prefect", "down"], ["store", "stop"]):
+            for stop in (["hub", "down"], ["flows", "stop"], ["prefect", "down"], ["store", "stop"]):
                 subprocess.run([*mi, *stop], env=env, timeout=120, check=False, capture_output=True)
     # after the demo every part runs, `mi status` says so; `mi stop` (make stop) leaves nothing running
     assert status.returncode == 0, status.stdout + status.stderr
-    for part in ("store ", "Prefect ", "flow runner ", "serving 6 of 6 deployments READY"):
+    for part in ("store ", "Prefect ", "flow runner ", "serving 6 of 6 deployments READY", "hub "):
         assert part in status.stdout, status.stdout
     assert all(p is not None for p in parts), parts
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
@@ -63,6 +70,7 @@ def test_demo_runs_twice_without_duplicates_and_says_where_to_look(tmp_path: Pat
         assert not server.pid_alive(pid) and not server.group_alive(pid), f"pid {pid} still runs"
     assert runner.read_state(tmp_path / "prefect") is None and server.read_state(tmp_path / "prefect") is None
     assert process.read_state(tmp_path / "store") is None
+    assert hub_process.read_state(tmp_path / "hub") is None
     counts = [
         re.search(r"prices: ([\d,]+) rows, fundamentals: ([\d,]+) rows", r.stdout) for r in (first, second)
     ]
@@ -74,7 +82,10 @@ def test_demo_runs_twice_without_duplicates_and_says_where_to_look(tmp_path: Pat
     for hint in ("store sql", "mi status", "make stop", "mi-endpoint.log"):
         assert hint in first.stdout
     background = first.stdout.split("running in the background", 1)[-1]
-    for line in ("store ", "Prefect ", "server.log", "flow runner  pid", "READY; log", "runner.log"):
+    for line in (
+        *("store ", "Prefect ", "server.log", "flow runner  pid", "READY; log", "runner.log"),
+        *("hub.log", "demo-trader  traders: explorer", "demo-users.txt"),
+    ):
         assert line in background, first.stdout
 
     if not (shared_dir() / "fixtures").is_dir():

@@ -143,3 +143,26 @@ def test_oauth_mode_rechecks_the_token_at_most_every_interval() -> None:
     assert fresh(login_info, "/services/dashboards/backtests") is True
     no_token = authorize_callback(settings, check, token=lambda: None)
     assert isinstance(no_token(login_info, "/services/dashboards/explorer"), str)
+
+
+def test_an_open_page_ends_when_its_user_logs_out_or_loses_the_group() -> None:
+    from marketintel.dashboards.serve import still_allowed
+
+    settings = settings_from_env(HUB_ENV)
+    hub, now = FakeHub(), [0.0]
+    hub.users["tok"] = {"name": "ann", "groups": ["traders"]}
+    check = HubUserCheck(settings.hub_api_url, settings.recheck_s, fetch=hub, clock=lambda: now[0])
+    assert still_allowed(check, "tok", "explorer")
+    assert not still_allowed(check, "tok", "backtests")
+    assert not still_allowed(check, None, "explorer")
+    hub.users["tok"] = {"name": "ann", "groups": []}  # an admin took her out of traders
+    now[0] = 31.0
+    assert not still_allowed(check, "tok", "explorer")
+    del hub.users["tok"]  # logged out
+    now[0] = 62.0
+    assert not still_allowed(check, "tok", "explorer")
+
+    def down(api_url: str, token: str) -> dict[str, Any] | None:
+        raise OSError("connection refused")
+
+    assert not still_allowed(HubUserCheck(settings.hub_api_url, 30.0, fetch=down), "tok", "explorer")
