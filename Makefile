@@ -44,7 +44,7 @@ $(NODE_STAMP): package.json package-lock.json
 
 setup: $(STAMP) $(NODE_STAMP)  ## create .venv and node_modules with the pinned dependencies (idempotent)
 
-demo: setup  ## the whole pipeline once; leaves the store, Prefect and the flow runner running
+demo: setup  ## the whole pipeline once; leaves the store, Prefect, the flow runner and the hub running
 	@$(BIN)/mi demo
 
 test: setup lint pytest  ## lint, type-check and run the test suite
@@ -63,10 +63,10 @@ pytest: setup  ## the test suite, then the notebooks under nbval (lax)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax notebooks/
 
-status: setup  ## every part: the store, the Prefect server, the flow runner (exit 1 when one is down)
+status: setup  ## every part: the store, the Prefect server, the flow runner, the hub (exit 1 when one is down)
 	@$(BIN)/mi status
 
-stop: setup  ## stop every part: the flow runner, then the Prefect server, then the store
+stop: setup  ## stop every part: the hub, the flow runner, the Prefect server, then the store
 	@$(BIN)/mi stop
 
 clean:  ## remove .venv (the data directory is kept)
