@@ -1,6 +1,7 @@
 """The quants' getting-started notebook runs as a store *reader*, plots a series and shows a table.
 
-It is executed in the project's kernel (``python3``, as the notebooks in ``notebooks/``) against a real store
+It is executed in the project's environment (the ``marketintel`` kernel of the quants' servers) against a real
+store
 that holds the demo sample, with ``MI_CLICKHOUSE_URL`` carrying a user of role ``reader``: any write would be
 refused, and the test also checks that no table changed. A second run against an empty database checks that it
 says so instead of failing.
@@ -16,6 +17,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from marketintel.notebooks import python_kernel
 from marketintel.store import migrate
 from marketintel.store.endpoint.auth import write_user
 from tests.storeproc import StoreProcess, start_store
@@ -69,10 +71,12 @@ def _tables(store: StoreProcess) -> list[tuple[Any, ...]]:
 def _run(store: StoreProcess, database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("MI_CLICKHOUSE_URL", f"http://{READER}:{PASSWORD}@127.0.0.1:{store.port}/{database}")
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    assert nb.metadata["kernelspec"]["name"] == "python3"
-    NotebookClient(
-        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    ).execute()
+    # the quants' kernel (`mi hub up` installs it into .venv); here a kernelspec of this interpreter
+    assert nb.metadata["kernelspec"]["name"] == "marketintel"
+    with python_kernel() as kernel_name:
+        NotebookClient(
+            nb, timeout=120, kernel_name=kernel_name, resources={"metadata": {"path": str(tmp_path)}}
+        ).execute()
     return nb
 
 
