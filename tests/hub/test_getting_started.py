@@ -1,10 +1,9 @@
 """The quants' getting-started notebook runs as a store *reader*, plots a series and shows a table.
 
-It is executed in the project's environment (the ``marketintel`` kernel of the quants' servers) against a real
-store
-that holds the demo sample, with ``MI_CLICKHOUSE_URL`` carrying a user of role ``reader``: any write would be
-refused, and the test also checks that no table changed. A second run against an empty database checks that it
-says so instead of failing.
+It is executed in the project's environment (the ``marketintel`` kernel of the quants' servers) against a
+real store that holds the demo sample, with ``MI_CLICKHOUSE_URL`` carrying a user of role ``reader``: any
+write would be refused, and the test also checks that no table changed. A second run against an empty
+database checks that it says so instead of failing.
 """
 
 from __future__ import annotations
