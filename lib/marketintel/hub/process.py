@@ -153,6 +153,22 @@ def _check_address(ip: str, ssl_cert: Path | None, ssl_key: Path | None, insecur
         )
 
 
+#: JupyterLab settings of the quants' servers: no news or update checks (this machine reaches no such site)
+LAB_OVERRIDES = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}
+}
+
+
+def _ensure_lab_settings() -> None:
+    """Write JupyterLab's settings overrides into this venv (``share/jupyter/lab/settings``)."""
+    path = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    current = json.loads(path.read_text()) if path.exists() else {}
+    merged = {**current, **LAB_OVERRIDES}
+    if merged != current:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(merged, indent=2) + "\n")
+
+
 def _ensure_kernel() -> None:
     """Install the ``marketintel`` kernelspec into this venv (the quants' servers offer it)."""
     spec = Path(sys.prefix) / "share" / "jupyter" / "kernels" / "marketintel" / "kernel.json"
@@ -226,6 +242,7 @@ def up(
     hub.chmod(0o700)
     _ensure_store()
     _ensure_kernel()
+    _ensure_lab_settings()
     log = hub / LOG_FILE
     env = {
         **os.environ,
