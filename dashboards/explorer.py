@@ -87,9 +87,11 @@ def plot_frame(prices: pd.DataFrame) -> pd.DataFrame:
     pd.DataFrame
         ``time`` (interval start, naive UTC), ``price`` (the price, or the bucket's time-weighted mean),
         ``low`` and ``high`` (the bucket's range; equal to ``price`` for stored intervals)  [see unit].
+        Drawn as steps from each interval's start, so a last row repeats the last interval's values at its
+        end: the last interval shows as wide as the others.
     """
     price = prices["price"] if "price" in prices else prices["price_avg"]
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "time": pd.DatetimeIndex(prices[START]).tz_convert("UTC").tz_localize(None),
             "price": price.astype(float).to_numpy(),
@@ -97,6 +99,11 @@ def plot_frame(prices: pd.DataFrame) -> pd.DataFrame:
             "high": prices.get("price_max", price).astype(float).to_numpy(),
         }
     )
+    if frame.empty or "interval_end_utc" not in prices:
+        return frame
+    last = frame.iloc[[-1]].copy()
+    last["time"] = pd.DatetimeIndex(prices["interval_end_utc"].iloc[[-1]]).tz_convert("UTC").tz_localize(None)
+    return pd.concat([frame, last], ignore_index=True)
 
 
 class Explorer(Viewer):
@@ -135,9 +142,18 @@ class Explorer(Viewer):
         self._pending: list[str] = []
         self.prices = pd.DataFrame()
         self.fundamentals = pd.DataFrame()
-        self._buffer: hv.streams.Buffer | None = None
-        self._price_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=340)
-        self._fundamentals_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=260)
+        # the plots are built once and then fed new data (a selection change sends data, not new figures)
+        empty = pd.DataFrame({START: pd.DatetimeIndex([], tz="UTC"), "price": pd.Series([], dtype=float)})
+        self._price_pipe = hv.streams.Pipe(data=plot_frame(empty))
+        self._price_pane = pn.pane.HoloViews(
+            hv.DynamicMap(self._price_plot, streams=[self._price_pipe]), sizing_mode="stretch_width",
+            height=340, visible=False,
+        )  # fmt: skip
+        self._fundamentals_pipe: hv.streams.Pipe | None = None
+        self._fundamentals_key: tuple[str, ...] = ()
+        self._fundamentals_pane = pn.pane.HoloViews(
+            None, sizing_mode="stretch_width", height=260, visible=False
+        )
         self._table = pn.widgets.Tabulator(
             pd.DataFrame(), pagination="remote", page_size=15, disabled=True, show_index=False,
             sizing_mode="stretch_width", height=460, layout="fit_data_fill",
@@ -333,58 +349,71 @@ class Explorer(Viewer):
         curve = hv.Curve(data, kdims=[hv.Dimension("time", label="Interval start [UTC]")],
                          vdims=[hv.Dimension("price", label=ylabel)])  # fmt: skip
         curve = curve.opts(
-            interpolation="steps-post" if self.resolution == "native" else "linear",
-            color="#1f5fa8", line_width=1.6, tools=["hover"], title=title, ylabel=ylabel,
+            interpolation="steps-post", color="#1f5fa8", line_width=1.6, tools=["hover"], ylabel=ylabel,
             xlabel="Interval start [UTC]", responsive=True, height=320, show_grid=True, framewise=True,
         )  # fmt: skip
-        if self.resolution == "native":
-            return curve
-        band = hv.Area(data, kdims=["time"], vdims=["low", "high"], label="min-max").opts(
-            color="#9ec3ea", alpha=0.4, line_alpha=0
+        # the bucket's min-max range (zero height for stored intervals): one plot shape for every resolution
+        band = hv.Area(data, kdims=["time"], vdims=["low", "high"]).opts(
+            color="#9ec3ea", alpha=0.4, line_alpha=0, framewise=True
         )
-        return (band * curve).opts(title=title, responsive=True, height=320)
+        return (band * curve).opts(title=title, responsive=True, height=320, framewise=True)
 
     def _resolution_label(self) -> str:
         return {"native": "stored intervals", "hourly": "hourly mean", "daily": "daily mean"}[self.resolution]
 
     def _draw(self) -> None:
-        if self.prices.empty:
-            self._buffer = None
-            self._price_pane.object = None
-            self._table.value = pd.DataFrame()
+        with pn.io.hold():
+            self._price_pane.visible = not self.prices.empty
+            self._price_pipe.send(plot_frame(self.prices) if not self.prices.empty else self._price_pipe.data)
+            self._table.value = (
+                display_frame(self._table_rows(self.prices)) if not self.prices.empty else pd.DataFrame()
+            )
+            self._draw_fundamentals()
+            self._alert.object = self.message
+            self._alert.visible = bool(self.message)
+            self._status.object = self._status_text()
+
+    def _draw_fundamentals(self) -> None:
+        """Send the fundamentals to their plot; build the plot anew only when the set of series changes."""
+        self._fundamentals_pane.visible = not self.fundamentals.empty
+        if self.fundamentals.empty:
+            return
+        data = self._fundamentals_frame()
+        key = (str(self.area), *sorted(data["variable"].unique()))
+        if self._fundamentals_pipe is None or key != self._fundamentals_key:
+            self._fundamentals_pipe = hv.streams.Pipe(data=data)
+            self._fundamentals_key = key
+            self._fundamentals_pane.object = hv.DynamicMap(
+                self._fundamentals_plot, streams=[self._fundamentals_pipe]
+            )
         else:
-            data = plot_frame(self.prices)
-            self._buffer = hv.streams.Buffer(data, length=MAX_ROWS, index=False)
-            self._price_pane.object = hv.DynamicMap(self._price_plot, streams=[self._buffer])
-            self._table.value = display_frame(self._table_rows(self.prices))
-        self._fundamentals_pane.object = self._fundamentals_plot() if not self.fundamentals.empty else None
-        self._alert.object = self.message
-        self._alert.visible = bool(self.message)
-        self._status.object = self._status_text()
+            self._fundamentals_pipe.send(data)
 
     def _table_rows(self, prices: pd.DataFrame) -> pd.DataFrame:
         columns = _PRICE_COLUMNS["native" if self.resolution == "native" else "bucketed"]
         return prices[[c for c in columns if c in prices]]
 
-    def _fundamentals_plot(self) -> hv.NdOverlay:
+    def _fundamentals_frame(self) -> pd.DataFrame:
         df = self.fundamentals
         value = "value" if "value" in df else "value_avg"
-        units = sorted(df["unit"].astype(str).unique())
-        ylabel = f"Value [{', '.join(units)}]"
-        data = pd.DataFrame(
+        return pd.DataFrame(
             {
                 "time": pd.DatetimeIndex(df[START]).tz_convert("UTC").tz_localize(None),
                 "variable": [f"{v} [{u}]" for v, u in zip(df["variable"], df["unit"], strict=True)],
                 "value": df[value].astype(float).to_numpy(),
             }
         )
+
+    def _fundamentals_plot(self, data: pd.DataFrame) -> hv.NdOverlay:
+        units = sorted({name.rsplit(" [", 1)[-1].rstrip("]") for name in data["variable"].unique()})
+        ylabel = f"Value [{', '.join(units)}]"
         curves = {
             name: hv.Curve(part, kdims=[hv.Dimension("time", label="Interval start [UTC]")],
                            vdims=[hv.Dimension("value", label=ylabel)], label=name)
             for name, part in data.groupby("variable", sort=True)
         }  # fmt: skip
         return hv.NdOverlay(curves, kdims=["variable"]).opts(
-            hv.opts.Curve(tools=["hover"], line_width=1.4, show_grid=True),
+            hv.opts.Curve(tools=["hover"], line_width=1.4, show_grid=True, framewise=True),
             hv.opts.NdOverlay(
                 title=f"{self.area}: fundamentals ({self._resolution_label()})", responsive=True, height=250,
                 legend_position="top_left", ylabel=ylabel, xlabel="Interval start [UTC]",
@@ -437,16 +466,16 @@ class Explorer(Viewer):
             self.prices = merged.reset_index()[self.prices.columns]
         if not new.empty:
             self.prices = pd.concat([self.prices, new[self.prices.columns]], ignore_index=True)
-        if self._buffer is None:
+        if event.changed.empty and new.empty:
             return
-        if not event.changed.empty:  # a changed row: redraw (rare), else stream only the new rows
-            self._buffer.clear()
-            self._buffer.send(plot_frame(self.prices))
-            self._table.value = display_frame(self._table_rows(self.prices))
-        elif not new.empty:
-            self._buffer.send(plot_frame(new))
-            self._table.stream(display_frame(self._table_rows(new)), follow=True)
-        self._status.object = self._status_text()
+        with pn.io.hold():
+            self._price_pane.visible = True
+            self._price_pipe.send(plot_frame(self.prices))  # the plot's data, in place
+            if not event.changed.empty:  # a revised row (rare): the table anew, else only the new rows
+                self._table.value = display_frame(self._table_rows(self.prices))
+            else:
+                self._table.stream(display_frame(self._table_rows(new)), follow=True)
+            self._status.object = self._status_text()
 
     def _close_tail(self) -> None:
         if self._subscription is not None:

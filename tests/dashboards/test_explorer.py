@@ -61,7 +61,9 @@ def test_resolution_and_window_read_the_same_as_the_query(
     )
     assert_frame_equal(view.prices, expected)
     plotted = plot_frame(view.prices)
-    assert plotted["price"].tolist() == expected["price_avg"].tolist()
+    # steps from each start; the last step ends at the last interval's end
+    assert plotted["price"].tolist() == [*expected["price_avg"], expected["price_avg"].iloc[-1]]
+    assert plotted["time"].iloc[-1] == expected["interval_end_utc"].iloc[-1].tz_localize(None)
     assert (plotted["low"] <= plotted["price"]).all() and (plotted["price"] <= plotted["high"]).all()
     fundamentals = queries.fundamentals(
         db_client, "NORDPOOL", "SYS", ["load_forecast", "wind_forecast"], start, view.end,
@@ -111,9 +113,11 @@ def test_live_appends_new_rows_once(db_client: Any, sample: SampleSummary) -> No
     assert len(tail.active_tails()) == 1
     insert_df(db_client, "prices", price_rows("LIVE_DA", "HUB_L", hours("2025-02-01 02:00", 1), [3],
                                              pd.Timestamp("2025-01-31", tz=UTC)))  # fmt: skip
-    wait_until(lambda: len(view.prices) == 3, "the new row appended")
+    # the poller's thread applies the rows (no session here): the table is the last thing it updates
+    wait_until(lambda: len(view._table.value) == 3, "the new row appended")
     assert view.prices["price"].tolist() == [1.0, 2.0, 3.0]
-    assert view._buffer is not None and view._buffer.data["price"].tolist() == [1.0, 2.0, 3.0]
+    # what the plot draws: steps, the last one to the last interval's end
+    assert view._price_pipe.data["price"].tolist() == [1.0, 2.0, 3.0, 3.0]
     assert view._table.value["price"].tolist() == [1.0, 2.0, 3.0]
     view.live = False
     wait_until(lambda: tail.active_tails() == {}, "the poller stopped with its only subscriber")
