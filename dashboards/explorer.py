@@ -416,7 +416,7 @@ class Explorer(Viewer):
             hv.opts.Curve(tools=["hover"], line_width=1.4, show_grid=True, framewise=True),
             hv.opts.NdOverlay(
                 title=f"{self.area}: fundamentals ({self._resolution_label()})", responsive=True, height=250,
-                legend_position="top_left", ylabel=ylabel, xlabel="Interval start [UTC]",
+                legend_position="right", ylabel=ylabel, xlabel="Interval start [UTC]",
             ),
         )  # fmt: skip
 

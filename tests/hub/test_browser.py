@@ -9,10 +9,10 @@ Screenshots: on a failure, every page of the test is saved as a PNG under the te
 paths are printed (shown with the failure). With ``MI_TEST_SCREENSHOTS=DIR`` every test also saves them,
 pass or fail, into ``DIR`` (``<test>-<n>-<label>.png``) for a person to look at.
 
-Found while writing these (2026-12-07): in JupyterLab, and in Voila, the getting-started plot stays blank
-offline, because ``hv.extension("bokeh")`` in a notebook loads BokehJS and Panel's JS from
-``cdn.bokeh.org`` / ``cdn.holoviz.org``. The tests check what is served (the embedded Bokeh document of the
-plot, the tables, no error output), not the drawn canvas.
+Found while writing these (2026-12-07): the getting-started plot stayed blank offline, because
+``hv.extension("bokeh")`` in a notebook loads BokehJS and Panel's JS from a CDN; the notebook now asks for
+``inline=True`` (the plot draws in JupyterLab: seen in the screenshots). The tests check what is served (the
+embedded Bokeh document of the plot, the tables, no error output), not the drawn canvas.
 """
 
 from __future__ import annotations
