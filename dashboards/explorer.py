@@ -10,6 +10,10 @@ shows a message in the page, not a traceback.
 With **live** on, the page shows everything published from the window's start on (the end and the
 as-of are set aside) and subscribes to the shared poller of :mod:`marketintel.dashboards.tail`; new rows
 are appended to the plot and the table without a reload.
+
+The plots are Bokeh figures on data sources that live as long as the page: a change of selection replaces
+the sources' data (a small patch to the browser, no new figure), which keeps an interaction to a few tens of
+milliseconds on the server (``benchmarks/hub.py`` measures it in the browser).
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-import holoviews as hv  # type: ignore[import-untyped]
-import holoviews.plotting.bokeh  # type: ignore[import-untyped]  # registers the Bokeh backend
 import pandas as pd
 import panel as pn
 import param
+from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.palettes import Category10_10
+from bokeh.plotting import figure
 from panel.viewable import Viewer
 
 from marketintel.dashboards import tail
@@ -31,8 +36,6 @@ from marketintel.services import queries
 from marketintel.services.queries import QueryLimitError, QueryParameterError
 
 __all__ = ["Explorer"]
-
-hv.Store.set_current_backend("bokeh")
 
 #: default length of the window, ending with the last stored interval [days]
 DEFAULT_DAYS = 7
@@ -106,6 +109,24 @@ def plot_frame(prices: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([frame, last], ignore_index=True)
 
 
+_EMPTY_PLOT = pd.DataFrame(
+    {
+        "time": pd.Series([], dtype="datetime64[ms]"),
+        **{c: pd.Series([], dtype=float) for c in ("price", "low", "high")},
+    }
+)
+
+
+def _source_data(frame: pd.DataFrame) -> dict[str, Any]:
+    """Return a :func:`plot_frame` as a Bokeh data source's columns (times as naive UTC datetime64)."""
+    return {
+        "time": frame["time"].to_numpy(dtype="datetime64[ms]"),
+        "price": frame["price"].to_numpy(dtype=float),
+        "low": frame["low"].to_numpy(dtype=float),
+        "high": frame["high"].to_numpy(dtype=float),
+    }
+
+
 class Explorer(Viewer):
     """Prices and fundamentals of one market and location over a window, as known at ``as_of``.
 
@@ -142,18 +163,18 @@ class Explorer(Viewer):
         self._pending: list[str] = []
         self.prices = pd.DataFrame()
         self.fundamentals = pd.DataFrame()
-        # the plots are built once and then fed new data (a selection change sends data, not new figures)
-        empty = pd.DataFrame({START: pd.DatetimeIndex([], tz="UTC"), "price": pd.Series([], dtype=float)})
-        self._price_pipe = hv.streams.Pipe(data=plot_frame(empty))
-        self._price_pane = pn.pane.HoloViews(
-            hv.DynamicMap(self._price_plot, streams=[self._price_pipe]), sizing_mode="stretch_width",
-            height=340, visible=False,
-        )  # fmt: skip
-        self._fundamentals_pipe: hv.streams.Pipe | None = None
-        self._fundamentals_key: tuple[str, ...] = ()
-        self._fundamentals_pane = pn.pane.HoloViews(
-            None, sizing_mode="stretch_width", height=260, visible=False
+        # the price plot is a Bokeh figure on one data source for the page's life: a selection change or a
+        # live row replaces the source's data (a few ms on the server, a small patch to the browser)
+        self._price_source = ColumnDataSource(data=_source_data(_EMPTY_PLOT))
+        self._price_figure = self._make_price_figure()
+        self._price_pane = pn.pane.Bokeh(
+            self._price_figure, sizing_mode="stretch_width", height=340, visible=False
         )
+        # fundamentals: one line per variable, each on its own source; the figure is made anew only when
+        # the set of variables changes, otherwise the sources get the new data
+        self._fundamentals_sources: dict[str, ColumnDataSource] = {}
+        self._fundamentals_key: tuple[str, ...] = ()
+        self._fundamentals_pane = pn.pane.Bokeh(None, sizing_mode="stretch_width", height=260, visible=False)
         self._table = pn.widgets.Tabulator(
             pd.DataFrame(), pagination="remote", page_size=15, disabled=True, show_index=False,
             sizing_mode="stretch_width", height=460, layout="fit_data_fill",
@@ -343,20 +364,36 @@ class Explorer(Viewer):
         units = sorted(self.prices["unit"].astype(str).unique()) if "unit" in self.prices else []
         return ", ".join(units) or "?"
 
-    def _price_plot(self, data: pd.DataFrame) -> hv.Overlay | hv.Curve:
-        title = f"{self.market} {self.location}: price ({self._resolution_label()})"
-        ylabel = f"Price [{self._unit()}]"
-        curve = hv.Curve(data, kdims=[hv.Dimension("time", label="Interval start [UTC]")],
-                         vdims=[hv.Dimension("price", label=ylabel)])  # fmt: skip
-        curve = curve.opts(
-            interpolation="steps-post", color="#1f5fa8", line_width=1.6, tools=["hover"], ylabel=ylabel,
-            xlabel="Interval start [UTC]", responsive=True, height=320, show_grid=True, framewise=True,
+    def _make_price_figure(self) -> Any:
+        """Return the price figure: the interval's price as steps, the bucket's min-max range as a band."""
+        fig = figure(
+            x_axis_type="datetime", height=320, sizing_mode="stretch_width", min_border_left=60,
+            tools="pan,xwheel_zoom,box_zoom,reset,save", active_scroll="xwheel_zoom",
+            x_axis_label="Interval start [UTC]", y_axis_label="Price",
         )  # fmt: skip
-        # the bucket's min-max range (zero height for stored intervals): one plot shape for every resolution
-        band = hv.Area(data, kdims=["time"], vdims=["low", "high"]).opts(
-            color="#9ec3ea", alpha=0.4, line_alpha=0, framewise=True
-        )
-        return (band * curve).opts(title=title, responsive=True, height=320, framewise=True)
+        fig.varea_step(
+            x="time", y1="low", y2="high", step_mode="after", source=self._price_source,
+            fill_color="#9ec3ea", fill_alpha=0.45,
+        )  # fmt: skip
+        line = fig.step(
+            x="time", y="price", mode="after", source=self._price_source, line_color="#1f5fa8",
+            line_width=1.6,
+        )  # fmt: skip
+        fig.add_tools(
+            HoverTool(
+                renderers=[line], mode="vline",
+                tooltips=[("start (UTC)", "@time{%F %H:%M}"), ("price", "@price{0,0.00}"),
+                          ("min", "@low{0,0.00}"), ("max", "@high{0,0.00}")],
+                formatters={"@time": "datetime"},
+            )
+        )  # fmt: skip
+        fig.title.text_font_size = "13pt"
+        fig.xgrid.grid_line_alpha = fig.ygrid.grid_line_alpha = 0.3
+        return fig
+
+    def _label_price_figure(self) -> None:
+        self._price_figure.title.text = f"{self.market} {self.location}: price ({self._resolution_label()})"
+        self._price_figure.yaxis.axis_label = f"Price [{self._unit()}]"
 
     def _resolution_label(self) -> str:
         return {"native": "stored intervals", "hourly": "hourly mean", "daily": "daily mean"}[self.resolution]
@@ -364,7 +401,9 @@ class Explorer(Viewer):
     def _draw(self) -> None:
         with pn.io.hold():
             self._price_pane.visible = not self.prices.empty
-            self._price_pipe.send(plot_frame(self.prices) if not self.prices.empty else self._price_pipe.data)
+            if not self.prices.empty:
+                self._label_price_figure()
+                self._price_source.data = _source_data(plot_frame(self.prices))
             self._table.value = (
                 display_frame(self._table_rows(self.prices)) if not self.prices.empty else pd.DataFrame()
             )
@@ -374,20 +413,26 @@ class Explorer(Viewer):
             self._status.object = self._status_text()
 
     def _draw_fundamentals(self) -> None:
-        """Send the fundamentals to their plot; build the plot anew only when the set of series changes."""
+        """Send the fundamentals to their plot; make the figure anew only when the set of series changes."""
         self._fundamentals_pane.visible = not self.fundamentals.empty
         if self.fundamentals.empty:
             return
         data = self._fundamentals_frame()
-        key = (str(self.area), *sorted(data["variable"].unique()))
-        if self._fundamentals_pipe is None or key != self._fundamentals_key:
-            self._fundamentals_pipe = hv.streams.Pipe(data=data)
+        parts = {str(name): part for name, part in data.groupby("variable", sort=True)}
+        key = (str(self.area), *parts)
+        if key != self._fundamentals_key:
+            self._fundamentals_sources = {
+                name: ColumnDataSource(data={"time": [], "value": []}) for name in parts
+            }
             self._fundamentals_key = key
-            self._fundamentals_pane.object = hv.DynamicMap(
-                self._fundamentals_plot, streams=[self._fundamentals_pipe]
-            )
-        else:
-            self._fundamentals_pipe.send(data)
+            self._fundamentals_pane.object = self._make_fundamentals_figure(list(parts))
+        for name, part in parts.items():
+            self._fundamentals_sources[name].data = {
+                "time": part["time"].to_numpy(dtype="datetime64[ms]"),
+                "value": part["value"].to_numpy(dtype=float),
+            }
+        figure_ = self._fundamentals_pane.object
+        figure_.title.text = f"{self.area}: fundamentals ({self._resolution_label()})"
 
     def _table_rows(self, prices: pd.DataFrame) -> pd.DataFrame:
         columns = _PRICE_COLUMNS["native" if self.resolution == "native" else "bucketed"]
@@ -404,21 +449,28 @@ class Explorer(Viewer):
             }
         )
 
-    def _fundamentals_plot(self, data: pd.DataFrame) -> hv.NdOverlay:
-        units = sorted({name.rsplit(" [", 1)[-1].rstrip("]") for name in data["variable"].unique()})
-        ylabel = f"Value [{', '.join(units)}]"
-        curves = {
-            name: hv.Curve(part, kdims=[hv.Dimension("time", label="Interval start [UTC]")],
-                           vdims=[hv.Dimension("value", label=ylabel)], label=name)
-            for name, part in data.groupby("variable", sort=True)
-        }  # fmt: skip
-        return hv.NdOverlay(curves, kdims=["variable"]).opts(
-            hv.opts.Curve(tools=["hover"], line_width=1.4, show_grid=True, framewise=True),
-            hv.opts.NdOverlay(
-                title=f"{self.area}: fundamentals ({self._resolution_label()})", responsive=True, height=250,
-                legend_position="right", ylabel=ylabel, xlabel="Interval start [UTC]",
-            ),
+    def _make_fundamentals_figure(self, names: list[str]) -> Any:
+        """Return a figure with one line per series ``names`` ("variable [unit]"), legend on the right."""
+        units = sorted({name.rsplit(" [", 1)[-1].rstrip("]") for name in names})
+        fig = figure(
+            x_axis_type="datetime", height=250, sizing_mode="stretch_width", min_border_left=60,
+            tools="pan,xwheel_zoom,box_zoom,reset,save", active_scroll="xwheel_zoom",
+            x_axis_label="Interval start [UTC]", y_axis_label=f"Value [{', '.join(units)}]",
         )  # fmt: skip
+        lines = []
+        for name, color in zip(names, Category10_10 * (len(names) // 10 + 1), strict=False):
+            line = fig.line(x="time", y="value", source=self._fundamentals_sources[name], line_width=1.4,
+                            line_color=color, legend_label=name)  # fmt: skip
+            lines.append(line)
+        fig.add_tools(
+            HoverTool(renderers=lines, formatters={"@time": "datetime"},
+                      tooltips=[("start (UTC)", "@time{%F %H:%M}"), ("value", "@value{0,0.0}")])
+        )  # fmt: skip
+        fig.add_layout(fig.legend[0], "right")
+        fig.legend.click_policy = "hide"
+        fig.title.text_font_size = "13pt"
+        fig.xgrid.grid_line_alpha = fig.ygrid.grid_line_alpha = 0.3
+        return fig
 
     def _status_text(self) -> str:
         if self.prices.empty:
@@ -470,10 +522,12 @@ class Explorer(Viewer):
             return
         with pn.io.hold():
             self._price_pane.visible = True
-            self._price_pipe.send(plot_frame(self.prices))  # the plot's data, in place
-            if not event.changed.empty:  # a revised row (rare): the table anew, else only the new rows
+            if not event.changed.empty:  # a revised row (rare): everything anew, else only the new rows
+                self._label_price_figure()
+                self._price_source.data = _source_data(plot_frame(self.prices))
                 self._table.value = display_frame(self._table_rows(self.prices))
             else:
+                self._price_source.data = _source_data(plot_frame(self.prices))
                 self._table.stream(display_frame(self._table_rows(new)), follow=True)
             self._status.object = self._status_text()
 

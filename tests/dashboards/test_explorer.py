@@ -117,7 +117,7 @@ def test_live_appends_new_rows_once(db_client: Any, sample: SampleSummary) -> No
     wait_until(lambda: len(view._table.value) == 3, "the new row appended")
     assert view.prices["price"].tolist() == [1.0, 2.0, 3.0]
     # what the plot draws: steps, the last one to the last interval's end
-    assert view._price_pipe.data["price"].tolist() == [1.0, 2.0, 3.0, 3.0]
+    assert view._price_source.data["price"].tolist() == [1.0, 2.0, 3.0, 3.0]
     assert view._table.value["price"].tolist() == [1.0, 2.0, 3.0]
     view.live = False
     wait_until(lambda: tail.active_tails() == {}, "the poller stopped with its only subscriber")
