@@ -13,8 +13,9 @@ error. Phases:
 3. **interactions, N sessions at once**: ``--sessions`` pages (one browser, one context each) on the explorer,
    each making ``--interactions`` changes (the resolution buttons' ``active``, the start picker's ``value``:
    set on the widget's Bokeh model, which is what a click or a pick does) timed in the page with
-   ``performance.now()`` from the change until the plot's and the table's data sources both changed and a
-   frame was painted (``requestAnimationFrame``). Sessions pause 0.2-0.6 s between changes.
+   ``performance.now()`` from the change until the table's data source changed (the page sends the plot's
+   and the table's data in one patch) and a frame was painted (``requestAnimationFrame``). Sessions pause
+   ``--think`` seconds between changes (2-4 s: a person paging; 0.2 0.6 is a stress beyond one process).
 4. **live tail, insert to screen**: with live on in M sessions, a new hourly price (the hour after the last
    stored one: the tail delivers intervals that start after the last it has seen, ``dashboards/tail.py``) is
    inserted as ``default`` with :func:`marketintel.store.insert_df`; each page polls its plot's data source
@@ -66,7 +67,7 @@ RENDERED = """() => {
   }
   return false;
 }"""
-#: JS: change one widget's model; resolve with the ms until the plot's and table's sources changed + a frame
+#: JS: change one widget's model; resolve with the ms until the new data arrived (one patch) + a frame
 INTERACT = """async ([kind, value, timeoutMs]) => {
   const doc = Bokeh.documents[0];
   const sigs = () => {
@@ -92,7 +93,9 @@ INTERACT = """async ([kind, value, timeoutMs]) => {
   return await new Promise((resolve) => {
     const tick = () => {
       const [plot, table] = sigs();
-      if (plot !== plot0 && table !== table0) {
+      // the page sends the plot's and the table's new data in one patch (pn.io.hold): the table's change
+      // marks its arrival (the plot's may be equal, e.g. hourly buckets of hourly data)
+      if (table !== table0) {
         requestAnimationFrame(() => resolve(performance.now() - t0));
         return;
       }
@@ -256,17 +259,21 @@ def changes(n: int, end: pd.Timestamp) -> list[tuple[str, Any]]:
     return out
 
 
-async def session_interactions(page: Any, plan: list[tuple[str, Any]], seed: int) -> list[float]:
+async def session_interactions(
+    page: Any, plan: list[tuple[str, Any]], seed: int, think: tuple[float, float] = (2.0, 4.0)
+) -> list[float]:
     """Make the changes of ``plan`` in one page; return each one's latency [ms] (-1: timed out)."""
     rng = random.Random(seed)
     out = []
     for kind, value in plan:
         out.append(float(await page.evaluate(INTERACT, [kind, value, 30_000])))
-        await asyncio.sleep(rng.uniform(0.2, 0.6))
+        await asyncio.sleep(rng.uniform(*think))
     return out
 
 
-async def interactions(browser: Any, platform: Platform, sessions: int, n: int) -> dict[str, Any]:
+async def interactions(
+    browser: Any, platform: Platform, sessions: int, n: int, think: tuple[float, float] = (2.0, 4.0)
+) -> dict[str, Any]:
     """``sessions`` explorer pages making ``n`` changes each, at once."""
     opened = [await open_explorer(browser, platform) for _ in range(sessions)]
     try:
@@ -275,7 +282,9 @@ async def interactions(browser: Any, platform: Platform, sessions: int, n: int) 
         ))  # fmt: skip
         plan = changes(n, end)
         watch = CpuWatch({})
-        results = await asyncio.gather(*(session_interactions(p, plan, i) for i, (_, p) in enumerate(opened)))
+        results = await asyncio.gather(
+            *(session_interactions(p, plan, i, think) for i, (_, p) in enumerate(opened))
+        )
         cpu = watch.stop()
     finally:
         for context, _ in opened:
@@ -286,7 +295,8 @@ async def interactions(browser: Any, platform: Platform, sessions: int, n: int) 
         for k in ("resolution", "start")
     }
     return {
-        "sessions": sessions, "interactions_per_session": n, "all": summary(flat, "ms"),
+        "sessions": sessions, "interactions_per_session": n, "think_s": list(think),
+        "all": summary(flat, "ms"),
         "by_kind": {k: summary(v, "ms") for k, v in by_kind.items()}, "machine_cpu": cpu,
     }  # fmt: skip
 
@@ -360,7 +370,9 @@ async def browser_phases(platform: Platform, args: argparse.Namespace) -> dict[s
                 logins.append(await login_and_render(browser, platform))
                 log(f"login #{i + 1}: {logins[-1]:.2f} s")
             out["login_render"] = {"first_after_start_s": round(first, 3), **summary(logins, "s")}
-            out["interactions"] = await interactions(browser, platform, args.sessions, args.interactions)
+            out["interactions"] = await interactions(
+                browser, platform, args.sessions, args.interactions, (args.think[0], args.think[1])
+            )
             log(f"interactions: {out['interactions']['all']}")
             out["live_tail"] = []
             for m in args.live_sessions:
@@ -404,6 +416,10 @@ def main() -> int:
     parser.add_argument("--logins", type=int, default=20, help="logins to a rendered explorer [20]")
     parser.add_argument("--sessions", type=int, default=16, help="concurrent explorer sessions [16]")
     parser.add_argument("--interactions", type=int, default=10, help="changes per session [10]")
+    parser.add_argument(
+        "--think", type=float, nargs=2, default=[2.0, 4.0], metavar=("MIN", "MAX"),
+        help="pause between one session's changes [s], uniform (a person paging: 2 4; a stress: 0.2 0.6)",
+    )  # fmt: skip
     parser.add_argument("--live-sessions", type=int, nargs="+", default=[1, 16], help="live sessions [1 16]")
     parser.add_argument("--inserts", type=int, default=20, help="inserts per live measurement [20]")
     args = parser.parse_args()
