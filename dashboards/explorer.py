@@ -25,6 +25,7 @@ import pandas as pd
 import panel as pn
 import param
 from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.models.annotations import Title
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 from panel.viewable import Viewer
@@ -367,7 +368,8 @@ class Explorer(Viewer):
     def _make_price_figure(self) -> Any:
         """Return the price figure: the interval's price as steps, the bucket's min-max range as a band."""
         fig = figure(
-            x_axis_type="datetime", height=320, sizing_mode="stretch_width", min_border_left=60,
+            title=Title(text="", text_font_size="13pt"), x_axis_type="datetime", height=320,
+            sizing_mode="stretch_width", min_border_left=60,
             tools="pan,xwheel_zoom,box_zoom,reset,save", active_scroll="xwheel_zoom",
             x_axis_label="Interval start [UTC]", y_axis_label="Price",
         )  # fmt: skip
@@ -387,7 +389,6 @@ class Explorer(Viewer):
                 formatters={"@time": "datetime"},
             )
         )  # fmt: skip
-        fig.title.text_font_size = "13pt"
         fig.xgrid.grid_line_alpha = fig.ygrid.grid_line_alpha = 0.3
         return fig
 
@@ -453,11 +454,12 @@ class Explorer(Viewer):
         """Return a figure with one line per series ``names`` ("variable [unit]"), legend on the right."""
         units = sorted({name.rsplit(" [", 1)[-1].rstrip("]") for name in names})
         fig = figure(
-            x_axis_type="datetime", height=250, sizing_mode="stretch_width", min_border_left=60,
+            title=Title(text="", text_font_size="13pt"), x_axis_type="datetime", height=250,
+            sizing_mode="stretch_width", min_border_left=60,
             tools="pan,xwheel_zoom,box_zoom,reset,save", active_scroll="xwheel_zoom",
             x_axis_label="Interval start [UTC]", y_axis_label=f"Value [{', '.join(units)}]",
         )  # fmt: skip
-        lines = []
+        lines: list[Any] = []
         for name, color in zip(names, Category10_10 * (len(names) // 10 + 1), strict=False):
             line = fig.line(x="time", y="value", source=self._fundamentals_sources[name], line_width=1.4,
                             line_color=color, legend_label=name)  # fmt: skip
@@ -468,7 +470,6 @@ class Explorer(Viewer):
         )  # fmt: skip
         fig.add_layout(fig.legend[0], "right")
         fig.legend.click_policy = "hide"
-        fig.title.text_font_size = "13pt"
         fig.xgrid.grid_line_alpha = fig.ygrid.grid_line_alpha = 0.3
         return fig
 
