@@ -84,7 +84,8 @@ def test_runner_serves_the_deployments_status_shows_every_part_and_stop_ends_the
     assert runner.read_state() == background
 
     status = mi("status", env=platform_env)
-    assert status.returncode == 0, status.stdout + status.stderr
+    # every part but the hub (not started here) is up: exit 1, and the hub's line says how to start it
+    assert status.returncode == 1, status.stdout + status.stderr
     out = status.stdout
     assert f"data directory: {config.data_dir()}  (from MI_DATA_DIR)" in out
     lines = {line.split()[0]: line for line in out.splitlines() if line.split()}
@@ -92,6 +93,7 @@ def test_runner_serves_the_deployments_status_shows_every_part_and_stop_ends_the
     assert "GiB free" in out and str(config.store_dir()) in lines["store"]
     assert "up" in lines["Prefect"].split() and prefect.ui_url in lines["Prefect"] and "healthy" in out
     assert "flow" in lines and f"pid {background.pid}, serving 6 of 6 deployments READY" in lines["flow"]
+    assert "DOWN" in lines["hub"].split() and "mi hub up" in lines["hub"]
 
     pids: list[Any] = [background.pid, prefect.pid]
     stopped = mi("flows", "stop", env=platform_env)  # first the runner: Prefect pauses its schedules
@@ -110,7 +112,7 @@ def test_runner_serves_the_deployments_status_shows_every_part_and_stop_ends_the
     assert runner.read_state() is None and server.read_state() is None
     final = mi("status", env=platform_env)
     assert final.returncode == 1
-    assert final.stdout.count(" DOWN  ") == 3 and " up " not in final.stdout, final.stdout
+    assert final.stdout.count(" DOWN  ") == 4 and " up " not in final.stdout, final.stdout
 
 
 def test_status_says_how_to_start_each_part_that_is_down(platform_env: dict[str, str]) -> None:

@@ -3,7 +3,7 @@
 That is what a new user's `make demo` leaves (minus the Prefect flows): the local store with the sample
 data, JupyterHub with configurable-http-proxy, the dashboards service, and one demo user per group whose
 passwords are in `$MI_DATA_DIR/hub/demo-users.txt`. Every port is a free one, so a developer's own platform
-keeps running beside the tests. One hub serves the whole session; `mi stop` ends it.
+keeps running beside the tests. One hub serves the tests of this package; `mi stop` ends it after them.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def platform_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """`mi demo --no-pipeline` on a temporary data directory; `mi stop` at the end of the session."""
     if not hub_paths.proxy_command().exists():

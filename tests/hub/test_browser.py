@@ -83,9 +83,13 @@ class _ReportStash:
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """One headless Chromium for the session (Debian's, as Playwright cannot download browsers here)."""
+    """One headless Chromium for this module (Debian's, as Playwright cannot download browsers here).
+
+    Module scope: Playwright's sync API keeps an event loop running in the main thread until it stops, and
+    later tests (``asyncio.run`` in the async clients' tests) need none running.
+    """
     if not CHROMIUM.exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
     manager = request.config.pluginmanager
