@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import time
 import urllib.request
@@ -196,12 +195,7 @@ def _spawn(api: str, home: Path) -> FlowRunner:
     command = [sys.executable, "-m", "marketintel.cli", "flows", "serve", "--api-url", api]
     with log.open("ab") as out:
         out.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S %z')}: {' '.join(command)}\n".encode())
-        out.flush()
-        proc = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-            start_new_session=True,
-        )  # fmt: skip
-    processes._CHILDREN[proc.pid] = proc  # waited for by stop_process_group: no zombie in this process
+    proc = processes.start_detached(command, log, env=env)
     runner = FlowRunner(proc.pid, api, log, names, time.time())
     _state_file(home).write_text(
         json.dumps(

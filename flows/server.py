@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 import urllib.request
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from marketintel import config
 from marketintel.exceptions import MarketIntelError
-from marketintel.processes import _CHILDREN, group_alive, pid_alive, stop_process_group
+from marketintel.processes import group_alive, pid_alive, start_detached, stop_process_group
 
 __all__ = ["group_alive", "pid_alive", "stop_process_group"]
 
@@ -125,12 +124,7 @@ def up(port: int | None = None, home: Path | None = None, *, progress: bool = Tr
     env.pop("PREFECT_API_URL", None)
     prefect = Path(sys.executable).with_name("prefect")
     command = [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-            start_new_session=True, cwd=home,
-        )  # fmt: skip
-    _CHILDREN[proc.pid] = proc
+    proc = start_detached(command, log, env=env, cwd=home)
     server = PrefectServer(proc.pid, port, home, log)
     _state_file(home).write_text(
         json.dumps({"pid": proc.pid, "port": port, "home": str(home), "log": str(log)})

@@ -83,3 +83,20 @@ def stop_process_group(pid: int, timeout_s: float = 20.0) -> None:
             time.sleep(0.1)
     if child is not None:
         child.wait()
+
+
+def start_detached(
+    command: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` in a process group of its own, its output appended to ``log``.
+
+    The process is kept in :data:`_CHILDREN`, so :func:`stop_process_group` waits for it (no zombie in this
+    process); it outlives this process otherwise (a new session: no terminal signal reaches it).
+    """
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=cwd,
+            start_new_session=True,
+        )  # fmt: skip
+    _CHILDREN[proc.pid] = proc
+    return proc

@@ -35,9 +35,11 @@ def platform_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[di
 
     runner.stop()  # whatever a failed test left running
     server.down()
-    for pid, child in list(server._CHILDREN.items()):  # stopped by `mi stop`: reap it here
+    from marketintel import processes
+
+    for pid, child in list(processes._CHILDREN.items()):  # stopped by `mi stop`: reap it here
         if child.poll() is not None:
-            server._CHILDREN.pop(pid)
+            processes._CHILDREN.pop(pid)
     store = read_state(config.store_dir())
     if store is not None:
         subprocess.run([sys.executable, "-m", "marketintel.cli", "store", "stop"], check=False, timeout=120)

@@ -32,7 +32,7 @@ import httpx
 from marketintel import config
 from marketintel.exceptions import MarketIntelError
 from marketintel.hub import paths
-from marketintel.processes import _CHILDREN, pid_alive, stop_process_group
+from marketintel.processes import pid_alive, start_detached, stop_process_group
 
 #: seconds the hub gets to answer and route the dashboards after start
 START_TIMEOUT_S = 90.0
@@ -258,12 +258,7 @@ def up(
     }
     jupyterhub = Path(sys.executable).with_name("jupyterhub")
     command = [str(jupyterhub), "-f", str(paths.config_file())]
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-            start_new_session=True, cwd=hub,
-        )  # fmt: skip
-    _CHILDREN[proc.pid] = proc
+    proc = start_detached(command, log, env=env, cwd=hub)
     state = RunningHub(
         proc.pid, ip, ports.public, ports.api, ports.dashboards, ssl_cert is not None, str(log)
     )

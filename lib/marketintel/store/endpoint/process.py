@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from marketintel.exceptions import StoreAlreadyRunningError, StoreError, StoreNotRunningError
+from marketintel.processes import pid_alive
 from marketintel.store.endpoint import querylog
 from marketintel.store.endpoint.auth import Users
 from marketintel.store.endpoint.engine import Engine
@@ -59,19 +60,9 @@ def read_state(path: Path) -> EndpointState | None:
     except (FileNotFoundError, json.JSONDecodeError):
         return None
     state = EndpointState(**data)
-    if not _pid_alive(state.pid):
+    if not pid_alive(state.pid):
         return None
     return state
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _take_lock(path: Path) -> IO[str]:
@@ -286,7 +277,7 @@ def stop(path: Path, timeout_s: float = 90.0) -> EndpointState:
     os.kill(state.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not _pid_alive(state.pid):
+        if not pid_alive(state.pid):
             return state
         time.sleep(0.1)
     raise StoreError(f"the store (pid {state.pid}) is still running {timeout_s:.0f} s after SIGTERM")
