@@ -54,11 +54,39 @@ PAGES: dict[str, Page] = {
             "marketintel.dashboards.explorer:Explorer",
         ),
         Page(
-            "backtests",
-            "Backtests",
-            "Stored backtest runs and their accuracy metrics (MAPE, WAPE, RMSE, ...)",
+            "curves",
+            "Forward curves",
+            "Curves by product and as-of date: shape, quoted contracts, repricing errors, versions, lineage",
+            frozenset({"traders", "quants", "admins"}),
+            "marketintel.dashboards.curves:Curves",
+        ),
+        Page(
+            "curve-builder",
+            "Curve builder",
+            "Build a curve from stored settlements or a quotes file, inspect it, save it as a new version",
             frozenset({"quants", "admins"}),
-            "marketintel.dashboards.backtests:Backtests",
+            "marketintel.dashboards.curve_builder:CurveBuilder",
+        ),
+        Page(
+            "accuracy",
+            "Forecast accuracy",
+            "Backtest runs: metrics by market, model, horizon, hour and month; DM/GW tests; reports",
+            frozenset({"traders", "quants", "admins"}),
+            "marketintel.dashboards.accuracy:Accuracy",
+        ),
+        Page(
+            "quality",
+            "Data quality",
+            "Freshness and completeness of every dataset, anomalies, quarantined payloads, alerts",
+            frozenset({"ops", "quants", "admins"}),
+            "marketintel.dashboards.quality:Quality",
+        ),
+        Page(
+            "health",
+            "Platform health",
+            "The store, Prefect's flow runs, the hub and the dashboards: state, latency, failures",
+            frozenset({"ops", "admins"}),
+            "marketintel.dashboards.health:Health",
         ),
     )
 }

@@ -354,13 +354,40 @@ def still_allowed(check: HubUserCheck, token: str | None, page: str) -> bool:
 ENDED = "Your hub session ended (logged out, or your groups changed). Reload the page to log in again."
 
 
-def _viewer(page: registry.Page, check: HubUserCheck | None = None) -> Callable[[], pn.viewable.Viewable]:
-    def build() -> pn.viewable.Viewable:
+def navigation(settings: ServeSettings, current: str) -> str:
+    """Return the HTML of the links to the pages the session's user may open (``current`` highlighted)."""
+    links = []
+    for p in registry.pages_for(current_groups(settings)):
+        style = "font-weight:bold;text-decoration:underline;" if p.name == current else ""
+        links.append(
+            f'<a id="nav-{p.name}" href="{settings.prefix}/{p.name}" title="{p.description}" '
+            f'style="color:white;margin-right:18px;{style}">{p.title}</a>'
+        )
+    base = settings.prefix.rsplit("/services/", 1)[0] if "/services/" in settings.prefix else ""
+    hub = base.rstrip("/") + "/"
+    links.append(f'<a id="nav-hub" href="{hub}hub/home" style="color:white;margin-left:12px;">Hub home</a>')
+    return '<nav class="mi-nav" style="font-size:15px;">' + "".join(links) + "</nav>"
+
+
+def page_template(settings: ServeSettings, title: str, current: str, content: Any) -> Any:
+    """Return the template every page is served in: the title and the navigation above ``content``."""
+    template = pn.template.BootstrapTemplate(
+        title=title, header_background="#1f3f66", collapsed_sidebar=True, sidebar_width=0,
+    )  # fmt: skip
+    template.header.append(pn.pane.HTML(navigation(settings, current), sizing_mode="stretch_width"))
+    template.main.append(content)
+    return template
+
+
+def _viewer(
+    settings: ServeSettings, page: registry.Page, check: HubUserCheck | None = None
+) -> Callable[[], pn.viewable.Viewable]:
+    def build() -> Any:
         pn.extension("tabulator", sizing_mode="stretch_width", notifications=False)
         module, attribute = page.app.split(":")
         app: pn.viewable.Viewable = getattr(import_module(module), attribute)()
         if check is None:
-            return app
+            return page_template(settings, page.title, page.name, app)
         # an open page re-checks its user too: logging out of the Hub ends it within the interval
         holder = pn.Column(app, sizing_mode="stretch_width")
         token = pn.state.access_token
@@ -372,18 +399,19 @@ def _viewer(page: registry.Page, check: HubUserCheck | None = None) -> Callable[
                     callback.stop()
 
         callback = pn.state.add_periodic_callback(recheck, period=max(int(check.interval_s * 1000), 1000))
-        return holder
+        return page_template(settings, page.title, page.name, holder)
 
     return build
 
 
 def _index(settings: ServeSettings) -> Callable[[], pn.viewable.Viewable]:
-    def build() -> pn.viewable.Viewable:
+    def build() -> Any:
         pn.extension(sizing_mode="stretch_width")
         mine = registry.pages_for(current_groups(settings))
         lines = [f"- [{p.title}]({settings.prefix}/{p.name}): {p.description}" for p in mine]
         body = "\n".join(lines) or "No dashboard is open to your groups; ask an admin."
-        return pn.Column(pn.pane.Markdown(f"## Dashboards\n\n{body}", margin=(0, 10)))
+        content = pn.Column(pn.pane.Markdown(f"## Dashboards\n\n{body}", margin=(0, 10)))
+        return page_template(settings, "Dashboards", "", content)
 
     return build
 
@@ -396,7 +424,7 @@ def apps(
     With ``check`` (OAuth mode) each open page re-checks its user every ``check.interval_s`` [s].
     """
     pages: dict[str, Callable[[], pn.viewable.Viewable]] = {"/": _index(settings)}
-    pages.update({name: _viewer(page, check) for name, page in registry.PAGES.items()})
+    pages.update({name: _viewer(settings, page, check) for name, page in registry.PAGES.items()})
     return pages
 
 

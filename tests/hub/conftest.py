@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from marketintel.hub import paths as hub_paths
+from tests.conftest import shared_dir
 from tests.storeproc import free_port
 
 #: HTTP clients of the running test, closed after it
@@ -88,6 +89,7 @@ def platform_env(data_dir: Path) -> dict[str, str]:
         MI_HUB_API_PORT=str(free_port()),
         MI_HUB_PROXY_API_PORT=str(free_port()),
         MI_DASHBOARDS_PORT=str(free_port()),
+        MI_PREFECT_PORT=str(free_port()),
         MI_DASHBOARDS_RECHECK_S="2",
         MI_REPORTS_DIR=str(data_dir / "reports"),
     )
@@ -96,15 +98,20 @@ def platform_env(data_dir: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="package")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    """`mi demo --no-pipeline` on a temporary data directory; `mi stop` at the end of the session."""
+    """`mi demo` on a temporary data directory; `mi stop` at the end of the package's tests.
+
+    With ``../shared`` (CI always has it) the whole demo runs: every flow once, so the dashboards have the
+    demo's curves, backtest, data-quality results and flow runs. Without it: ``--no-pipeline``.
+    """
     if not hub_paths.proxy_command().exists():
         pytest.skip(f"configurable-http-proxy not installed at {hub_paths.proxy_command()} (run make setup)")
     data_dir = tmp_path_factory.mktemp("hub") / "mi-data"
     env = platform_env(data_dir)
     cmd = [sys.executable, "-m", "marketintel.cli"]
     try:
+        pipeline = [] if (shared_dir() / "fixtures").is_dir() else ["--no-pipeline"]
         demo = subprocess.run(
-            [*cmd, "demo", "--no-pipeline"], env=env, capture_output=True, text=True, timeout=300, check=False
+            [*cmd, "demo", *pipeline], env=env, capture_output=True, text=True, timeout=900, check=False
         )
         assert demo.returncode == 0, demo.stdout + demo.stderr
         match = re.search(r"hub +(http://\S+) \(pid", demo.stdout)
@@ -115,3 +122,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     finally:
         stopped = subprocess.run([*cmd, "stop"], env=env, capture_output=True, text=True, timeout=300)
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+
+
+# the browser fixtures (module-scoped Chromium, per-test contexts and screenshots) for every test module here
+from tests.hub.browsing import browser, screens  # noqa: E402, F401

@@ -1,0 +1,202 @@
+# Panel's constructors and param's Selector parameters are untyped: calls and class parameters of them
+# mypy: disable-error-code="no-untyped-call, var-annotated"
+"""What every dashboard page shares: the message line, loading, the display zone and "download this view".
+
+A page is a :class:`PageView` subclass (a Panel ``Viewer`` with ``param`` state) that fills
+:meth:`PageView.controls` (the widgets on the left) and :meth:`PageView.main` (what it draws). The base
+gives it:
+
+- ``self.client`` / ``self.database``: the store (the service's read-only client by default); every read
+  goes through :mod:`marketintel.services`, never SQL here;
+- ``tz``: the zone the page draws times in, the user's choice between UTC and the market's local zone
+  (:meth:`display_tz`; a page sets :meth:`market_tz`);
+- :meth:`guard`: a ``with`` block that shows the page as loading while it runs and turns a
+  :class:`~marketintel.exceptions.MarketIntelError` or ``ValueError`` into a message in the page (never a
+  traceback);
+- :meth:`say` / :meth:`empty` / :meth:`clear`: one message line (an empty state says what to run to fill
+  it);
+- :meth:`downloads`: CSV and Parquet buttons for the frame the page shows (a file download; the
+  platform's export path replaces it once it exists).
+
+The navigation between pages is the service's template (:func:`marketintel.dashboards.serve`), which knows
+the user's groups; a page does not.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import pandas as pd
+import panel as pn
+import param
+from panel.viewable import Viewer
+
+from marketintel.dashboards.data import store_client
+from marketintel.exceptions import MarketIntelError
+
+__all__ = ["LOCAL", "UTC", "PageView", "frame_bytes"]
+
+#: the display-zone choices
+UTC = "UTC"
+LOCAL = "market local"
+
+
+def frame_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
+    """Return ``frame`` as a CSV (UTF-8, ISO times with offset) or Parquet file's bytes.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        What the page shows (tz-aware times are kept as such).
+    fmt : {"csv", "parquet"}
+        File format.
+    """
+    if fmt == "csv":
+        return frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S%z").encode()
+    if fmt == "parquet":
+        buffer = io.BytesIO()
+        plain = frame.copy()
+        for column in plain.columns:  # pandas' string dtypes and objects: Arrow strings
+            if isinstance(plain[column].dtype, pd.StringDtype):
+                plain[column] = plain[column].astype(object)
+        plain.to_parquet(buffer, index=False)
+        return buffer.getvalue()
+    raise ValueError(f"download format must be 'csv' or 'parquet', got {fmt!r}")
+
+
+class PageView(Viewer):
+    """Base of a dashboard page (see the module's text).
+
+    Parameters
+    ----------
+    client : clickhouse_connect.driver.client.Client, optional
+        The store. Default: the service's read-only client on ``MI_CLICKHOUSE_URL``.
+    database : str, optional
+        Database of the tables. Default: the client's.
+    **params
+        Initial values of the page's parameters.
+    """
+
+    #: title shown at the top of the page (the registry's title)
+    title: ClassVar[str] = ""
+    #: one or two sentences under the title: what the page shows
+    intro: ClassVar[str] = ""
+
+    tz = param.Selector(objects=[UTC, LOCAL], default=UTC, doc="Zone the times are drawn and listed in.")
+    message = param.String(default="", doc="What the page could not show, and why (empty: nothing).")
+    kind = param.Selector(objects=["info", "warning", "danger"], default="warning", doc="Kind of message.")
+    busy = param.Boolean(default=False, doc="Whether the page is reading or computing.")
+
+    def __init__(self, client: Any = None, database: str | None = None, **params: Any) -> None:
+        self.client = client if client is not None else store_client()
+        self.database = database
+        self._alert = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width",
+                                    css_classes=["mi-message"])  # fmt: skip
+        self._body: pn.Column | None = None
+        super().__init__(**params)
+
+    # -- zone --------------------------------------------------------------------------------------------
+    def market_tz(self) -> str:
+        """Return the local zone of what the page shows (IANA name); pages override it. Default UTC."""
+        return "UTC"
+
+    def display_tz(self) -> str:
+        """Return the zone times are drawn in: ``"UTC"`` or :meth:`market_tz`, as the user chose."""
+        return self.market_tz() if self.tz == LOCAL else "UTC"
+
+    # -- messages ----------------------------------------------------------------------------------------
+    def say(self, text: str, kind: str = "warning") -> None:
+        """Show one message (Markdown) above what the page draws; ``kind``: info, warning or danger."""
+        self.kind = kind
+        self.message = text
+
+    def empty(self, what: str, run: str) -> None:
+        """Show the empty state: nothing of ``what`` is stored yet, and the command that fills it."""
+        self.say(f"No {what} is stored yet. To fill this page run `{run}`.", "info")
+
+    def clear(self) -> None:
+        """Remove the message."""
+        self.message = ""
+
+    @param.depends("message", "kind", watch=True)
+    def _show_message(self) -> None:
+        self._alert.alert_type = self.kind
+        self._alert.object = self.message
+        self._alert.visible = bool(self.message)
+
+    @contextmanager
+    def guard(self, doing: str) -> Iterator[None]:
+        """Run a block as one step of the page: loading shown meanwhile, an error shown in the page.
+
+        Parameters
+        ----------
+        doing : str
+            What the block does, for the message (e.g. ``"reading the curve"``).
+        """
+        self.busy = True
+        if self._body is not None:
+            self._body.loading = True
+        try:
+            yield
+        except (MarketIntelError, ValueError, OSError) as exc:
+            self.say(f"**Failed {doing}.** {exc}", "danger")
+        finally:
+            self.busy = False
+            if self._body is not None:
+                self._body.loading = False
+
+    # -- downloads ---------------------------------------------------------------------------------------
+    def downloads(self, name: str, frame: Callable[[], pd.DataFrame], label: str = "this view") -> pn.Row:
+        """Return "download this view" buttons (CSV and Parquet) for the frame ``frame()`` returns.
+
+        Parameters
+        ----------
+        name : str
+            Stem of the file name (``<name>.csv``); characters other than letters, digits, ``-_.`` become
+            ``_``.
+        frame : callable
+            Returns what the page shows now (called at click time).
+        label : str
+            What the buttons download, for their labels.
+        """
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "view"
+
+        def button(fmt: str) -> pn.widgets.FileDownload:
+            return pn.widgets.FileDownload(
+                callback=lambda: io.BytesIO(frame_bytes(frame(), fmt)), filename=f"{stem}.{fmt}",
+                label=f"Download {label} ({fmt.upper()})", button_type="light", width=230,
+                css_classes=[f"mi-download-{fmt}"],
+            )  # fmt: skip
+
+        return pn.Row(button("csv"), button("parquet"), sizing_mode="stretch_width")
+
+    # -- layout ------------------------------------------------------------------------------------------
+    def controls(self) -> list[Any]:
+        """Return the widgets shown left of the page's content (the zone choice is added below them)."""
+        return []
+
+    def main(self) -> list[Any]:
+        """Return what the page draws, top to bottom."""
+        return []
+
+    def zone_widget(self) -> pn.widgets.RadioButtonGroup:
+        """Return the UTC / market-local choice."""
+        return pn.widgets.RadioButtonGroup.from_param(self.param.tz, name="Times in", width=250,
+                                                      css_classes=["mi-tz"])  # fmt: skip
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        """Return the page: title and intro; controls left; message and content right."""
+        self._body = pn.Column(self._alert, *self.main(), sizing_mode="stretch_width")
+        controls = pn.Column(
+            *self.controls(), pn.pane.Markdown("Times in", margin=(10, 10, -10, 10)), self.zone_widget(),
+            width=280,
+        )  # fmt: skip
+        return pn.Column(
+            pn.pane.Markdown(f"## {self.title}\n{self.intro}", margin=(0, 10)),
+            pn.Row(controls, self._body, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )
