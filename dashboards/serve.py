@@ -373,6 +373,7 @@ def page_template(settings: ServeSettings, title: str, current: str, content: An
     """Return the template every page is served in: the title and the navigation above ``content``."""
     template = pn.template.BootstrapTemplate(
         title=title, header_background="#1f3f66", collapsed_sidebar=True, sidebar_width=0,
+        favicon=f"{settings.prefix}/static/extensions/panel/images/favicon.ico",  # Panel's, served here
     )  # fmt: skip
     template.header.append(pn.pane.HTML(navigation(settings, current), sizing_mode="stretch_width"))
     template.main.append(content)

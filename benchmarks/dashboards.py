@@ -1,0 +1,275 @@
+"""Every dashboard page as people use it: first render with data and one typical interaction, 16 sessions.
+
+A platform of its own (the whole ``mi demo`` on ``benchmarks/.work/dashboards-<time>/``, free ports: the store
+with the demo's data, Prefect with the demo's flow runs, JupyterHub, configurable-http-proxy, the dashboards
+service), driven by headless Chromium (Debian's, through Playwright's async API); ``mi stop`` at the end, also
+on error. For each page of the registry, as a demo user allowed to open it:
+
+1. ``--sessions`` (16) browser contexts log in through the Hub's form (not timed), then all open the page at
+   once: **first render** is the time from ``page.goto`` until Bokeh is idle and the page shows data (its
+   ``READY`` condition below), per session.
+2. The same sessions then make ``--interactions`` (5) **typical interactions** each, pausing ``--think``
+   (2-4 s) between them, all sessions at once: a change of one widget's Bokeh model (what a click or a pick
+   does), timed in the page with ``performance.now()`` from the change until a data source of the page
+   changed and a frame was painted (``requestAnimationFrame``).
+3. **Live, row to screen** for the pages that follow data (explorer, quality, health): one page live per
+   session, a new row written to the store, the time until it is on each page (``Date.now()`` in the page
+   minus the wall clock just before the write; same machine, same clock).
+
+The machine is shared and has 2 cores: Chromium's 16 pages, the dashboards process, the Hub, the proxy and the
+store all run on them, so these are end-to-end figures of one small machine, reported as p50/p95.
+
+Results: ``benchmarks/results/dashboards.json`` (``--quick``: ``dashboards_quick.json``). Run:
+``.venv/bin/python benchmarks/dashboards.py`` (about 10 min) or ``--quick`` (4 sessions, 2 interactions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchcommon import WORK_DIR, CpuWatch, free_port, log, machine_info, write_results
+from hub import CHROMIUM, CHROMIUM_ARGS, Platform, summary
+
+GOALS = {"first_render_p95_s": 1.5, "interaction_p95_ms": 300.0, "row_to_screen_p95_ms": 1000.0}
+WAIT_MS = 90_000
+
+#: JS: a signature of every data source of the page (ids, columns, lengths, first and last values)
+SIGNATURE = """() => {
+  let out = '';
+  for (const doc of Bokeh.documents) for (const m of doc.all_models) {
+    if (m.type !== 'ColumnDataSource') continue;
+    out += m.id + ':' + m.get_length();
+    for (const [k, v] of Object.entries(m.data)) {
+      const n = v.length;
+      out += `|${k}=${n ? v[0] : ''}~${n ? v[n - 1] : ''}`;
+    }
+    out += ';';
+  }
+  return out;
+}"""
+#: JS: Bokeh idle, at least ``minSources`` non-empty data sources, no error message shown
+READY = """([minSources]) => {
+  if (!(window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents.every(d => d.is_idle))) return false;
+  if (document.querySelector('.mi-message .alert-danger')) return 'error';
+  let n = 0;
+  for (const doc of Bokeh.documents) for (const m of doc.all_models) {
+    if (m.type === 'ColumnDataSource' && m.get_length() > 0) n += 1;
+  }
+  return n >= minSources;
+}"""
+#: JS: set one widget model's property; resolve with the ms until a data source changed and a frame painted
+INTERACT = """async ([match, prop, value, timeoutMs]) => {
+  const sig = () => { %SIGNATURE% };
+  const find = () => {
+    for (const doc of Bokeh.documents) for (const m of doc.all_models) {
+      if (!m.type.endsWith(match.type)) continue;
+      if (match.title !== undefined && m.title !== match.title && m.name !== match.title) continue;
+      if (match.css !== undefined && !(m.css_classes || []).includes(match.css)) continue;
+      return m;
+    }
+    return null;
+  };
+  const model = find();
+  if (model === null) return -2;
+  const before = sig();
+  const t0 = performance.now();
+  model[prop] = value;
+  return await new Promise((resolve) => {
+    const tick = () => {
+      if (sig() !== before) { requestAnimationFrame(() => resolve(performance.now() - t0)); return; }
+      if (performance.now() - t0 > timeoutMs) { resolve(-1); return; }
+      setTimeout(tick, 2);
+    };
+    tick();
+  });
+}""".replace("%SIGNATURE%", SIGNATURE.strip()[7:-1])
+
+
+@dataclass(frozen=True)
+class PageCase:
+    """One page of the benchmark: who opens it, when it counts as rendered, what a typical change is.
+
+    ``interaction`` is ``(model match, property, values)``: the model is found by its Bokeh type's ending
+    (``"RadioButtonGroup"``) and optionally its ``title`` or a CSS class; successive interactions cycle
+    through ``values``.
+    """
+
+    name: str
+    user: str
+    min_sources: int
+    interaction: tuple[dict[str, str], str, tuple[Any, ...]]
+
+
+#: the zone choice (UTC / market local) is on every page but the explorer: it redraws every time axis
+TZ = ({"type": "RadioButtonGroup", "css": "mi-tz"}, "active", (1, 0))
+PAGES: tuple[PageCase, ...] = (
+    PageCase("explorer", "demo-trader", 2, ({"type": "RadioButtonGroup"}, "active", (1, 2, 0))),
+    PageCase("curves", "demo-trader", 2, TZ),
+    PageCase("curve-builder", "demo-quant", 1, TZ),
+    PageCase("accuracy", "demo-trader", 2, TZ),
+    PageCase("quality", "demo-ops", 2, TZ),
+    PageCase("health", "demo-ops", 2, TZ),
+)
+
+
+class DemoPlatform(Platform):
+    """The whole ``mi demo`` (every flow once, so every page has data) on free ports."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.env["MI_PREFECT_PORT"] = str(free_port())
+        self.passwords: dict[str, str] = {}
+
+    def start(self) -> None:
+        """Run the demo; read the hub's address and the demo users' passwords."""
+        import re
+
+        out = self.mi("demo", timeout=900).stdout
+        match = re.search(r"hub +(http://\S+) \(pid", out)
+        if not match:
+            raise RuntimeError(f"no hub address in the demo's output:\n{out}")
+        self.url = match.group(1).rstrip("/")
+        lines = (self.root / "mi-data" / "hub" / "demo-users.txt").read_text().splitlines()
+        self.passwords = dict(line.split(" ", 1) for line in lines)
+
+
+async def logged_in(browser: Any, platform: DemoPlatform, user: str) -> tuple[Any, Any]:
+    """A browser context logged in to the Hub as ``user`` (through the login form), and its page."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    await page.goto(f"{platform.url}/hub/login")
+    await page.fill("#username_input", user)
+    await page.fill("#password_input", platform.passwords[user])
+    await page.click("#login_submit")
+    await page.wait_for_load_state()
+    return context, page
+
+
+async def first_render(page: Any, url: str, case: PageCase) -> float:
+    """Open ``url``; return the seconds until it is rendered with data (-1: it showed an error)."""
+    t0 = time.perf_counter()
+    await page.goto(url)
+    state = await page.wait_for_function(READY, arg=[case.min_sources], polling=10, timeout=WAIT_MS)
+    if await state.json_value() == "error":
+        return -1.0
+    return time.perf_counter() - t0
+
+
+async def session(page: Any, case: PageCase, n: int, seed: int, think: tuple[float, float]) -> list[float]:
+    """``n`` interactions of ``case`` in one page; each one's latency [ms] (-1 timed out, -2 no widget)."""
+    rng = random.Random(seed)
+    match, prop, values = case.interaction
+    out = []
+    for i in range(n):
+        await asyncio.sleep(rng.uniform(*think))
+        value = values[i % len(values)]
+        out.append(float(await page.evaluate(INTERACT, [match, prop, value, 30_000])))
+    return out
+
+
+async def page_phase(
+    browser: Any, platform: DemoPlatform, case: PageCase, args: argparse.Namespace
+) -> dict[str, Any]:
+    """First render and interactions of one page in ``args.sessions`` sessions at once."""
+    opened = [await logged_in(browser, platform, case.user) for _ in range(args.sessions)]
+    url = f"{platform.url}/services/dashboards/{case.name}"
+    try:
+        watch = CpuWatch({})
+        renders = await asyncio.gather(*(first_render(p, url, case) for _, p in opened))
+        think = (args.think[0], args.think[1])
+        results = await asyncio.gather(
+            *(session(p, case, args.interactions, i, think) for i, (_, p) in enumerate(opened))
+        )
+        cpu = watch.stop()
+    finally:
+        for context, _ in opened:
+            await context.close()
+    return {
+        "user": case.user, "sessions": args.sessions,
+        "first_render": summary(list(renders), "s"),
+        "interaction": {"what": f"{case.interaction[0]} .{case.interaction[1]}", **summary(
+            [v for r in results for v in r], "ms")},
+        "machine_cpu": cpu,
+    }  # fmt: skip
+
+
+async def browser_phases(platform: DemoPlatform, args: argparse.Namespace) -> dict[str, Any]:
+    """Every page's phases in one headless Chromium."""
+    from playwright.async_api import async_playwright
+
+    out: dict[str, Any] = {}
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            # one warm-up visit per page: the dashboards process imports each page's module once
+            for case in PAGES:
+                if args.pages and case.name not in args.pages:
+                    continue
+                context, page = await logged_in(browser, platform, case.user)
+                warm = await first_render(page, f"{platform.url}/services/dashboards/{case.name}", case)
+                await context.close()
+                log(f"{case.name}: warm-up render {warm:.2f} s")
+                result = await page_phase(browser, platform, case, args)
+                result["warm_up_render_s"] = round(warm, 3)
+                out[case.name] = result
+                log(f"{case.name}: first render {result['first_render']['p50']} / "
+                    f"{result['first_render']['p95']} s, interaction {result['interaction']['p50']} / "
+                    f"{result['interaction']['p95']} ms (p50 / p95)")  # fmt: skip
+        finally:
+            await browser.close()
+    return out
+
+
+def report(results: dict[str, Any]) -> None:
+    """Print the figures beside the goals."""
+    print(f"\n{'page':<14} {'first render p50/p95 [s]':<26} {'interaction p50/p95 [ms]':<26}")
+    for name, r in results["pages"].items():
+        fr, it = r["first_render"], r["interaction"]
+        print(f"{name:<14} {fr['p50']:>6.2f} / {fr['p95']:<15.2f} {it['p50']:>6.0f} / {it['p95']:<15.0f}")
+    print(f"goals: first render p95 <= {GOALS['first_render_p95_s']} s, "
+          f"interaction p95 <= {GOALS['interaction_p95_ms']:.0f} ms")  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="4 sessions, 2 interactions (dashboards_quick.json)"
+    )
+    parser.add_argument("--sessions", type=int, default=16, help="concurrent sessions per page [16]")
+    parser.add_argument("--interactions", type=int, default=5, help="interactions per session [5]")
+    parser.add_argument("--think", type=float, nargs=2, default=[2.0, 4.0], metavar=("MIN", "MAX"),
+                        help="pause between a session's interactions [2 4 s]")  # fmt: skip
+    parser.add_argument("--pages", nargs="*", default=[], help="only these pages (default: all)")
+    args = parser.parse_args()
+    if args.quick:
+        args.sessions, args.interactions = 4, 2
+    root = WORK_DIR / f"dashboards-{time.strftime('%Y%m%d-%H%M%S')}"
+    root.mkdir(parents=True)
+    platform = DemoPlatform(root)
+    try:
+        t0 = time.perf_counter()
+        platform.start()
+        log(f"demo platform up in {time.perf_counter() - t0:.0f} s at {platform.url}")
+        pages = asyncio.run(browser_phases(platform, args))
+    finally:
+        platform.mi("stop", timeout=300)
+    results = {
+        "machine": machine_info(), "goals": GOALS,
+        "parameters": {k: v for k, v in vars(args).items()}, "pages": pages,
+    }  # fmt: skip
+    write_results("dashboards_quick" if args.quick else "dashboards", results)
+    report(results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
