@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from benchcommon import WORK_DIR, CpuWatch, free_port, log, machine_info, write_results
-from hub import CHROMIUM, CHROMIUM_ARGS, Platform, summary
+from hub import CHROMIUM, CHROMIUM_ARGS, Platform, live_tail, summary
 
 GOALS = {"first_render_p95_s": 1.5, "interaction_p95_ms": 300.0, "row_to_screen_p95_ms": 1000.0}
 WAIT_MS = 90_000
@@ -137,6 +137,7 @@ class DemoPlatform(Platform):
         self.url = match.group(1).rstrip("/")
         lines = (self.root / "mi-data" / "hub" / "demo-users.txt").read_text().splitlines()
         self.passwords = dict(line.split(" ", 1) for line in lines)
+        self.password = self.passwords["demo-trader"]  # the explorer's live tail (hub.live_tail)
 
 
 async def logged_in(browser: Any, platform: DemoPlatform, user: str) -> tuple[Any, Any]:
@@ -222,6 +223,10 @@ async def browser_phases(platform: DemoPlatform, args: argparse.Namespace) -> di
                 log(f"{case.name}: first render {result['first_render']['p50']} / "
                     f"{result['first_render']['p95']} s, interaction {result['interaction']['p50']} / "
                     f"{result['interaction']['p95']} ms (p50 / p95)")  # fmt: skip
+            if not args.pages or "explorer" in args.pages:
+                live = await live_tail(browser, platform, args.sessions, args.inserts)
+                out["explorer"]["live_row_to_screen"] = live
+                log(f"explorer live, {args.sessions} sessions: {live['row_to_screen']}")
         finally:
             await browser.close()
     return out
@@ -248,6 +253,7 @@ def main() -> int:
     parser.add_argument("--interactions", type=int, default=5, help="interactions per session [5]")
     parser.add_argument("--think", type=float, nargs=2, default=[2.0, 4.0], metavar=("MIN", "MAX"),
                         help="pause between a session's interactions [2 4 s]")  # fmt: skip
+    parser.add_argument("--inserts", type=int, default=10, help="rows written for the live phases [10]")
     parser.add_argument("--pages", nargs="*", default=[], help="only these pages (default: all)")
     args = parser.parse_args()
     if args.quick:

@@ -120,11 +120,12 @@ _EMPTY_PLOT = pd.DataFrame(
 
 def _source_data(frame: pd.DataFrame) -> dict[str, Any]:
     """Return a :func:`plot_frame` as a Bokeh data source's columns (times as naive UTC datetime64)."""
+    # copies: pandas may hand out read-only views, and live updates patch these arrays in place
     return {
-        "time": frame["time"].to_numpy(dtype="datetime64[ms]"),
-        "price": frame["price"].to_numpy(dtype=float),
-        "low": frame["low"].to_numpy(dtype=float),
-        "high": frame["high"].to_numpy(dtype=float),
+        "time": frame["time"].to_numpy(dtype="datetime64[ms]", copy=True),
+        "price": frame["price"].to_numpy(dtype=float, copy=True),
+        "low": frame["low"].to_numpy(dtype=float, copy=True),
+        "high": frame["high"].to_numpy(dtype=float, copy=True),
     }
 
 
@@ -527,10 +528,26 @@ class Explorer(Viewer):
                 self._label_price_figure()
                 self._price_source.data = _source_data(plot_frame(self.prices))
                 self._table.value = display_frame(self._table_rows(self.prices))
-            else:
-                self._price_source.data = _source_data(plot_frame(self.prices))
+            else:  # only the new rows go to the browser
+                self._stream_plot(_source_data(plot_frame(new)))
                 self._table.stream(display_frame(self._table_rows(new)), follow=True)
             self._status.object = self._status_text()
+
+    def _stream_plot(self, added: dict[str, Any]) -> None:
+        """Send new plot points only: the old closing point of the steps becomes the first new row.
+
+        The source ends with a closing point (the last interval's end, :func:`plot_frame`); ``added`` is a
+        :func:`plot_frame` of the new rows with its own. The old closing point is patched into the first
+        new row and the rest streamed, so the source equals :func:`plot_frame` of all rows, and the browser
+        receives one patched row and the new ones, not the whole series.
+        """
+        source = self._price_source
+        n = len(source.data["time"])
+        if n == 0 or len(added["time"]) == 0:
+            source.stream(added)
+            return
+        source.patch({k: [(n - 1, v[0])] for k, v in added.items()})
+        source.stream({k: v[1:] for k, v in added.items()})
 
     def _close_tail(self) -> None:
         if self._subscription is not None:
