@@ -99,10 +99,10 @@ def test_developer_mode_authorizes_per_registry(groups: list[str]) -> None:
     assert callback(None, "/services/dashboards/nonexistent") is False
 
 
-def test_traders_may_open_the_explorer_not_the_backtests() -> None:
+def test_traders_may_open_the_explorer_not_the_curve_builder() -> None:
     callback = authorize_callback(dev_settings(["traders"]))
     assert callback(None, "/services/dashboards/explorer") is True
-    assert callback(None, "/services/dashboards/backtests") is False
+    assert callback(None, "/services/dashboards/curve-builder") is False
 
 
 class FakeHub:
@@ -126,7 +126,7 @@ def test_oauth_mode_rechecks_the_token_at_most_every_interval() -> None:
     login_info = {"name": "ann", "groups": ["traders"]}
 
     assert callback(login_info, "/services/dashboards/explorer") is True
-    assert callback(login_info, "/services/dashboards/backtests") is False  # Panel's 403 page
+    assert callback(login_info, "/services/dashboards/curve-builder") is False  # Panel's 403 page
     assert hub.calls == 1  # cached for the interval
 
     del hub.users["tok"]  # ann logs out of the Hub: her token is revoked
@@ -140,7 +140,7 @@ def test_oauth_mode_rechecks_the_token_at_most_every_interval() -> None:
 
     hub.users["tok2"] = {"name": "ann", "groups": ["quants"]}  # groups as the Hub says now
     fresh = authorize_callback(settings, check, token=lambda: "tok2")
-    assert fresh(login_info, "/services/dashboards/backtests") is True
+    assert fresh(login_info, "/services/dashboards/curve-builder") is True
     no_token = authorize_callback(settings, check, token=lambda: None)
     assert isinstance(no_token(login_info, "/services/dashboards/explorer"), str)
 
@@ -153,7 +153,7 @@ def test_an_open_page_ends_when_its_user_logs_out_or_loses_the_group() -> None:
     hub.users["tok"] = {"name": "ann", "groups": ["traders"]}
     check = HubUserCheck(settings.hub_api_url, settings.recheck_s, fetch=hub, clock=lambda: now[0])
     assert still_allowed(check, "tok", "explorer")
-    assert not still_allowed(check, "tok", "backtests")
+    assert not still_allowed(check, "tok", "curve-builder")
     assert not still_allowed(check, None, "explorer")
     hub.users["tok"] = {"name": "ann", "groups": []}  # an admin took her out of traders
     now[0] = 31.0

@@ -24,10 +24,10 @@ def _mode(path: Path) -> int:
 def test_demo_leaves_the_hub_up_with_one_user_per_group_and_private_secrets(platform: Platform) -> None:
     out = platform.demo_stdout
     for line in (
-        "demo-trader  traders: explorer",
-        "demo-quant   quants: explorer, backtests; JupyterLab",
-        "demo-ops     ops: no dashboard yet",
-        "demo-admin   admins (Hub admin): explorer, backtests",
+        "demo-trader  traders: explorer, curves, accuracy",
+        "demo-quant   quants: explorer, curves, curve-builder, accuracy, quality; JupyterLab",
+        "demo-ops     ops: quality, health",
+        "demo-admin   admins (Hub admin): explorer, curves, curve-builder, accuracy, quality, health",
     ):
         assert line in out, out
     hub = platform.data_dir / "hub"
@@ -102,13 +102,13 @@ def test_traders_and_ops_have_no_server_quants_do(platform: Platform) -> None:
         spawn = client.post(f"/hub/api/users/{user}/server", headers={"X-XSRFToken": xsrf})
         assert spawn.status_code == 403, spawn.text
     trader_home = platform.login("demo-trader")[0].get("/hub/home").text
-    assert 'id="dashboard-explorer"' in trader_home and 'id="dashboard-backtests"' not in trader_home
+    assert 'id="dashboard-explorer"' in trader_home and 'id="dashboard-curve-builder"' not in trader_home
     ops_home = platform.login("demo-ops")[0].get("/hub/home").text
-    assert 'id="mi-no-dashboards"' in ops_home
+    assert 'id="dashboard-health"' in ops_home and 'id="dashboard-explorer"' not in ops_home
     quant, answer = platform.login("demo-quant")
     assert answer.headers["location"].endswith("/hub/spawn")  # quants land in JupyterLab
     quant_home = quant.get("/hub/home").text
-    assert 'id="start"' in quant_home and 'id="dashboard-backtests"' in quant_home
+    assert 'id="start"' in quant_home and 'id="dashboard-curve-builder"' in quant_home
 
 
 def _follow(client: object, url: str, limit: int = 10) -> tuple[int, str]:
