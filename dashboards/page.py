@@ -168,8 +168,8 @@ class PageView(Viewer):
         def button(fmt: str) -> pn.widgets.FileDownload:
             return pn.widgets.FileDownload(
                 callback=lambda: io.BytesIO(frame_bytes(frame(), fmt)), filename=f"{stem}.{fmt}",
-                label=f"Download {label} ({fmt.upper()})", button_type="light", width=230,
-                css_classes=[f"mi-download-{fmt}"],
+                label=f"Download {label} ({fmt.upper()})", button_type="default", button_style="outline",
+                width=230, css_classes=[f"mi-download-{fmt}"],
             )  # fmt: skip
 
         return pn.Row(button("csv"), button("parquet"), sizing_mode="stretch_width")

@@ -34,19 +34,24 @@ import html
 from pathlib import Path
 
 import pandas as pd
-import plotly.graph_objects as go
 from IPython.display import HTML, Markdown, display
 
 from marketintel.backtest.report import format_value
 from marketintel.backtest.scoring import score_frame
 from marketintel.figures import FigureEmbedder
-from marketintel.services.backtest import run_and_store_backtest
+from marketintel.figures.backtest import forecast_figure, hourly_mae_figure
+from marketintel.services.backtest import flow_report_pattern, record_report, run_and_store_backtest
+from marketintel.services.store import ensure_store
 
 outcome = run_and_store_backtest(
     market, model, start, days, window=window, data=data or None, progress=print,
     out_dir=Path.cwd(),
 )  # fmt: skip
 names, frame, unit, clock = outcome.models, outcome.frame, outcome.unit, outcome.clock
+# run by the backtest flow: the run records where the flow exports this report (the accuracy page links it)
+report = flow_report_pattern(Path.cwd(), run_id) if run_id else None
+if report is not None:
+    record_report(ensure_store().client, outcome.run_id, report)
 first_day = pd.Timestamp(start)
 last_day = first_day + pd.Timedelta(days=days - 1)
 display(
@@ -66,8 +71,8 @@ display(
 #
 # MAE and RMSE are in the price unit. rMAE divides the MAE by that of the weekly seasonal naive (the
 # same hour a week earlier); it needs a week of actuals first, so it shows n/a for periods of 7 days or
-# less. MAPE leaves out hours with a price near zero (counted in the last column) and should not rank
-# models alone.
+# less (the accuracy dashboard scores it with the stored week before the period). MAPE leaves out hours
+# with a price near zero (counted in the last column) and should not rank models alone.
 
 # %%
 scores = score_frame(frame, "Real price", names)
@@ -91,27 +96,12 @@ display(HTML(table.to_html(index=False, border=0)))
 # ## Forecast against the actual price, last week of the period
 
 # %%
-figures = FigureEmbedder()
+figures = FigureEmbedder()  # Bokeh figures, BokehJS inlined once: the report opens offline
 week = frame[pd.DatetimeIndex(frame.index) >= last_day - pd.Timedelta(days=6)]
-fig = go.Figure()
-fig.add_trace(
-    go.Scatter(
-        x=week.index,
-        y=week["Real price"],
-        name="actual",
-        mode="lines",
-        line={"color": "black", "width": 3},
-    )
-)
-for name in names:
-    fig.add_trace(go.Scatter(x=week.index, y=week[name], name=name, mode="lines"))
-fig.update_layout(
+fig = forecast_figure(
+    week, "Real price", names, unit=unit, clock=clock,
     title=f"{market} day-ahead price: forecast vs actual, {week.index[0]:%Y-%m-%d} .. {last_day:%Y-%m-%d}",
-    xaxis_title=f"delivery hour ({clock})",
-    yaxis_title=f"price [{unit}]",
-    height=450,
-    margin={"t": 60},
-)
+)  # fmt: skip
 display(HTML(figures.html(fig)))
 
 # %% [markdown]
@@ -121,21 +111,13 @@ display(HTML(figures.html(fig)))
 
 # %%
 by_hour = score_frame(frame, "Real price", names, by="hour")["MAE"].unstack("model")
-fig = go.Figure()
-for name in names:
-    fig.add_trace(go.Bar(x=by_hour.index, y=by_hour[name], name=name))
-fig.update_layout(
-    title=f"{market}: MAE by delivery hour, {first_day:%Y-%m-%d} .. {last_day:%Y-%m-%d}",
-    xaxis_title=f"hour of day ({clock})",
-    yaxis_title=f"MAE [{unit}]",
-    height=400,
-    margin={"t": 60},
-)
-fig.update_xaxes(dtick=1)
+fig = hourly_mae_figure(by_hour[names], unit=unit)
+fig.title.text = f"{market}: MAE by delivery hour ({clock}), {first_day:%Y-%m-%d} .. {last_day:%Y-%m-%d}"
 display(HTML(figures.html(fig)))
 display(
     Markdown(
         f"Forecasts written to `{html.escape(outcome.csv.name if outcome.csv else '')}` next to this report "
-        f"({len(frame):,} hours), and stored under backtest run {outcome.run_id}."
+        f"({len(frame):,} hours), and stored under backtest run {outcome.run_id}"
+        + ("; this report is recorded with the run." if report is not None else ".")
     )
 )

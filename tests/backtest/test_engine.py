@@ -147,7 +147,9 @@ def test_cli_load_monitor_and_report(
             "zonal_comed_load_foecast", "--tz", "Etc/GMT+5", "--model", "naive", "--start", "2016-12-27",
             "--days", "7", "--out", str(out), "--store"]  # fmt: skip
     assert main(args) == 0
-    assert client.command("SELECT count() FROM forecasts") == 7 * 24
+    # the forecasts, and the actuals they were scored against (the week before too: the weekly naive's)
+    assert client.command("SELECT count() FROM forecasts WHERE statistic = 'mean'") == 7 * 24
+    assert client.command("SELECT count() FROM forecasts WHERE model = 'actual'") == (7 + 7) * 24
     published = EPF / "forecasts" / "Forecasts_NP_DNN_LEAR_ensembles.csv"
     assert main(["backtest", "monitor", str(published), "--market", "NP", "--history", "--store",
                  "--models", "LEAR 1092"]) == 0  # fmt: skip

@@ -102,14 +102,12 @@ def test_report_contents(rendered: tuple[Path, Path]) -> None:
         assert prompt not in markup, prompt
     assert "report.load_forecasts" not in page and "display(HTML(" not in page
 
-    # Offline: plotly.js inlined exactly once, no script from the network.
-    assert page.count("plotly.js v") == 1
-    assert page.count('class="plotly-graph-div"') == 5  # hour, rolling, recent, DM, GW
-    # The bundle itself names cdn.plot.ly (the default topojsonURL of geo maps, unused here): look for it
-    # outside the scripts, and as a script source.
-    assert "cdn.plot.ly" not in markup
-    assert not re.search(r"src=[\"']?[^\"'>]*cdn\.plot\.ly", page)
+    # Offline: BokehJS inlined exactly once, one Bokeh document per figure, no script from the network.
+    assert page.count("/* BEGIN bokeh.min.js */") == 1
+    assert page.count('<div class="mi-figure">') == 5  # hour, rolling, recent, DM, GW
+    assert "plotly" not in page.lower()
     assert not re.search(r"<script[^>]*src=[\"']?https?://", page)
+    assert "cdn.bokeh.org" not in markup
     assert "require.min.js" not in page and "MathJax.js" not in page and "mermaid" not in page
 
     # The kernel ran the caller's interpreter (the footer says which).
@@ -192,7 +190,7 @@ def _hourly_frame(days: int) -> pd.DataFrame:
 
 
 def test_sections_without_a_kernel() -> None:
-    """The notebook's cells, called directly: figures from marketintel.figures, plotly.js inlined once."""
+    """The notebook's cells, called directly: Bokeh figures from marketintel.figures, BokehJS inlined once."""
     from marketintel.backtest import report, sections
     from marketintel.figures import FigureEmbedder
 
@@ -201,9 +199,10 @@ def test_sections_without_a_kernel() -> None:
     frame = _hourly_frame(10)
     figures = FigureEmbedder()
     hourly = report.hourly_section(frame, "price", ["m1", "m2"], figures)
-    assert "<h2>Error by hour of day</h2>" in hourly and "plotly.js v" in hourly
+    assert "<h2>Error by hour of day</h2>" in hourly and "/* BEGIN bokeh.min.js */" in hourly
     recent = report.recent_section(frame, "price", ["m2", "m1"], figures, days=3)
-    assert "Forecasts against the actual (last 3 days)" in recent and "plotly.js v" not in recent
+    assert "Forecasts against the actual (last 3 days)" in recent and "bokeh.min.js" not in recent
+    assert '<div class="mi-figure">' in recent
     short = report.rolling_section(frame, "price", ["m1", "m2"], figures, window_days=28)
     assert "Not computed" in short
     metrics = report.metrics_section(frame, "price", ["m1", "m2"])
@@ -212,15 +211,57 @@ def test_sections_without_a_kernel() -> None:
         report.recent_section(frame, "price", ["m1"], figures, days=0)
 
 
+def _source(fig: object, name: str) -> dict[str, list[object]]:
+    """The data of the figure's ColumnDataSource called ``name``, as lists."""
+    from bokeh.models import ColumnDataSource
+
+    (source,) = [m for m in fig.select({"type": ColumnDataSource}) if m.name == name]  # type: ignore[attr-defined]
+    return {k: list(v) for k, v in source.data.items()}
+
+
 def test_figure_builders_draw_what_they_are_given() -> None:
+    from bokeh.models import Span
+
     from marketintel.figures import FigureError
-    from marketintel.figures.backtest import hourly_mae_figure, pvalue_figure, recent_figure
+    from marketintel.figures.backtest import (
+        forecast_figure,
+        hourly_mae_figure,
+        metric_by_group_figure,
+        pvalue_figure,
+        recent_figure,
+        rolling_figure,
+    )
 
     by_hour = pd.DataFrame({"b": [1.0, 2.0], "a": [3.0, 4.0]}, index=pd.Index([0, 1], name="hour"))
-    fig = hourly_mae_figure(by_hour)
-    assert [t.name for t in fig.data] == ["b", "a"] and list(fig.data[1].y) == [3.0, 4.0]
+    fig = hourly_mae_figure(by_hour, unit="EUR/MWh")
+    assert [item.label["value"] for item in fig.legend[0].items] == ["b", "a"]
+    assert _source(fig, "hourly_mae") == {"hour": [0, 1], "m0": [1.0, 2.0], "m1": [3.0, 4.0]}
+    assert fig.yaxis[0].axis_label == "MAE [EUR/MWh]" and fig.xaxis[0].axis_label == "hour of day [h]"
+
     p = pd.DataFrame([[float("nan"), 0.01], [0.5, float("nan")]], index=["x", "y"], columns=["x", "y"])
     heat = pvalue_figure(p, "DM")
-    assert heat.layout.title.text == "DM" and heat.data[0].text[0][1] == "0.010"
+    cells = _source(heat, "p_values")
+    assert heat.title.text == "DM" and cells["text"] == ["n/a", "0.010", "0.500", "n/a"]
+    assert cells["colour"][2] == "#000000" and cells["colour"][1] != "#000000"  # coloured below 0.1 only
+
+    months = pd.DataFrame({"m": [1.0, 2.0]}, index=["2024-01", "2024-02"])
+    bars = metric_by_group_figure(months, metric="MAE", unit="EUR/MWh", group="month", group_unit="YYYY-MM")
+    assert list(bars.x_range.factors) == ["2024-01", "2024-02"]
+    assert bars.xaxis[0].axis_label == "month [YYYY-MM]"
+
+    frame = _hourly_frame(2).tz_localize("UTC")
+    drawn = forecast_figure(frame, "price", ["m1"], title="t", unit="EUR/MWh", tz="Europe/Oslo")
+    data = _source(drawn, "forecast_vs_actual")
+    assert pd.Timestamp(data["time"][0]) == pd.Timestamp("2024-01-01 01:00")  # wall clock of Oslo
+    assert drawn.xaxis[0].axis_label == "delivery start [Europe/Oslo]"
+
+    rolling = pd.DataFrame(
+        {"model": ["m1", "m1"], "window_end_utc": pd.to_datetime(["2024-01-08", "2024-01-09"], utc=True),
+         "mae": [1.0, 2.0], "rmae": [0.5, 1.2]}
+    )  # fmt: skip
+    layout = rolling_figure(rolling, ["m1"], window_days=7, unit="EUR/MWh")
+    spans = sorted(s.location for s in layout.select({"type": Span}))
+    assert spans == [1.0, 1.5]  # the accuracy alerts' thresholds on the rMAE
+    assert _source(layout, "rolling m1")["rmae"] == [0.5, 1.2]
     with pytest.raises(FigureError, match="at least 1 day"):
         recent_figure(_hourly_frame(2), "price", ["m1"], days=0)

@@ -71,7 +71,7 @@ def test_backtest_report_has_no_code(shared_dir: Path, tmp_path: Path, store_env
     for token in ("run_backtest", "panel_from_epftoolbox", "FigureEmbedder", "score_frame"):
         assert token not in page, f"code ({token}) shows in the report"
     assert 'class="jp-CodeMirrorEditor' not in page and 'class="highlight' not in page, "code cells show"
-    assert "Forecast backtest" in page and "EUR/MWh" in page and "Plotly.newPlot" in page
+    assert "Forecast backtest" in page and "EUR/MWh" in page and "/* BEGIN bokeh.min.js */" in page
     assert '<script src="http' not in page, "the report must open offline"
     forecasts = list(tmp_path.glob("backtest_NP_naive_2016-12-27_7d_*.csv"))
     assert len(forecasts) == 1, "the forecasts CSV goes to the working directory"

@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from marketintel.config import shared_dir
 from marketintel.hub import paths as hub_paths
-from tests.conftest import shared_dir
 from tests.storeproc import free_port
 
 #: HTTP clients of the running test, closed after it

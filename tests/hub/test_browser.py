@@ -50,10 +50,31 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize(
     ("user", "links", "lab"),
     [
-        ("demo-trader", ["dashboard-explorer"], False),
-        ("demo-ops", [], False),
-        ("demo-quant", ["dashboard-explorer", "dashboard-backtests"], True),
-        ("demo-admin", ["dashboard-explorer", "dashboard-backtests"], True),
+        ("demo-trader", ["dashboard-explorer", "dashboard-curves", "dashboard-accuracy"], False),
+        ("demo-ops", ["dashboard-quality", "dashboard-health"], False),
+        (
+            "demo-quant",
+            [
+                "dashboard-explorer",
+                "dashboard-curves",
+                "dashboard-curve-builder",
+                "dashboard-accuracy",
+                "dashboard-quality",
+            ],
+            True,
+        ),
+        (
+            "demo-admin",
+            [
+                "dashboard-explorer",
+                "dashboard-curves",
+                "dashboard-curve-builder",
+                "dashboard-accuracy",
+                "dashboard-quality",
+                "dashboard-health",
+            ],
+            True,
+        ),
     ],
     ids=["traders", "ops", "quants", "admins"],
 )
@@ -122,11 +143,11 @@ def test_trader_opens_the_explorer_with_the_stores_prices(platform: Platform, sc
     assert f"{len(expected):,} rows from" in page.get_by_text("rows from").inner_text()
 
 
-def test_trader_gets_panels_authorization_error_on_backtests(platform: Platform, screens: Screens) -> None:
+def test_trader_gets_panels_authorization_error_on_quality(platform: Platform, screens: Screens) -> None:
     """A page of other groups answers with Panel's authorization error, not the page."""
-    page = screens.page("backtests")
+    page = screens.page("quality")
     login(page, platform, "demo-trader")
-    answer = page.goto(f"{platform.url}/services/dashboards/backtests")
+    answer = page.goto(f"{platform.url}/services/dashboards/quality")
     assert answer is not None and answer.status == 403
     assert page.title() == "Panel: Authorization Error"
     assert not page.evaluate("!!(window.Bokeh && Bokeh.documents.length)")

@@ -2,8 +2,9 @@
 
 The report is a parameterised notebook (``templates/backtest_report.ipynb``) that papermill executes in a
 kernel running this very interpreter, and that nbconvert exports without its code (inputs and prompts
-left out): a self-contained HTML page that opens offline, plotly.js being inlined once and no script
-coming from the network (no require.js, MathJax or mermaid from a CDN).
+left out): a self-contained HTML page that opens offline, BokehJS being inlined once and no script
+coming from the network (no require.js, MathJax or mermaid from a CDN). The figures are the Bokeh
+figures of :mod:`marketintel.figures.backtest`, the same the accuracy dashboard draws.
 
 Contents: title, period and data source; the score table of :func:`marketintel.backtest.scoring.score_frame`
 (MAE, rMAE, sMAPE, RMSE, MAPE with the hours left out, WAPE, MASE); MAE by hour of day; the rolling

@@ -44,6 +44,10 @@ _STYLE: Final[str] = """<style>
 </style>"""
 
 
+#: The clock of a forecast file's naive timestamps, as the report's time axes name it.
+FILE_CLOCK: Final[str] = "market clock of the file"
+
+
 class ReportError(MarketIntelError, RuntimeError):
     """The report could not be rendered (bad input, kernel failure, export failure)."""
 
@@ -284,9 +288,10 @@ def rolling_section(
         return section_html(heading, "", f"Not computed: {exc}")
     return section_html(
         heading,
-        figures.html(rolling_figure(rolling, models, window_days=window_days)),
-        "MAE and rMAE over the trailing window ending each day (shown at its last day); rMAE above 1 "
-        "(dotted line): worse than the weekly seasonal naive over the same window.",
+        figures.html(rolling_figure(rolling, models, window_days=window_days, clock=FILE_CLOCK)),
+        "MAE and rMAE over the trailing window ending each day (shown at its last day); the dashed lines "
+        "are the accuracy alerts' thresholds: rMAE above 1 (warning) is worse than the weekly seasonal "
+        "naive over the same window, above 1.5 critical.",
     )
 
 
@@ -302,12 +307,12 @@ def recent_section(
     """
     if days < 1:
         raise ReportError(f"the recent window must be at least 1 day, got {days}")
-    fig = recent_figure(frame, actual, models, days=days)
+    fig = recent_figure(frame, actual, models, days=days, clock=FILE_CLOCK)
     return section_html(
         f"Forecasts against the actual (last {days} days)",
         figures.html(fig),
-        "Click a legend entry to hide a model, double-click to show it alone; the buttons zoom to the "
-        "last week or back to the whole window.",
+        "Click a legend entry to hide a model; zoom with the mouse wheel or the box tool, back with the "
+        "reset tool. Times are those of the forecast file (its market clock).",
     )
 
 

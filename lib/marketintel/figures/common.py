@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import pandas as pd
 
@@ -86,7 +86,7 @@ def new_figure(
     title: str,
     x_label: str,
     y_label: str,
-    x_type: str = "datetime",
+    x_type: Literal["datetime", "linear", "log", "auto"] = "datetime",
     height: int = HEIGHT,
     x_range: Any = None,
     y_range: Any = None,
@@ -101,7 +101,8 @@ def new_figure(
     x_label, y_label : str
         Axis labels, each with its unit in brackets (``"price [USD/MMBtu]"``, ``time_label(tz)``).
     x_type : str
-        ``"datetime"`` (default), ``"linear"`` or ``"auto"`` (categorical when ``x_range`` is a list).
+        ``"datetime"`` (default), ``"linear"``, ``"log"`` or ``"auto"`` (categorical when
+        ``x_range`` is a list).
     height : int
         Height  [px].
     x_range, y_range : optional
@@ -126,9 +127,12 @@ def new_figure(
         toolbar_location="above", x_axis_label=x_label, y_axis_label=y_label, **kwargs,
     )  # fmt: skip
     if tooltips:
-        formatters = {f"@{{{f.split('{')[0].strip('@{}')}}}": "datetime" for _, f in tooltips if "{%" in f}
+        formatters: dict[str, Any] = {
+            f"@{{{f.split('{')[0].strip('@{}')}}}": "datetime" for _, f in tooltips if "{%" in f
+        }
         fig.add_tools(HoverTool(tooltips=list(tooltips), formatters=formatters))
-    fig.title.text_font_size = "13px"
+    if fig.title is not None and not isinstance(fig.title, str):
+        fig.title.text_font_size = "13px"
     return fig
 
 
