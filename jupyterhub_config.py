@@ -115,6 +115,8 @@ service_env = {
     "MI_DASHBOARDS_COOKIE_SECRET": paths.secret("dashboards_cookie"),
     "MI_DASHBOARDS_ORIGINS": ",".join(sorted(origins)),
     "MI_DASHBOARDS_RECHECK_S": os.environ.get("MI_DASHBOARDS_RECHECK_S", "30"),
+    # the health page reads flow runs from Prefect's API (the service's environment is filtered)
+    "MI_PREFECT_API_URL": mi_config.prefect_api_url(),
     "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
 }
 commands = {

@@ -43,7 +43,7 @@ from urllib.parse import quote, urlsplit
 
 import panel as pn
 
-from marketintel.dashboards import registry, tail
+from marketintel.dashboards import metrics, registry, reports, tail
 from marketintel.exceptions import ConfigError
 from marketintel.hub import GROUPS
 
@@ -375,8 +375,8 @@ def page_template(settings: ServeSettings, title: str, current: str, content: An
         title=title, header_background="#1f3f66", collapsed_sidebar=True, sidebar_width=0,
         favicon=f"{settings.prefix}/static/extensions/panel/images/favicon.ico",  # Panel's, served here
     )  # fmt: skip
-    template.header.append(pn.pane.HTML(navigation(settings, current), sizing_mode="stretch_width"))
-    template.main.append(content)
+    template.header.append(pn.pane.HTML(navigation(settings, current), sizing_mode="stretch_width"))  # type: ignore[union-attr]
+    template.main.append(content)  # type: ignore[union-attr]
     return template
 
 
@@ -443,6 +443,8 @@ def build_server(settings: ServeSettings) -> Any:
     return pn.serve(
         apps(settings, check), port=settings.port, address=settings.address, prefix=settings.prefix,
         websocket_origin=list(settings.websocket_origins) or None, title=titles, show=False, start=False,
+        extra_patterns=[*metrics.patterns(settings.prefix, settings.hub_api_url),
+                        *reports.patterns(settings, check)],
         **dict(settings.oauth),
     )  # fmt: skip
 

@@ -14,6 +14,8 @@ Rules
   such group is refused by the Hub (403) before the dashboards service sees them. The per-page check is the
   service's own (:mod:`marketintel.dashboards.registry`).
 - The idle culler may list users and stop their servers, nothing else.
+- The dashboards service's own token may list users, their groups and activity, and read servers (role
+  ``dashboards-health``, for the health page); nothing that changes the hub.
 """
 
 from __future__ import annotations
@@ -45,6 +47,15 @@ CULLER_SCOPES: tuple[str, ...] = (
     "read:users:activity",
     "read:servers",
     "delete:servers",
+)
+#: what the dashboards service's own token may read, for the health page: who is on the hub, their groups,
+#: when they were last seen and which servers run (read only; no tokens, no admin)
+DASHBOARDS_HEALTH_SCOPES: tuple[str, ...] = (
+    "list:users",
+    "read:users:name",
+    "read:users:groups",
+    "read:users:activity",
+    "read:servers",
 )
 
 
@@ -108,6 +119,12 @@ def hub_access(page_groups: Mapping[str, Sequence[str]]) -> HubAccess:
             "description": "Open the dashboards service (each page checks its own groups)",
             "scopes": [f"access:services!service={DASHBOARDS_SERVICE}"],
             "groups": viewers,
+        },
+        {
+            "name": "dashboards-health",
+            "description": "The dashboards service reads users, activity and servers for the health page",
+            "scopes": list(DASHBOARDS_HEALTH_SCOPES),
+            "services": [DASHBOARDS_SERVICE],
         },
         {
             "name": CULLER_SERVICE,

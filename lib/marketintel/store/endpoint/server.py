@@ -33,6 +33,8 @@ from marketintel.store.endpoint.body import BodyReader
 from marketintel.store.endpoint.codecs import ENCODERS, Encoder, choose_encoding
 from marketintel.store.endpoint.engine import Conn, Engine
 from marketintel.store.endpoint.errors import ClickHouseError
+from marketintel.store.endpoint.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from marketintel.store.endpoint.metrics import EndpointMetrics
 from marketintel.store.endpoint.querylog import TABLE as QUERY_LOG_TABLE
 from marketintel.store.endpoint.querylog import Entry, QueryLog, now
 from marketintel.store.endpoint.running import Running, RunningQueries, sql_string, strip_tag, tag_comment
@@ -160,6 +162,8 @@ class EndpointServer(ThreadingHTTPServer):
         self._active_cv = threading.Condition()
         self.started = time.time()
         self.requests_served = 0
+        #: Prometheus metrics, served at GET /metrics to any store user (see the metrics module)
+        self.metrics = EndpointMetrics(self, {code: name for name, code in engine.error_codes.items()})
 
     def enter(self) -> None:
         """Count a request in."""
@@ -389,6 +393,9 @@ class Handler(BaseHTTPRequestHandler):
         ):
             self._send_plain(200, "Ok.\n")
             return
+        if url.path == "/metrics" and method == "GET":
+            self._metrics(url.query)
+            return
         if url.path not in ("/", "/query"):
             self.close_connection = True
             self._send_error(
@@ -441,6 +448,23 @@ class Handler(BaseHTTPRequestHandler):
             self._send_error(ClickHouseError.named("UNKNOWN_EXCEPTION", f"{type(exc).__name__}: {exc}"))
         finally:
             server.leave()
+
+    def _metrics(self, query: str) -> None:
+        """GET /metrics: the Prometheus metrics, for any store user (the credentials a query takes)."""
+        try:
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            params = dict(parse_qsl(query, keep_blank_values=True))
+            self.server.users = self.server.users.reloaded()
+            self.server.users.authenticate(*credentials(headers, params))
+        except ClickHouseError as err:
+            self._send_error(err)
+            return
+        data = self.server.metrics.exposition()
+        self.send_response(200)
+        self.send_header("Content-Type", METRICS_CONTENT_TYPE)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _statement(
         self, params: dict[str, str], body: BodyReader | None
@@ -624,6 +648,7 @@ class Handler(BaseHTTPRequestHandler):
             entry.result_rows, entry.result_bytes = self._result_rows, self._result_bytes
             if server.query_log is not None:
                 server.query_log.add(entry)
+            server.metrics.observe(entry)
 
     def _check(
         self, method: str, kind: Kind, sql: str, params: dict[str, str], user: User, kill: bool
