@@ -37,11 +37,11 @@ end: str = "2025-03-31T13:55:00Z"  # window end, UTC
 import json
 
 import pandas as pd
-import plotly.graph_objects as go
 from IPython.display import HTML, Markdown, display
 
 from marketintel.figures import FigureEmbedder
-from marketintel.services.quality import run_data_quality
+from marketintel.figures.quality import checked_series_figure, completeness_figure
+from marketintel.services.quality import completeness_by_day, finding, run_data_quality
 from marketintel.services.queries import fundamentals, price_series
 from marketintel.services.store import ensure_store
 
@@ -101,19 +101,6 @@ def number(value: object, unit: object) -> str:
     return f"{float(value):.4g} {unit or ''}".strip()
 
 
-def finding(text: object) -> str:
-    """Return the check's message from its details JSON (or the details as 'key: value' pairs)."""
-    try:
-        parsed = json.loads(str(text)) if text else {}
-    except ValueError:
-        return str(text)
-    if not isinstance(parsed, dict):
-        return str(parsed)
-    if parsed.get("message"):
-        return str(parsed["message"])
-    return "; ".join(f"{k}: {v}" for k, v in parsed.items())
-
-
 shown = pd.DataFrame(
     {
         "check": results["check_name"],
@@ -139,6 +126,30 @@ display(
 )
 
 # %% [markdown]
+# ## Completeness per local day
+#
+# The market's local calendar days (a daylight-saving day expects 23 or 25 hours of intervals): the share
+# of each day's expected intervals that are stored, against the target.
+
+# %%
+embedder = FigureEmbedder()  # one per report: BokehJS is inlined once, so the report opens offline
+checked = results.set_index("check_name").loc["completeness"]
+expected_until = json.loads(str(checked["details"]) or "{}").get("expected_until_utc")
+days = completeness_by_day(
+    client, table=table, market=market, location=str(checked["location"]), cadence=cadence, tz=tz,
+    start=outcome.start_utc, end=outcome.end_utc, expected_until=expected_until,
+    target_pct=float(checked["threshold"]),
+)  # fmt: skip
+if days.empty:
+    display(Markdown("**No whole interval of the window was due yet**: nothing to count."))
+else:
+    fig = completeness_figure(
+        days, market_tz=tz, target_pct=float(checked["threshold"]), tz=tz,
+        title=f"{series_label}: intervals present per local day ({cadence} intervals)",
+    )  # fmt: skip
+    display(HTML(embedder.html(fig)))
+
+# %% [markdown]
 # ## The series checked
 
 # %%
@@ -152,24 +163,15 @@ else:
 if values.empty:
     display(Markdown(f"**The store holds no values of {series_label} in the window.**"))
 else:
-    # every interval of the cadence on the axis: a missing one is a gap in the line, not a slope across it
-    grid = pd.date_range(outcome.start_utc, outcome.end_utc, freq=cadence, inclusive="left")
-    stored = values.set_index(pd.DatetimeIndex(values["interval_start_utc"]))["value"]
-    shown = stored[~stored.index.duplicated(keep="last")].reindex(grid)
+    # every interval of the cadence on the axis: a missing one is a gap in the line and a red band
     unit = values["unit"].iloc[0]
-    fig = go.Figure(
-        go.Scatter(
-            x=grid.tz_convert(tz).tz_localize(None), y=shown, mode="lines+markers", name=series_label,
-            connectgaps=False,
-        )
+    stored = values.drop_duplicates("interval_start_utc", keep="last")
+    grid = pd.date_range(outcome.start_utc, outcome.end_utc, freq=cadence, inclusive="left")
+    missing = int((~grid.isin(pd.DatetimeIndex(stored["interval_start_utc"]))).sum())
+    fig = checked_series_figure(
+        stored, cadence=cadence, start_utc=outcome.start_utc, end_utc=outcome.end_utc, tz=tz,
+        title=f"{series_label}: {len(stored):,} stored intervals in the window"
+        + (f", {missing} missing (red)" if missing > 0 else ""),
+        y_label=f"{'price' if table == 'prices' else variable} [{unit}]",
     )  # fmt: skip
-    missing = int(shown.isna().sum())
-    fig.update_layout(
-        title=f"{series_label}: {len(values):,} stored intervals in the window"
-        + (f", {missing} missing (gaps)" if missing else ""),
-        xaxis_title=f"interval start ({tz})",
-        yaxis_title=f"{'price' if table == 'prices' else variable} [{unit}]",
-        height=400,
-        margin={"t": 60},
-    )
-    display(HTML(FigureEmbedder().html(fig)))
+    display(HTML(embedder.html(fig)))

@@ -35,11 +35,11 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-import plotly.graph_objects as go
 from IPython.display import HTML, Markdown, display
 
 from marketintel.config import shared_dir
 from marketintel.figures import FigureEmbedder
+from marketintel.figures.ingest import ingested_series_figure
 from marketintel.flows.recordings import replay_folder
 from marketintel.ingest.registry import load
 from marketintel.services.ingest import follow_dataset, ingest_window, utc_instant
@@ -157,36 +157,11 @@ else:
             + (" (the trading hubs and zones)." if info.table == "prices" and len(preferred) else ".")
         )
     )
-    units = sorted(series["unit"].unique())
-    fig = go.Figure()
+    series = series.assign(name=[f"{m} {n}" for m, n in zip(series["market"], series["name"], strict=True)])
     # each series is drawn on its own interval length (the commonest step between its stamps): a missing
     # interval is a gap in the line, not a slope across it
-    for (market, name), part in series.groupby(["market", "name"], sort=False):
-        unit = part["unit"].iloc[0]
-        values = part.set_index(pd.DatetimeIndex(part["interval_start_utc"]).tz_convert("UTC"))["value"]
-        values = values[~values.index.duplicated(keep="last")].sort_index()
-        steps = pd.Series(values.index[1:] - values.index[:-1])
-        if len(steps):
-            grid = pd.date_range(values.index[0], values.index[-1], freq=steps.mode()[0])
-            values = values.reindex(values.index.union(grid))  # stamps off the grid are kept too
-        stamps = pd.DatetimeIndex(values.index)
-        local = stamps.tz_convert(info.timezone).strftime("%Y-%m-%d %H:%M %Z")
-        fig.add_trace(
-            go.Scatter(
-                x=stamps.tz_localize(None),
-                y=values.to_numpy(),
-                connectgaps=False,
-                name=f"{market} {name}",
-                mode="lines+markers",
-                customdata=local,
-                hovertemplate=f"%{{x}} UTC (%{{customdata}}): %{{y:.2f}} {unit}<extra></extra>",
-            )
-        )
-    fig.update_layout(
+    fig = ingested_series_figure(
+        series, quantity=quantity, tz="UTC", local_tz=info.timezone,
         title=f"{source}/{dataset}: {what}, {window_start:%Y-%m-%d %H:%M} .. {window_end:%Y-%m-%d %H:%M} UTC",
-        xaxis_title="interval start, time (UTC)",
-        yaxis_title=f"{quantity} [{', '.join(units)}]",
-        height=450,
-        margin={"t": 60},
-    )
+    )  # fmt: skip
     display(HTML(FigureEmbedder().html(fig)))

@@ -18,12 +18,21 @@ from marketintel.quality.checks import (
     check_completeness,
     check_duplicates,
     check_freshness,
+    daily_completeness,
     default_price_limits,
     expected_intervals,
     parse_cadence,
     robust_zscore,
 )
-from marketintel.quality.run import SERIES_TABLES, alert_id, alerts_frame, run_checks, write_results
+from marketintel.quality.run import (
+    SERIES_TABLES,
+    alert_id,
+    alerts_frame,
+    read_series,
+    run_checks,
+    split_series_label,
+    write_results,
+)
 
 __all__ = [
     "PRICE_LIMITS",
@@ -37,10 +46,13 @@ __all__ = [
     "check_completeness",
     "check_duplicates",
     "check_freshness",
+    "daily_completeness",
     "default_price_limits",
     "expected_intervals",
     "parse_cadence",
+    "read_series",
     "robust_zscore",
     "run_checks",
+    "split_series_label",
     "write_results",
 ]

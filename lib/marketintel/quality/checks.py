@@ -476,6 +476,89 @@ def check_completeness(
     return CheckResult("completeness", status, pct, target_pct, "%", start, end, details)
 
 
+def daily_completeness(
+    frame: pd.DataFrame,
+    *,
+    cadence: str,
+    tz: str,
+    start_utc: Any,
+    end_utc: Any,
+    expected_until_utc: Any = None,
+    target_pct: float = COMPLETENESS_TARGET_PCT,
+) -> pd.DataFrame:
+    """Return the completeness of each local day of the window: expected and present intervals.
+
+    The same count as :func:`check_completeness` (its totals are this frame's sums), one row per local day
+    of ``tz``: a DST day expects 23 or 25 hours of intervals.
+
+    Parameters
+    ----------
+    frame : pd.DataFrame
+        The series (``interval_start_utc``, tz-aware UTC); may be empty.
+    cadence : str
+        Interval length (:func:`parse_cadence`).
+    tz : str
+        IANA zone of the market's delivery calendar.
+    start_utc, end_utc : pd.Timestamp
+        The window ``[start, end)``.
+    expected_until_utc : pd.Timestamp, optional
+        Expect only intervals ending by this instant; default ``end_utc``.
+    target_pct : float
+        Minimum share of expected intervals of a day [%].
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per local day with an expected interval, in order:
+
+        - ``day`` : str, the local date (``YYYY-MM-DD``)
+        - ``day_start_utc`` : datetime64[ns, UTC], the day's local midnight
+        - ``day_hours`` : float, the length of the local day [h] (23, 24 or 25)
+        - ``expected``, ``observed``, ``missing`` : int, intervals of the day in the window [intervals]
+        - ``pct`` : float, ``100 * observed / expected`` [%]
+        - ``status`` : ``"pass"`` at or above ``target_pct``, else ``"fail"``
+        - ``first_missing_utc`` : datetime64[ns, UTC], the first missing interval start (NaT: none)
+    """
+    start, end = _window(start_utc, end_utc)
+    until = end if expected_until_utc is None else min(end, to_instant(expected_until_utc, "expected_until"))
+    columns = ["day", "day_start_utc", "day_hours", "expected", "observed", "missing", "pct", "status",
+               "first_missing_utc"]  # fmt: skip
+    if until <= start:
+        parse_cadence(cadence)
+        check_tz(tz)
+        labels: list[str] = []
+        grid, day_starts = pd.DatetimeIndex([], tz="UTC"), pd.DatetimeIndex([], tz="UTC")
+    else:
+        grid, day_starts, labels = expected_intervals(start, until, cadence=cadence, tz=tz)
+    present = _utc_column(frame, START).unique() if len(frame) else pd.DatetimeIndex([], tz="UTC")
+    found = np.isin(_ns(grid), _ns(pd.DatetimeIndex(present)))
+    per = pd.DataFrame(
+        {"day": labels, "day_start_utc": day_starts, "found": found, "start": grid.as_unit("ns")}
+    )
+    if per.empty:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(columns, _DAILY_DTYPES, strict=True)})
+    days = per.groupby(["day", "day_start_utc"], sort=True).agg(
+        expected=("found", "size"), observed=("found", "sum")
+    )
+    days = days.reset_index()
+    first_missing = per.loc[~per["found"]].groupby("day")["start"].min()
+    days["first_missing_utc"] = days["day"].map(first_missing).astype("datetime64[ns, UTC]")
+    next_start = local_day_start_utc(
+        pd.DatetimeIndex(days["day_start_utc"]) + pd.Timedelta(hours=36), tz
+    )  # noon of the next local day is never ambiguous; its day start is this day's end
+    days["day_hours"] = (next_start - pd.DatetimeIndex(days["day_start_utc"])) / pd.Timedelta(hours=1)
+    days["expected"] = days["expected"].astype("int64")
+    days["observed"] = days["observed"].astype("int64")
+    days["missing"] = days["expected"] - days["observed"]
+    days["pct"] = 100.0 * days["observed"] / days["expected"]
+    days["status"] = np.where(days["pct"] >= target_pct, "pass", "fail")
+    return days.loc[:, columns].reset_index(drop=True)
+
+
+_DAILY_DTYPES = ("object", "datetime64[ns, UTC]", "float64", "int64", "int64", "int64", "float64", "object",
+                 "datetime64[ns, UTC]")  # fmt: skip
+
+
 # --------------------------------------------------------------------------------------------------------
 # Duplicates
 # --------------------------------------------------------------------------------------------------------

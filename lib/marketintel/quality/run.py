@@ -138,6 +138,73 @@ def _read_latest(
     return frame.rename(columns={spec.value_column: VALUE})
 
 
+def split_series_label(table: str, label: str) -> tuple[str, str]:
+    """Return ``(location, variable)`` of a series from the ``location`` of its ``data_quality`` rows.
+
+    The inverse of :func:`series_label`: ``prices`` rows hold the location; ``fundamentals`` rows
+    ``"<area>/<variable>"`` (flows ``"<area>><area_to>/<variable>"``).
+
+    Raises
+    ------
+    QualityError
+        If ``table`` is not a series table, or a fundamentals label has no ``/<variable>``.
+    """
+    if series_table(table).variable_column is None:
+        return label, ""
+    location, sep, variable = label.rpartition("/")
+    if not sep or not variable:
+        raise QualityError(f"fundamentals series label {label!r} must be '<area>/<variable>'")
+    return location, variable
+
+
+def read_series(
+    client: Any,
+    *,
+    table: str,
+    market: str,
+    location: str,
+    variable: str = "",
+    start_utc: Any,
+    end_utc: Any,
+    now_utc: Any = None,
+    database: str | None = None,
+) -> pd.DataFrame:
+    """Return the latest publication of each interval of one series in ``[start, end)``, as the checks see it.
+
+    Parameters
+    ----------
+    client : clickhouse_connect.driver.client.Client
+        The store.
+    table, market, location, variable : str
+        The series, as for :func:`run_checks`.
+    start_utc, end_utc : pd.Timestamp
+        The window of interval starts (tz-aware).
+    now_utc : pd.Timestamp, optional
+        Knowledge time: rows published later are invisible. Default: now.
+    database : str, optional
+        Database of the tables; default the client's.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``interval_start_utc``, ``interval_end_utc``, ``published_at_utc`` (tz-aware UTC) and ``value``
+        [unit of the series], possibly empty.
+    """
+    spec = series_table(table)
+    where = _series_filter(spec, market, location, variable)
+    start, end = _window_of(start_utc, end_utc)
+    now = pd.Timestamp.now(tz="UTC") if now_utc is None else to_instant(now_utc, "now_utc")
+    return _read_latest(client, spec, where, start, end, now, database)
+
+
+def _window_of(start_utc: Any, end_utc: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+    start = to_instant(start_utc, "start_utc")
+    end = to_instant(end_utc, "end_utc")
+    if end <= start:
+        raise QualityError(f"end_utc {end} must be after start_utc {start}")
+    return start, end
+
+
 def _read_all(
     client: Any,
     spec: SeriesTable,
