@@ -169,19 +169,14 @@ class FigureEmbedder:
     """
 
     included: bool = field(default=False)
-    _plotly: bool = field(default=False, repr=False)
 
     def html(self, fig: Any) -> str:
         """Return the figure as a ``<div>`` and its ``<script>`` (plus BokehJS the first time)."""
         from bokeh.embed import components
         from bokeh.model import Model
 
-        if not isinstance(fig, Model):  # a plotly figure, while the reports move over
-            out: str = fig.to_html(
-                full_html=False, include_plotlyjs=not self._plotly, config={"displaylogo": False}
-            )
-            self._plotly = True
-            return out
+        if not isinstance(fig, Model):
+            raise FigureError(f"expected a Bokeh figure or layout, got {type(fig).__name__}")
         script, div = components(fig)
         head = "" if self.included else inline_resources()
         self.included = True
