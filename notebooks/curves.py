@@ -36,13 +36,18 @@ curve_name: str = "DE_BASE_DAILY"  # curves.curve_name to store under
 
 # %%
 import pandas as pd
-import plotly.graph_objects as go
 from IPython.display import HTML, Markdown, display
 
 from marketintel.config import shared_dir
 from marketintel.curves.build import InconsistentContractsError
 from marketintel.figures import FigureEmbedder
-from marketintel.services.curves import build_and_store_curve
+from marketintel.figures.curves import curve_figure, curve_sources, hourly_figure, repricing_figure
+from marketintel.services.curves import (
+    block_averages,
+    build_and_store_curve,
+    build_contracts,
+    build_points,
+)
 
 if not (quotes or product):  # neither a file nor a product: the shared reference case A
     quotes = str(shared_dir() / "curves" / "caseA_daily" / "contracts.csv")
@@ -124,38 +129,21 @@ if worst is not None:
 
 # %%
 figures = FigureEmbedder()
-fig = go.Figure()
-if build.granularity == "hourly" and build.hourly is not None:
-    x = pd.DatetimeIndex(build.hourly["datetime_local"]).tz_localize(None)
-    fig.add_trace(go.Scatter(x=x, y=build.hourly["price"], name="hourly price", mode="lines"))
-    x_title = f"delivery hour ({cal.tz})"
-else:
-    for column in build.daily.columns:
-        name = "daily base" if column == "price" else f"daily {column}"
-        fig.add_trace(go.Scatter(x=build.daily.index, y=build.daily[column], name=name, mode="lines"))
-    x_title = f"delivery date ({cal.tz})"
-for row, q in zip(fits.itertuples(), quoted, strict=True):  # the contracts inside the window
-    fig.add_trace(
-        go.Scatter(
-            x=[pd.Timestamp(row.start), pd.Timestamp(row.end) + pd.Timedelta(days=1)],
-            y=[q, q],
-            mode="lines",
-            line={"color": "grey", "dash": "dot", "width": 1},
-            name=f"{row.contract} {row.profile}",
-            legendgroup="quotes",
-            showlegend=False,
-            hovertemplate=f"{row.contract} ({row.profile}): %{{y:.2f}} {unit}<extra></extra>",
-        )
+points, contracts = build_points(build), build_contracts(build)
+hourly = build.granularity == "hourly"
+blocks = block_averages(points, cal) if hourly else None  # daily base, peak and off-peak of an hourly curve
+title = f"{result.curve_name}: {build.granularity} forward curve as of {trade_date} ({cal.name})"
+sources = curve_sources(points, contracts, blocks=blocks, tz=cal.tz)
+display(HTML(figures.html(curve_figure(sources, unit=unit, tz=cal.tz, title=title, label="curve"))))
+display(
+    Markdown(
+        "Orange bars: the quoted contracts over their delivery periods"
+        + ("; the curve drawn as its daily base, peak and off-peak averages." if hourly else ".")
     )
-fig.update_layout(
-    title=f"{result.curve_name}: {build.granularity} forward curve as of {trade_date} ({cal.name})",
-    xaxis_title=x_title,
-    yaxis_title=f"price [{unit}]",
-    height=480,
-    margin={"t": 60},
 )
-display(HTML(figures.html(fig)))
-display(Markdown("Dotted grey lines: the quoted contracts over their delivery periods."))
+if hourly:
+    display(HTML(figures.html(hourly_figure(points, unit=unit, tz=cal.tz, title="hourly prices (shape)"))))
+display(HTML(figures.html(repricing_figure(contracts, unit=unit))))
 
 # %% [markdown]
 # ## Build
