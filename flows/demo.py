@@ -89,6 +89,8 @@ DEMO_USERS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("demo-ops", ("ops",), False),
     ("demo-admin", ("admins",), True),
 )
+#: store roles of the demo users with a server (the quant saves curves from the curve builder)
+DEMO_STORE_ROLES: dict[str, str] = {"demo-quant": "writer", "demo-admin": "reader"}
 
 
 def start_hub_for_demo() -> list[str]:
@@ -122,13 +124,16 @@ def start_hub_for_demo() -> list[str]:
     for name, groups, admin in DEMO_USERS:
         if name not in existing or name not in known:
             known[name] = secrets.token_urlsafe(12)
+            role = DEMO_STORE_ROLES.get(name, "reader")
             if name in existing:
                 users.set_password(name, known[name])
-                users.set_groups(name, groups)
+                users.set_groups(name, groups, store_role=role)
             else:
-                users.add(name, known[name], groups, admin=admin)
+                users.add(name, known[name], groups, admin=admin, store_role=role)
         pages = ", ".join(p.name for p in pages_for(groups)) or "no dashboard yet"
         lab = "; JupyterLab" if set(groups) & set(SERVER_GROUPS) else ""
+        if DEMO_STORE_ROLES.get(name) == "writer":
+            lab += " (store writer)"
         lines.append(f"  {name:<12} {'/'.join(groups)}{' (Hub admin)' if admin else ''}: {pages}{lab}")
     fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
