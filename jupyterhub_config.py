@@ -23,7 +23,12 @@ from marketintel.hub import DASHBOARDS_SERVICE, SERVER_GROUPS, paths
 from marketintel.hub.access import ADMIN_SERVICE, CULLER_SERVICE, hub_access
 from marketintel.hub.process import HubPorts
 from marketintel.hub.spawn import pre_spawn_hook
-from marketintel.hub.users import MIN_PASSWORD_LENGTH, ensure_service_store_user
+from marketintel.hub.users import (
+    ALERT_ACKS_TABLES,
+    ALERT_ACKS_USER,
+    MIN_PASSWORD_LENGTH,
+    ensure_service_store_user,
+)
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
 
@@ -112,6 +117,8 @@ origins = {f"127.0.0.1:{ports.public}", f"localhost:{ports.public}", f"{ip}:{por
 service_env = {
     "MI_DATA_DIR": str(mi_config.data_dir()),
     "MI_CLICKHOUSE_URL": ensure_service_store_user(DASHBOARDS_SERVICE),
+    # acknowledging an alert (the quality page): a reader that may insert into alert_acks only
+    "MI_ALERT_ACK_URL": ensure_service_store_user(ALERT_ACKS_USER, insert_into=ALERT_ACKS_TABLES),
     "MI_DASHBOARDS_COOKIE_SECRET": paths.secret("dashboards_cookie"),
     "MI_DASHBOARDS_ORIGINS": ",".join(sorted(origins)),
     "MI_DASHBOARDS_RECHECK_S": os.environ.get("MI_DASHBOARDS_RECHECK_S", "30"),

@@ -259,8 +259,24 @@ def cmd_store_user(args: argparse.Namespace) -> int:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = getpass.getpass(f"password for {args.name}: ")
-    write_user(path, args.name, args.role, password)
-    print(f"user {args.name} ({args.role}) written to {path}; restart the store to apply")
+    write_user(path, args.name, args.role, password, tuple(args.insert_into or ()))
+    grant = f", may insert into {', '.join(args.insert_into)}" if args.insert_into else ""
+    print(f"user {args.name} ({args.role}{grant}) written to {path}; a running store applies it at once")
+    return 0
+
+
+def cmd_store_user_list(args: argparse.Namespace) -> int:
+    """List the embedded store's users: role, whether they have a password, insert grants."""
+    from marketintel.store.endpoint.auth import Users
+
+    path = args.users or config.store_users_file()
+    users = Users.load(path)
+    if users.source is None:
+        print(f"no users file at {path}: the store's default user has full access without a password")
+    print(f"{'user':<24} {'role':<8} {'password':<9} insert_into")
+    for user in sorted(users.users.values(), key=lambda u: u.name):
+        pw = "yes" if user.password_sha256_hex else "no"
+        print(f"{user.name:<24} {user.role:<8} {pw:<9} {', '.join(user.insert_into) or '-'}")
     return 0
 
 
@@ -319,7 +335,17 @@ def register_store(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--role", choices=("admin", "writer", "reader"), required=True)
     p.add_argument("--users", type=Path, default=None, help="users file (default: MI_STORE_USERS_FILE)")
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.add_argument(
+        "--insert-into",
+        nargs="+",
+        metavar="TABLE",
+        default=None,
+        help="let a reader also run plain inserts into these tables (nothing else)",
+    )
     p.set_defaults(func=cmd_store_user)
+    p = usub.add_parser("list", help="list the users: role, password set, insert grants")
+    p.add_argument("--users", type=Path, default=None, help="users file (default: MI_STORE_USERS_FILE)")
+    p.set_defaults(func=cmd_store_user_list)
 
 
 def cmd_connectors_list(_args: argparse.Namespace) -> int:

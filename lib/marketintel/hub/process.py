@@ -182,12 +182,13 @@ def _ensure_kernel() -> None:
 
 
 def _ensure_store() -> None:
-    """Start the local store when it is the default, and give the dashboards service its reader user."""
+    """Start the local store when it is the default, and give the dashboards service its reader users."""
     from marketintel.hub import users
     from marketintel.services.store import ensure_store
 
     ensure_store(start=True, migrate=True)
     users.ensure_service_store_user("dashboards")
+    users.ensure_service_store_user(users.ALERT_ACKS_USER, insert_into=users.ALERT_ACKS_TABLES)
 
 
 def up(

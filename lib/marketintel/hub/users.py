@@ -33,7 +33,11 @@ from marketintel.hub.access import ADMIN_SERVICE
 #: at least this many characters in a password (nativeauthenticator's ``minimum_password_length``)
 MIN_PASSWORD_LENGTH = 10
 #: hub names that would collide with the store's own users
-RESERVED_NAMES = frozenset({"default", "flows", "dashboards", "admin", "root"})
+RESERVED_NAMES = frozenset({"default", "flows", "dashboards", "dashboards-acks", "admin", "root"})
+#: the store user the dashboards service writes alert acknowledgements with (``MI_ALERT_ACK_URL``):
+#: a reader that may insert into ``alert_acks`` only
+ALERT_ACKS_USER = "dashboards-acks"
+ALERT_ACKS_TABLES = ("alert_acks",)
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
@@ -183,8 +187,8 @@ def _store_role(name: str) -> str | None:
     return str(entry.get("role", "reader")) if entry else None
 
 
-def _grant_store(name: str, role: str) -> None:
-    """Give ``name`` a store user with a fresh password unless it has one with this role already."""
+def _grant_store(name: str, role: str, insert_into: tuple[str, ...] = ()) -> None:
+    """Give ``name`` a store user with a fresh password unless it has one with this role (and grant)."""
     from marketintel.store.endpoint.auth import write_user
 
     password = paths.store_password(name, create=True)
@@ -196,8 +200,12 @@ def _grant_store(name: str, role: str) -> None:
 
     entry = (tomllib.loads(path.read_text()).get("users", {}) if path.exists() else {}).get(name, {})
     digest = hashlib.sha256(password.encode()).hexdigest()
-    if entry.get("role") != role or entry.get("password_sha256_hex") != digest:
-        write_user(path, name, role, password)
+    if (
+        entry.get("role") != role
+        or entry.get("password_sha256_hex") != digest
+        or tuple(entry.get("insert_into", ())) != insert_into
+    ):
+        write_user(path, name, role, password, insert_into)
 
 
 def _revoke_store(name: str) -> None:
@@ -208,9 +216,19 @@ def _revoke_store(name: str) -> None:
         remove_user(config.store_users_file(), name)
 
 
-def ensure_service_store_user(name: str) -> str:
-    """Give a platform service (the dashboards) a reader store user; return its store URL."""
-    _grant_store(name, "reader")
+def ensure_service_store_user(name: str, insert_into: Sequence[str] = ()) -> str:
+    """Give a platform service (the dashboards) a reader store user; return its store URL.
+
+    Parameters
+    ----------
+    name
+        The store user's name (its password is kept with the hub's store passwords).
+    insert_into
+        Tables the user may also insert into, and nothing else: plain inserts of inline data (the
+        store's users file ``insert_into`` grant), e.g. ``("alert_acks",)`` for the dashboards'
+        acknowledgements (:data:`ALERT_ACKS_USER`).
+    """
+    _grant_store(name, "reader", tuple(insert_into))
     password = paths.store_password(name)
     assert password is not None
     return config.clickhouse_url().with_credentials(name, password)

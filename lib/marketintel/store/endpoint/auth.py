@@ -16,8 +16,19 @@ full access without a password. A users file (TOML) defines users with roles and
     password_sha256_hex = "..."
     role = "reader"               # reads only; writes and DDL are refused (ClickHouse readonly=2)
 
-``mi store user set NAME --role ROLE`` writes such entries. When the endpoint listens beyond loopback,
-every user must have a password, or it refuses to start.
+    [users.dashboards-acks]
+    password_sha256_hex = "..."
+    role = "reader"
+    insert_into = ["alert_acks"]  # and plain inserts into these tables (any database), nothing else
+
+A reader's ``insert_into`` grant allows exactly ``INSERT INTO [db.]table [(columns)] [SETTINGS ...]
+FORMAT fmt`` / ``VALUES`` with the data inline or in the request body (what clickhouse-connect sends), into
+a listed table; ``INSERT ... SELECT``, ``INSERT INTO FUNCTION``, other tables and everything else a reader
+may not run stay refused. Such an insert runs on a writable connection with the reader's limits, and the
+Values format does not evaluate expressions there (``input_format_values_interpret_expressions = 0``).
+
+``mi store user set NAME --role ROLE [--insert-into TABLE ...]`` writes such entries. When the endpoint
+listens beyond loopback, every user must have a password, or it refuses to start.
 """
 
 from __future__ import annotations
@@ -34,7 +45,7 @@ from pathlib import Path
 from marketintel.exceptions import ConfigError
 from marketintel.store.endpoint.errors import ClickHouseError
 from marketintel.store.endpoint.limits import RoleLimits, role_limits
-from marketintel.store.endpoint.sqltext import Kind
+from marketintel.store.endpoint.sqltext import Kind, insert_target
 
 ROLES = ("admin", "writer", "reader")
 #: statement kinds each role may run
@@ -45,6 +56,11 @@ ALLOWED: dict[str, frozenset[Kind]] = {
     "reader": frozenset({Kind.READ, Kind.SESSION, Kind.UNKNOWN}),
 }
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: settings a granted insert runs with (and may not change): Values data stays data, never expressions
+GRANTED_INSERT_SETTINGS = {
+    "input_format_values_interpret_expressions": "0",
+    "input_format_values_deduce_templates_of_expressions": "0",
+}
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,8 @@ class User:
     name: str
     role: str
     password_sha256_hex: str = ""
+    #: tables a reader may also insert into (plain inserts of inline data only; see the module docstring)
+    insert_into: tuple[str, ...] = ()
 
     def check_password(self, password: str) -> bool:
         """Whether ``password`` is this user's password (constant-time comparison)."""
@@ -73,6 +91,57 @@ class User:
             f"{self.name}: Not enough privileges. Role '{self.role}' may not run {kind.value.upper()} "
             "statements; use a user with role 'admin'",
         )
+
+    def granted_insert(self, kind: Kind, statement: str, inline_data: bool) -> bool:
+        """Whether this statement runs only through the user's ``insert_into`` grant; raise if it may not run.
+
+        Parameters
+        ----------
+        kind : Kind
+            The statement's kind.
+        statement : str
+            The statement; for an INSERT with data, without its ``FORMAT name`` / ``VALUES`` and data.
+        inline_data : bool
+            Whether the INSERT's data follows the statement (``FORMAT`` / ``VALUES``), rather than a
+            ``SELECT``.
+
+        Returns
+        -------
+        bool
+            False when the role itself allows the statement; True for an INSERT the grant allows (it must
+            run on a writable connection).
+
+        Raises
+        ------
+        ClickHouseError
+            READONLY / ACCESS_DENIED as :meth:`authorize`; ACCESS_DENIED naming the granted tables for an
+            INSERT the grant does not cover.
+        """
+        if kind is not Kind.INSERT or kind in ALLOWED[self.role] or not self.insert_into:
+            self.authorize(kind)
+            return False
+        allowed = ", ".join(self.insert_into)
+        target = insert_target(statement) if inline_data else None
+        if target is None:
+            raise ClickHouseError.named(
+                "ACCESS_DENIED",
+                f"{self.name}: Not enough privileges. Role '{self.role}' may only run plain INSERT INTO "
+                f"<table> [(columns)] FORMAT <format> / VALUES with the data inline, into: {allowed} "
+                "(no INSERT ... SELECT, INSERT INTO FUNCTION or other clauses)",
+            )
+        if target.table not in self.insert_into:
+            where = f"{target.database}.{target.table}" if target.database else target.table
+            raise ClickHouseError.named(
+                "ACCESS_DENIED",
+                f"{self.name}: Not enough privileges. To execute this query, it's necessary to have the "
+                f"grant INSERT ON {where}; role '{self.role}' may insert only into: {allowed}",
+            )
+        locked = sorted(set(target.settings) & set(GRANTED_INSERT_SETTINGS))
+        if locked:
+            raise ClickHouseError.named(
+                "READONLY", f"{self.name}: Cannot modify '{locked[0]}' setting in readonly mode"
+            )
+        return True
 
 
 _log = logging.getLogger("marketintel.store.endpoint")
@@ -157,7 +226,17 @@ class Users:
                 raise ConfigError(
                     f"users file {path}: user {name!r} password_sha256_hex must be 64 hex digits"
                 )
-            users[name] = User(name, role, pw)
+            grant = entry.get("insert_into", [])
+            if not isinstance(grant, list) or not all(isinstance(t, str) and t for t in grant):
+                raise ConfigError(
+                    f"users file {path}: user {name!r} insert_into must be a list of table names"
+                )
+            if grant and role != "reader":
+                raise ConfigError(
+                    f"users file {path}: user {name!r} has insert_into but role {role!r}; the grant "
+                    "widens a reader only (a writer inserts anywhere already)"
+                )
+            users[name] = User(name, role, pw, tuple(grant))
         if not users:
             raise ConfigError(f"users file {path} defines no [users.NAME] table")
         try:
@@ -227,7 +306,7 @@ def credentials(headers: dict[str, str], params: dict[str, str]) -> tuple[str | 
 
 
 def _write_users_file(
-    path: Path, users: dict[str, dict[str, str]], limits: dict[str, dict[str, object]]
+    path: Path, users: dict[str, dict[str, object]], limits: dict[str, dict[str, object]]
 ) -> None:
     """Write a users file (mode 0600, replaced atomically so a running store never reads half a file)."""
     lines = ["# Users of the embedded ClickHouse store (written by `mi store user set` / `mi hub user`).", ""]
@@ -236,6 +315,8 @@ def _write_users_file(
         lines.append(f'role = "{entry.get("role", "reader")}"')
         if entry.get("password_sha256_hex"):
             lines.append(f'password_sha256_hex = "{entry["password_sha256_hex"]}"')
+        if entry.get("insert_into"):
+            lines.append(f"insert_into = {json.dumps(list(entry['insert_into']))}")  # type: ignore[call-overload]
         lines.append("")
     for role, settings in limits.items():
         lines.append(f"[limits.{role}]")
@@ -248,15 +329,19 @@ def _write_users_file(
     tmp.replace(path)
 
 
-def _read_users_file(path: Path) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, object]]]:
+def _read_users_file(path: Path) -> tuple[dict[str, dict[str, object]], dict[str, dict[str, object]]]:
     if not path.exists():
         return {}, {}
     data = tomllib.loads(path.read_text())
     return dict(data.get("users") or {}), dict(data.get("limits") or {})
 
 
-def write_user(path: Path, name: str, role: str, password: str) -> None:
+def write_user(
+    path: Path, name: str, role: str, password: str, insert_into: tuple[str, ...] | list[str] = ()
+) -> None:
     """Add or replace a user in a users file (created if missing), storing only the password's hash.
+
+    ``insert_into`` grants a reader plain inserts into these tables (module docstring); empty: none.
 
     A new file starts with the ``default`` user of a fresh server (admin, no password: loopback only), as
     adding a user to ClickHouse keeps its ``default`` user; ``[limits.ROLE]`` tables are kept. A running
@@ -265,16 +350,24 @@ def write_user(path: Path, name: str, role: str, password: str) -> None:
     Raises
     ------
     ConfigError
-        If the role is unknown or the name is not a plain identifier.
+        If the role is unknown, the name is not a plain identifier, or a role other than reader gets
+        ``insert_into``.
     """
     if role not in ROLES:
         raise ConfigError(f"role must be one of {ROLES}, got {role!r}")
+    if insert_into and role != "reader":
+        raise ConfigError(f"insert_into widens a reader only; role {role!r} gets none")
+    bad = [t for t in insert_into if not t.replace("_", "").isalnum()]
+    if bad:
+        raise ConfigError(f"insert_into takes table names (letters, digits, '_'), got {bad}")
     if not name.replace("_", "").replace("-", "").isalnum():
         raise ConfigError(f"user name must be letters, digits, '_' or '-', got {name!r}")
     existing, limits = _read_users_file(path)
     if not existing and name != "default":
         existing["default"] = {"role": "admin"}
     existing[name] = {"role": role, "password_sha256_hex": hashlib.sha256(password.encode()).hexdigest()}
+    if insert_into:
+        existing[name]["insert_into"] = list(insert_into)
     _write_users_file(path, existing, limits)
 
 

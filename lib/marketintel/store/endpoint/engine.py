@@ -140,9 +140,14 @@ class Engine:
             self.error_codes[name] = int(code)
 
     def _new(self, role: str) -> Conn:
-        """Open a connection for a pool key: a role, ``:ro`` for read-only (GET), with the role's limits."""
+        """Open a connection for a pool key: a role, ``:ro`` for read-only (GET), with the role's limits.
+
+        ``reader:insert`` is a writable connection with a reader's limits, for inserts a reader's
+        ``insert_into`` grant allows (the endpoint has checked the statement).
+        """
         base, _, mode = role.partition(":")
-        suffix = "?readonly=2" if base in READONLY_ROLES or mode == "ro" else ""
+        readonly = (base in READONLY_ROLES and mode != "insert") or mode == "ro"
+        suffix = "?readonly=2" if readonly else ""
         conn = Conn(chdb.connect(self.path + suffix), role)  # type: ignore[no-untyped-call]
         for key, value in self.role_settings.get(base, {}).items():
             conn.run(f"SET {key} = {setting_literal(str(value))}")

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from marketintel.store.endpoint import results
-from marketintel.store.endpoint.auth import User, Users, credentials
+from marketintel.store.endpoint.auth import GRANTED_INSERT_SETTINGS, User, Users, credentials
 from marketintel.store.endpoint.body import BodyReader
 from marketintel.store.endpoint.codecs import ENCODERS, Encoder, choose_encoding
 from marketintel.store.endpoint.engine import Conn, Engine
@@ -553,7 +553,7 @@ class Handler(BaseHTTPRequestHandler):
             entry.query = sql if split is None else f"{sql} FORMAT {split.fmt}"
             entry.query_kind = kind.value
             kill = parse_kill_query(sql) if kind is Kind.DDL else None
-            self._check(method, kind, sql, params, user, kill is not None)
+            granted = self._check(method, kind, sql, params, user, kill is not None, split is not None)
             if kind is Kind.INSERT:
                 server.check_disk(int(headers.get("content-length", "0") or 0))
             if kind is Kind.DDL and _is_flush_logs(sql):
@@ -564,6 +564,8 @@ class Handler(BaseHTTPRequestHandler):
                 return
             # GET runs on read-only connections (with the user's own role's limits), as in ClickHouse
             role = user.role + (":ro" if method == "GET" and user.role != "reader" else "")
+            if granted:  # a reader's granted insert: a writable connection with the reader's limits
+                role = f"{user.role}:insert"
             ext = {f"{name}{suffix}" for name, _ in files for suffix in ("_structure", "_types", "_format")}
             settings = {
                 k: v
@@ -573,6 +575,13 @@ class Handler(BaseHTTPRequestHandler):
             limits = server.users.limits[user.role]
             for name, value in settings.items():
                 limits.check(user.role, name, value)
+            if granted:
+                locked = sorted(set(settings) & set(GRANTED_INSERT_SETTINGS))
+                if locked:
+                    raise ClickHouseError.named(
+                        "READONLY", f"{user.name}: Cannot modify '{locked[0]}' setting in readonly mode"
+                    )
+                settings.update(GRANTED_INSERT_SETTINGS)
             qparams = {k[6:]: v for k, v in params.items() if k.startswith("param_")}
             self._progress_every_s = (
                 _float(params.get("http_headers_progress_interval_ms", "100"), "interval") / 1000
@@ -591,7 +600,8 @@ class Handler(BaseHTTPRequestHandler):
             run.kind, run.sock = kind.value, self.connection
             entry.started = now()
             entry.type = "ExceptionWhileProcessing"
-            session_id = params.get("session_id")
+            # a granted insert needs no session state, and a reader's session connection is read-only
+            session_id = None if granted else params.get("session_id")
             ctx: AbstractContextManager[Conn]
             if session_id:
                 timeout = _float(params.get("session_timeout", "60"), "session_timeout")
@@ -651,9 +661,21 @@ class Handler(BaseHTTPRequestHandler):
             server.metrics.observe(entry)
 
     def _check(
-        self, method: str, kind: Kind, sql: str, params: dict[str, str], user: User, kill: bool
-    ) -> None:
-        """Refuse what this request may not do, with ClickHouse's errors."""
+        self,
+        method: str,
+        kind: Kind,
+        sql: str,
+        params: dict[str, str],
+        user: User,
+        kill: bool,
+        inline_data: bool = False,
+    ) -> bool:
+        """Refuse what this request may not do, with ClickHouse's errors.
+
+        Return whether the statement runs only through the user's ``insert_into`` grant (an INSERT with
+        ``inline_data`` into a granted table, :meth:`User.granted_insert`).
+        """
+        granted = False
         if method == "GET" and kind in (Kind.INSERT, Kind.WRITE, Kind.DDL):
             raise ClickHouseError.named(
                 "READONLY",
@@ -666,7 +688,7 @@ class Handler(BaseHTTPRequestHandler):
                 "SYNTAX_ERROR", f"Syntax error: failed at position 1 ({head!r}): expected a statement keyword"
             )
         if not kill:  # every user may kill their own queries, as in ClickHouse
-            user.authorize(kind)
+            granted = user.granted_insert(kind, sql, inline_data)
         if user.role != "admin":
             reach = external_access(sql)
             if reach is not None:
@@ -688,6 +710,7 @@ class Handler(BaseHTTPRequestHandler):
         unsupported = unsupported_statement(sql)
         if unsupported is not None:
             raise ClickHouseError.named("NOT_IMPLEMENTED", unsupported)
+        return granted
 
     def _external_tables(
         self, conn: Conn, files: list[tuple[str, bytes]], params: dict[str, str]

@@ -414,3 +414,93 @@ def settings_assignments(sql: str) -> list[tuple[str, str]]:
         else:
             k += 1
     return out
+
+
+@dataclass(frozen=True)
+class InsertTarget:
+    """The table a plain ``INSERT INTO [db.]table [(columns)] [SETTINGS ...]`` writes to.
+
+    ``database`` is None when the statement does not name one (the request's database applies);
+    ``settings`` are the names the statement's ``SETTINGS`` clause assigns.
+    """
+
+    database: str | None
+    table: str
+    settings: tuple[str, ...] = ()
+
+
+def _identifier(tok: Token) -> str | None:
+    """Return the name a word or quoted-identifier token spells, or None for any other token."""
+    if tok.kind == "word":
+        return tok.text
+    if tok.kind == "quoted" and "\\" not in tok.text:
+        quote = tok.text[0]
+        return tok.text[1:-1].replace(quote * 2, quote)
+    return None
+
+
+def insert_target(statement: str) -> InsertTarget | None:
+    """Return the target of a plain INSERT statement, or None if ``statement`` is anything else.
+
+    Plain means exactly ``INSERT INTO [TABLE] [db.]table [(col, ...)] [SETTINGS name = value, ...]``: the
+    statement as :func:`split_insert` leaves it once its ``FORMAT name`` / ``VALUES`` and data are taken
+    away. ``INSERT INTO FUNCTION``, ``INSERT ... SELECT``, column lists with anything but names (``*``,
+    ``COLUMNS(...)``, expressions), ``FROM INFILE``, several statements and any other clause give None.
+
+    Parameters
+    ----------
+    statement : str
+        The INSERT statement without its input format clause and data.
+    """
+    try:
+        toks = tokens(statement)
+    except IncompleteError:
+        return None
+    while toks and toks[-1].text == ";":
+        toks.pop()
+    words = [t.text.upper() if t.kind == "word" else "" for t in toks]
+    if words[:2] != ["INSERT", "INTO"]:
+        return None
+    k = 3 if words[2:3] == ["TABLE"] else 2
+    names: list[str] = []
+    while k < len(toks):
+        name = _identifier(toks[k])
+        if name is None or words[k] == "FUNCTION":
+            return None
+        names.append(name)
+        k += 1
+        if k < len(toks) and toks[k].text == "." and len(names) == 1:
+            k += 1
+            continue
+        break
+    if not names or toks[k - 1].text == "." or words[k - 1] in ("SETTINGS", "FORMAT", "VALUES", "SELECT"):
+        return None
+    if k < len(toks) and toks[k].text == "(":  # the column list: names separated by commas
+        k += 1
+        while True:
+            if k + 1 >= len(toks) or _identifier(toks[k]) is None or toks[k + 1].text not in (",", ")"):
+                return None
+            k += 2
+            if toks[k - 1].text == ")":
+                break
+    settings: list[str] = []
+    if k < len(toks) and words[k] == "SETTINGS":
+        k += 1
+        while True:  # name = value [, name = value ...]; a value is one literal: no calls, no subqueries
+            if k + 2 >= len(toks) or toks[k].kind not in ("word", "quoted") or toks[k + 1].text != "=":
+                return None
+            settings.append(toks[k].text.strip('`"'))
+            k += 2
+            start = k
+            while k < len(toks) and toks[k].text != ",":
+                if toks[k].text in ("(", ")", ";") or (k > start and toks[k].start != toks[k - 1].end):
+                    return None
+                k += 1
+            if k == start:
+                return None
+            if k == len(toks):
+                break
+            k += 1
+    if k != len(toks):
+        return None
+    return InsertTarget(names[0] if len(names) == 2 else None, names[-1], tuple(settings))
