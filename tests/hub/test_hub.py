@@ -37,11 +37,14 @@ def test_demo_leaves_the_hub_up_with_one_user_per_group_and_private_secrets(plat
     assert {p.name for p in secrets} >= {"cookie_secret", "proxy_token", "dashboards.token", "mi-admin.token"}
     assert all(_mode(p) == 0o600 for p in secrets) and _mode(hub / "secrets") == 0o700
     store_passwords = sorted((hub / "store").iterdir())
-    # the users with a server, and the dashboards service
-    assert {p.name for p in store_passwords} == {"dashboards", "demo-quant", "demo-admin"}
+    # the users with a server, and the dashboards service (reads; alert acknowledgements)
+    assert {p.name for p in store_passwords} == {"dashboards", "dashboards-acks", "demo-quant", "demo-admin"}
     assert all(_mode(p) == 0o600 for p in store_passwords)
     users = tomllib.loads((platform.data_dir / "store" / "users.toml").read_text())["users"]
-    assert users["dashboards"]["role"] == users["demo-quant"]["role"] == "reader"
+    assert users["dashboards"]["role"] == users["demo-admin"]["role"] == "reader"
+    assert users["demo-quant"]["role"] == "writer"  # the demo quant saves curves from the curve builder
+    assert users["dashboards-acks"]["role"] == "reader"
+    assert users["dashboards-acks"]["insert_into"] == ["alert_acks"]
     assert "demo-trader" not in users  # no server: no store user of their own
     assert users["default"]["role"] == "admin"  # the flows and `mi` keep working
     for secret in secrets:  # no secret leaks into the hub's log
