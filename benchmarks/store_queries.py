@@ -30,6 +30,12 @@ Variant ``--optimize``: the same data compacted with ``OPTIMIZE TABLE prices FIN
 part per monthly partition, as after routine maintenance of a backfill), in its own data directory, results
 in ``benchmarks/results/store_queries_optimized.json``.
 
+Issue 14, q3 through the hourly rollup: the script builds ``prices_hourly`` from the data as loaded (a full
+``refresh_prices_hourly``, timed and checked against ``FINAL``), runs every phase for two mixes, today's
+and one whose q3 is the dashboards' call ``queries.price_series(..., resolution="hourly")`` (rollup plus
+the facts it does not cover), in ``--rounds`` alternating rounds, then times an incremental refresh after a
+late batch. ``q3_side_by_side`` in the results holds the medians, p95 and ratios.
+
 Run ``.venv/bin/python benchmarks/store_queries.py`` (first run: the load takes a while; then ``--reuse``).
 Quick check: ``--rows 10000000 --duration 10 --single-duration 5``. Results go to
 ``benchmarks/results/store_queries.json``.
@@ -66,6 +72,10 @@ from benchcommon import (
     vm_hwm_kb,
     write_results,
 )
+from marketintel.services import queries
+from marketintel.store.rollup import current_block, refresh_prices_hourly, state
+from marketintel.store.schema import create_table_sql
+from marketintel.store.tables import PRICES_HOURLY, ROLLUP_REFRESHES
 
 START_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 STEP_MS = 300_000
@@ -118,6 +128,18 @@ SELECT
 FROM prices
 GROUP BY market, location
 """
+
+# The store's read (marketintel.services.queries) names the columns of the store's prices table. The
+# benchmark's table holds the same facts in fewer columns; these ALIAS columns (computed at read time,
+# nothing stored, the data stays as loaded) give it the others: 5-minute intervals, one currency and unit,
+# and ingested_at_utc = published_at_utc (the version the ReplacingMergeTree keeps).
+DDL_STORE_ALIASES = [
+    "ALTER TABLE prices ADD COLUMN IF NOT EXISTS interval_end_utc DateTime64(3, 'UTC')"
+    " ALIAS interval_start_utc + toIntervalMinute(5)",
+    "ALTER TABLE prices ADD COLUMN IF NOT EXISTS currency LowCardinality(String) ALIAS 'USD'",
+    "ALTER TABLE prices ADD COLUMN IF NOT EXISTS unit LowCardinality(String) ALIAS 'USD/MWh'",
+    "ALTER TABLE prices ADD COLUMN IF NOT EXISTS ingested_at_utc DateTime64(3, 'UTC') ALIAS published_at_utc",
+]
 
 # Server-side generator: row n is interval n // locations of location n % locations (time-major, as
 # 5-minute files arrive), a daily price shape plus a location offset plus deterministic noise.
@@ -230,25 +252,41 @@ def months(ds: Dataset) -> list[datetime]:
 
 
 def make_picker(
-    ds: Dataset, texts: dict[str, str]
-) -> Callable[[random.Random], tuple[str, str, dict[str, str]]]:
-    """Return ``pick(rng) -> (query name, sql, parameters)``: a uniformly random query, random parameters."""
+    ds: Dataset, texts: dict[str, str], rollup: bool = False
+) -> Callable[[random.Random], tuple[str, str, dict[str, Any]]]:
+    """Return ``pick(rng) -> (query name, sql, parameters)``: a uniformly random query, random parameters.
+
+    With ``rollup``, q3 is the dashboards' own call, ``queries.price_series(client, ...)`` (latest
+    knowledge, hourly: the ``prices_hourly`` rollup combined with the facts changed since its watermark),
+    named ``q3_year_rollup``: the runner makes the call (a look at ``system.parts``, the state of the
+    rollup every few seconds, then the read) and builds its DataFrame of avg, min, max and count per hour
+    with the series' market, location, currency and unit, where today's q3 returns (hour, avg) rows.
+    """
     month_starts = months(ds)
     year_start = ds.first
     year_end = min(ds.end, year_start.replace(year=year_start.year + 1))
     fmt = "%Y-%m-%d %H:%M:%S"
 
-    def pick(rng: random.Random) -> tuple[str, str, dict[str, str]]:
+    def pick(rng: random.Random) -> tuple[str, str, dict[str, Any]]:
         name = rng.choice(QUERY_NAMES)
         loc = rng.randrange(ds.locations)
         market = f"MARKET_{loc % ds.markets}"
-        params: dict[str, str] = {"market": market}
+        params: dict[str, Any] = {"market": market}
         if name == "q2_month":
             start = rng.choice(month_starts)
             end = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
             params.update(
                 {"location": f"NODE_{loc:04d}", "start": start.strftime(fmt), "end": end.strftime(fmt)}
             )
+        elif name == "q3_year" and rollup:
+            call = {
+                "market": market,
+                "location": f"NODE_{loc:04d}",
+                "start": year_start,
+                "end": year_end,
+                "resolution": "hourly",
+            }
+            return "q3_year_rollup", SERVICE_CALL, call
         elif name == "q3_year":
             params.update(
                 {
@@ -323,12 +361,13 @@ def print_run(label: str, res: dict[str, Any]) -> None:
 # Load generator
 # ------------------------------------------------------------------------------------------------------
 def run_mix(
-    runners: list[Callable[[str, dict[str, str]], int]],
-    pick: Callable[[random.Random], tuple[str, str, dict[str, str]]],
+    runners: list[Callable[[str, dict[str, Any]], int]],
+    pick: Callable[[random.Random], tuple[str, str, dict[str, Any]]],
     duration_s: float,
     seed: int,
-    fixed: tuple[str, str, dict[str, str]] | None = None,
+    fixed: tuple[str, str, dict[str, Any]] | None = None,
     think_s: float = 0.0,
+    raw: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Run the query mix on ``len(runners)`` threads (one runner each) for ``duration_s``; summarise.
 
@@ -369,13 +408,23 @@ def run_mix(
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - t_start
-    return summarize([s for lst in samples for s in lst], [e for lst in errors for e in lst], elapsed)
+    flat = [s for lst in samples for s in lst]
+    errs = [e for lst in errors for e in lst]
+    if raw is not None:  # the caller pools several rounds (see bench_endpoint)
+        raw.append((flat, errs, elapsed))
+    return summarize(flat, errs, elapsed)
 
 
-def http_runner(client: Any) -> Callable[[str, dict[str, str]], int]:
+#: The "SQL" of a q3 run as the dashboards run it: ``queries.price_series(client, **params)``.
+SERVICE_CALL = "price_series"
+
+
+def http_runner(client: Any) -> Callable[[str, dict[str, Any]], int]:
     """Run a query through a clickhouse-connect client (server-side parameter binding)."""
 
-    def run(sql: str, params: dict[str, str]) -> int:
+    def run(sql: str, params: dict[str, Any]) -> int:
+        if sql == SERVICE_CALL:
+            return len(queries.price_series(client, **params))
         return int(client.query(sql, parameters=params).row_count)
 
     return run
@@ -505,6 +554,146 @@ def reuse_or_load(ds: Dataset, store: Path, args: argparse.Namespace) -> dict[st
 
 
 # ------------------------------------------------------------------------------------------------------
+# The rollup: build, late batch, refresh
+# ------------------------------------------------------------------------------------------------------
+def _q3_final(client: Any, ds: Dataset, loc: int) -> list[tuple[Any, float]]:
+    year_end = min(ds.end, ds.first.replace(year=ds.first.year + 1))
+    rows = client.query(
+        Q3.format(final=" FINAL"),
+        parameters={
+            "market": f"MARKET_{loc % ds.markets}",
+            "location": f"NODE_{loc:04d}",
+            "start": ds.first,
+            "end": year_end,
+        },
+    ).result_rows
+    return [(r[0], float(r[1])) for r in rows]
+
+
+def _q3_rollup(client: Any, ds: Dataset, loc: int) -> list[tuple[Any, float]]:
+    year_end = min(ds.end, ds.first.replace(year=ds.first.year + 1))
+    df = queries.price_series(
+        client, f"MARKET_{loc % ds.markets}", f"NODE_{loc:04d}", ds.first, year_end, resolution="hourly"
+    )
+    return [
+        (t.to_pydatetime().replace(tzinfo=None), float(v))
+        for t, v in zip(df["interval_start_utc"], df["price_avg"], strict=True)
+    ]
+
+
+def check_same(client: Any, ds: Dataset, locs: list[int]) -> dict[str, Any]:
+    """Compare q3 through the rollup with today's FINAL q3 for ``locs``: same hours, same averages."""
+    if state(client).watermark_block == 0:
+        raise RuntimeError("the rollup was never refreshed: there is nothing to check")
+    ttl, queries.ROLLUP_STATE_TTL_S = queries.ROLLUP_STATE_TTL_S, 0.0  # right after a refresh: no cache
+    try:
+        return _check_same(client, ds, locs)
+    finally:
+        queries.ROLLUP_STATE_TTL_S = ttl
+
+
+def _check_same(client: Any, ds: Dataset, locs: list[int]) -> dict[str, Any]:
+    worst = 0.0
+    for loc in locs:
+        old, new = _q3_final(client, ds, loc), _q3_rollup(client, ds, loc)
+        if [t.replace(tzinfo=None) for t, _ in old] != [t for t, _ in new]:
+            raise RuntimeError(f"rollup read of NODE_{loc:04d} has other hours than FINAL")
+        worst = max(worst, *(abs(a - b) for (_, a), (_, b) in zip(old, new, strict=True)))
+    if worst > 1e-9:
+        raise RuntimeError(f"rollup read differs from FINAL by {worst}")
+    return {"locations_checked": len(locs), "max_abs_diff_avg": worst}
+
+
+def build_rollup(ds: Dataset, store: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """(Re)build ``prices_hourly`` from the data as loaded (a full refresh); time it; check it."""
+    log(f"rollup: full build of prices_hourly from the {ds.rows:,} rows as loaded")
+    with start_endpoint(store) as ep:
+        client = ep.client(send_receive_timeout=3600)
+        for ddl in DDL_STORE_ALIASES:
+            client.command(ddl)
+        for spec in (PRICES_HOURLY, ROLLUP_REFRESHES):
+            client.command(f"DROP TABLE IF EXISTS {spec.name} SYNC")
+            for ddl in create_table_sql(spec, "default"):
+                client.command(ddl)
+        watch = CpuWatch({"server": ep.pid})
+        report = refresh_prices_hourly(client)
+        cpu = watch.stop()
+        parts = wait_for_merges(client, args.merge_wait)
+        same = check_same(client, ds, [0, ds.locations // 2, ds.locations - 1])
+        hwm = ep.hwm_kb()
+        client.close()
+    info = {
+        "seconds": round(report.seconds, 1),
+        "rows_written": report.rows_written,
+        "watermark_block": report.watermark_block,
+        "cpu": cpu,
+        "server_peak_rss_mib": mib(hwm),
+        "parts_after": parts["tables"],
+        "check_against_final": same,
+    }
+    log(f"rollup: built in {report.seconds:.1f} s, {report.rows_written:,} hour rows; {same}")
+    return info
+
+
+def late_batch(ds: Dataset, store: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Re-ingest the last hour of every location (identical rows), read, refresh, read again.
+
+    Identical rows leave every answer as it was (the ReplacingMergeTree collapses them), so the data
+    set stays the one loaded; for the rollup they are rows newer than its watermark like any other.
+    """
+    hour_rows = 12 * ds.locations
+    first = ds.rows - hour_rows
+    log(f"late batch: re-ingesting the last hour of every location ({hour_rows:,} rows), then refreshing")
+    with start_endpoint(store) as ep:
+        client = ep.client(send_receive_timeout=3600)
+        before = current_block(client)
+        client.command(
+            INSERT_CHUNK.format(
+                start_ms=START_MS,
+                step_ms=STEP_MS,
+                locations=ds.locations,
+                markets=ds.markets,
+                first=first,
+                count=hour_rows,
+            )
+        )
+        pick = make_picker(ds, query_texts(True), rollup=True)
+        run = http_runner(client)
+        rng = random.Random(args.seed + 5)
+
+        def reads(n: int) -> dict[str, Any]:
+            lat = []
+            while len(lat) < n:
+                name, sql, params = pick(rng)
+                if name == "q3_year_rollup":
+                    t0 = time.perf_counter()
+                    run(sql, params)
+                    lat.append((time.perf_counter() - t0) * 1000)
+            return {"n": n, "p50_ms": round(float(np.median(lat)), 1), "max_ms": round(max(lat), 1)}
+
+        unrefreshed = reads(20)
+        same_unrefreshed = check_same(client, ds, [ds.locations - 1, 7])
+        report = refresh_prices_hourly(client)
+        time.sleep(queries.ROLLUP_STATE_TTL_S)  # the readers' cached state expires: they see the refresh
+        refreshed = reads(20)
+        same = check_same(client, ds, [ds.locations - 1, 7])
+        client.close()
+    info = {
+        "rows": hour_rows,
+        "blocks_before": before,
+        "refresh_seconds": round(report.seconds, 2),
+        "refresh_mode": report.mode,
+        "refresh_rows_written": report.rows_written,
+        "q3_rollup_single_before_refresh": unrefreshed,
+        "q3_rollup_single_after_refresh": refreshed,
+        "check_before_refresh": same_unrefreshed,
+        "check_after_refresh": same,
+    }
+    log(f"late batch: {info}")
+    return info
+
+
+# ------------------------------------------------------------------------------------------------------
 # Engine-only reference (worker subprocess: one chDB engine per process)
 # ------------------------------------------------------------------------------------------------------
 def engine_worker(args: argparse.Namespace) -> None:
@@ -515,8 +704,8 @@ def engine_worker(args: argparse.Namespace) -> None:
     keeper = chdb_connect(str(store))
     conns = [chdb_connect(str(store)) for _ in range(args.clients)]
 
-    def runner(conn: Any) -> Callable[[str, dict[str, str]], int]:
-        def run(sql: str, params: dict[str, str]) -> int:
+    def runner(conn: Any) -> Callable[[str, dict[str, Any]], int]:
+        def run(sql: str, params: dict[str, Any]) -> int:
             res = conn.query(sql, "Native", params=params)  # the endpoint's output format
             return int(res.rows_read())
 
@@ -586,7 +775,7 @@ def bench_endpoint(ds: Dataset, store: Path, args: argparse.Namespace) -> dict[s
     texts = query_texts(args.final)
     pick = make_picker(ds, texts)
     me = os.getpid()
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"rollup": {}}
     log(f"queries: starting a fresh endpoint on {store}")
     with start_endpoint(store) as ep, RssSampler(ep.pid) as sampler:
         log(
@@ -595,10 +784,11 @@ def bench_endpoint(ds: Dataset, store: Path, args: argparse.Namespace) -> dict[s
         )
         clients = [ep.client() for _ in range(args.clients)]  # library defaults
         runners = [http_runner(c) for c in clients]
-        for name in QUERY_NAMES:  # one of each first, to see that they work and what they return
-            rng = random.Random(args.seed)
+        picks = {"today": pick, "rollup": make_picker(ds, texts, rollup=True)}
+        for name, mix in [(n, "today") for n in QUERY_NAMES] + [("q3_year_rollup", "rollup")]:
+            rng = random.Random(args.seed)  # one of each first, to see that they work and what they return
             while True:
-                qname, sql, params = pick(rng)
+                qname, sql, params = picks[mix](rng)
                 if qname == name:
                     break
             t0 = time.perf_counter()
@@ -607,30 +797,52 @@ def bench_endpoint(ds: Dataset, store: Path, args: argparse.Namespace) -> dict[s
         sampler.phase = "warmup"
         log(f"queries: warm-up, {args.warmup} s with {args.clients} clients (not recorded)")
         run_mix(runners, pick, args.warmup, args.seed + 1)
-        for label, n, dur, think in (
-            ("single", 1, args.single_duration, 0.0),
-            ("concurrent", args.clients, args.duration, 0.0),
-            ("paced", args.clients, args.duration if args.think > 0 else 0.0, args.think),
-        ):
+        run_mix(runners, picks["rollup"], args.warmup, args.seed + 1)
+        # Interleaved in rounds (today, new, today, new, ...), each round a share of the duration, and
+        # pooled per path: both paths see the same machine, which is shared and whose load drifts.
+        phases = [
+            (label, mix, n, dur / args.rounds, think)
+            for label, n, dur, think in (
+                ("single", 1, args.single_duration, 0.0),
+                ("concurrent", args.clients, args.duration, 0.0),
+                ("paced", args.clients, args.duration if args.think > 0 else 0.0, args.think),
+            )
+            for _ in range(args.rounds)
+            for mix in ("today", "rollup")
+        ]
+        pooled: dict[tuple[str, str], list[Any]] = {}
+        pooled_cpu: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for label, mix, n, dur, think in phases:
             if dur <= 0:
                 continue
-            sampler.phase = label
+            pick = picks[mix]
+            sampler.phase = f"{label}-{mix}"
             pause = f", each pausing {think} s on average between queries" if think else ", no pauses"
-            log(f"queries: {label}: {n} client(s) for {dur} s{pause}")
+            log(f"queries: {label}, q3 {mix}: {n} client(s) for {dur} s{pause}")
             watch = CpuWatch({"server": ep.pid, "clients": me})
             load_before = os.getloadavg()[0]
-            res = run_mix(runners[:n], pick, dur, args.seed + 2, think_s=think)
+            raw = pooled.setdefault((label, mix), [])
+            run_mix(runners[:n], pick, dur, args.seed + 2 + len(raw), think_s=think, raw=raw)
+            res = summarize(
+                [s for r in raw for s in r[0]], [e for r in raw for e in r[1]], sum(r[2] for r in raw)
+            )
+            res["rounds"] = len(raw)
+            cpus = pooled_cpu.setdefault((label, mix), [])
+            cpus.append(watch.stop())
             res.update(
                 {
                     "clients": n,
                     "think_s_mean": think,
-                    "cpu": watch.stop(),
+                    "cpu": {k: round(sum(c[k] for c in cpus), 2) for k in cpus[0] if k != "others_cores"},
                     "loadavg_1m_before": load_before,
-                    "server_peak_rss_mib_sampled": mib(sampler.peaks_kb.get(label, 0)),
+                    "server_peak_rss_mib_sampled": mib(sampler.peaks_kb.get(f"{label}-{mix}", 0)),
                 }
             )
-            out[label] = res
-            print_run(f"{label:<10}", res)
+            if mix == "today":
+                out[label] = res
+            else:
+                out["rollup"][label] = res
+            print_run(f"{label[:6]}-{mix[:5]}", res)
             cpu = res["cpu"]
             log(
                 f"  {label}: CPU server {cpu['server_cpu_s']} s, clients {cpu['clients_cpu_s']} s, "
@@ -638,6 +850,7 @@ def bench_endpoint(ds: Dataset, store: Path, args: argparse.Namespace) -> dict[s
                 f"{os.cpu_count()} cores; server RSS peak "
                 f"{res['server_peak_rss_mib_sampled']} MiB"
             )
+        pick = picks["today"]
         if args.floor_duration > 0:
             sampler.phase = "floor"
             log(f"queries: HTTP floor: `SELECT 1` with {args.clients} clients for {args.floor_duration} s")
@@ -659,6 +872,39 @@ def bench_endpoint(ds: Dataset, store: Path, args: argparse.Namespace) -> dict[s
     out["server_peak_rss_mib_by_phase"] = {k: mib(v) for k, v in sampler.peaks_kb.items()}
     out["server_exit_code"] = ep.proc.returncode
     log(f"queries: endpoint peak RSS (VmHWM) {mib(hwm)} MiB; by phase {out['server_peak_rss_mib_by_phase']}")
+    return out
+
+
+def side_by_side(endpoint: dict[str, Any]) -> dict[str, Any]:
+    """q3 today (FINAL) against q3 through the rollup, per run: p50 / p95 [ms] and today / new ratios."""
+    out: dict[str, Any] = {}
+    for label in ("single", "paced", "concurrent"):
+        old = endpoint.get(label, {}).get("per_query", {}).get("q3_year", {})
+        new = endpoint["rollup"].get(label, {}).get("per_query", {}).get("q3_year_rollup", {})
+        if not old.get("n") or not new.get("n"):
+            continue
+        out[label] = {
+            "today_p50_ms": old["p50_ms"],
+            "today_p95_ms": old["p95_ms"],
+            "rollup_p50_ms": new["p50_ms"],
+            "rollup_p95_ms": new["p95_ms"],
+            "ratio_p50": round(old["p50_ms"] / new["p50_ms"], 1),
+            "ratio_p95": round(old["p95_ms"] / new["p95_ms"], 1),
+            "today_n": old["n"],
+            "rollup_n": new["n"],
+            "errors": old["errors"] + new["errors"],
+        }
+    goals = {"paced": 50.0, "concurrent": 200.0}
+    out["goal"] = {
+        label: {
+            "target_p95_ms": limit,
+            "p95_ms": out.get(label, {}).get("rollup_p95_ms"),
+            "met": bool(out.get(label))
+            and out[label]["rollup_p95_ms"] <= limit
+            and out[label]["errors"] == 0,
+        }
+        for label, limit in goals.items()
+    }
     return out
 
 
@@ -689,6 +935,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="paced run: mean pause of each client between queries [s] (0 skips the paced run)",
     )
     p.add_argument("--warmup", type=float, default=5.0, help="unrecorded warm-up with all clients [s]")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="split each run into this many rounds, today's q3 and the rollup's alternating, pooled",
+    )
     p.add_argument(
         "--floor-duration",
         type=float,
@@ -762,13 +1014,18 @@ def main(argv: list[str] | None = None) -> int:
             "warmup_s": args.warmup,
             "final": args.final,
             "seed": args.seed,
+            "rounds": args.rounds,
             "client": "clickhouse_connect.get_client(host, port) defaults, one per thread",
         },
         "queries": query_texts(args.final),
         "ddl": [DDL_PRICES.strip(), DDL_LATEST.strip(), DDL_LATEST_MV.strip()],
     }
     results["data"] = reuse_or_load(ds, store, args)
+    results["rollup_build"] = build_rollup(ds, store, args)
     results["endpoint"] = bench_endpoint(ds, store, args)
+    results["rollup_late_batch"] = late_batch(ds, store, args)
+    results["q3_side_by_side"] = side_by_side(results["endpoint"])
+    log(f"q3 side by side: {json.dumps(results['q3_side_by_side'])}")
     if args.engine_duration > 0:
         results["engine_only"] = engine_reference(store, args)
     conc = results["endpoint"]["concurrent"]["overall"]

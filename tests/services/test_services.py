@@ -62,6 +62,8 @@ def test_ingest_window_stores_rows_quarantines_and_registers_instruments(
     )
     assert report.payloads == 4 and len(report.quarantined) == 1 and report.rows == 3 * 1234
     assert len(lines) == 4
+    hourly = service_store.query("SELECT count(), sum(n_intervals) FROM prices_hourly FINAL").result_rows[0]
+    assert tuple(hourly) == (1234, 3 * 1234)  # the ingest refreshed the hourly rollup: 20 minutes, one hour
     locations = service_store.query(
         "SELECT count(DISTINCT market, location) FROM prices FINAL WHERE source = 'spp'"
     ).result_rows[0][0]

@@ -39,10 +39,13 @@ CORE_TABLES = {
     "forecasts",
     "backtest_runs",
     "backtest_metrics",
+    "prices_hourly",
+    "rollup_refreshes",
     "raw_payloads",
     "checkpoints",
     "data_quality",
     "alerts",
+    "alert_acks",
 }
 #: Tables of point-in-time facts: they carry published_at_utc and ingested_at_utc.
 FACT_TABLES = {

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from marketintel.exceptions import MarketIntelError
 from marketintel.ingest.runner import RunReport
 from marketintel.timeutils import to_instant
+
+logger = logging.getLogger(__name__)
 
 
 def utc_instant(value: Any, what: str) -> pd.Timestamp:
@@ -81,9 +85,27 @@ def ingest_window(
     client = client if client is not None else _store()
     http = _http(replay)
     try:
-        return ingest(ingestor_class(http=http), request, client, run_id=run_id, progress=progress)
+        report = ingest(ingestor_class(http=http), request, client, run_id=run_id, progress=progress)
     finally:
         http.close()
+    if report.rows:
+        refresh_rollups_quietly(client)
+    return report
+
+
+def refresh_rollups_quietly(client: Any) -> None:
+    """Refresh the rollups after an ingest; a failure is logged, never raised.
+
+    The rows are stored either way and reads stay exact without the refresh (they read what is newer
+    than the rollup's watermark from the facts), only slower until the next refresh succeeds.
+    """
+    from marketintel.store.maintenance import refresh_rollups
+
+    try:
+        for done in refresh_rollups(client):
+            logger.info("%s", done.summary())
+    except (MarketIntelError, DatabaseError) as exc:
+        logger.warning("rollup refresh skipped after ingest: %s", exc)
 
 
 def follow_dataset(
@@ -142,10 +164,17 @@ def follow_dataset(
     client = client if client is not None else _store()
     clock: Clock = ReplayClock(begin, speed) if replay is not None else WallClock()
     http = _http(replay)
+
+    def stored(report: RunReport) -> None:
+        if report.rows:
+            refresh_rollups_quietly(client)
+        if on_report is not None:
+            on_report(report)
+
     try:
         reports = follow(
             ingestor_class(http=http), dataset, begin, client, clock=clock, until_utc=stop,
-            lag=NO_LAG if lag is None else lag, on_report=on_report,
+            lag=NO_LAG if lag is None else lag, on_report=stored,
         )  # fmt: skip
     finally:
         http.close()

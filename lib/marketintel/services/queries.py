@@ -34,6 +34,7 @@ columns are listed in its docstring, so no front end has to write SQL. The funct
 from __future__ import annotations
 
 import re
+import time
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,8 +42,10 @@ from functools import cache
 from typing import Any, Literal
 
 import pandas as pd
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from marketintel.exceptions import EmptyResultError, MarketIntelError, NaiveTimestampError
+from marketintel.store import rollup
 from marketintel.store.asof import Range, asof_sql
 from marketintel.store.schema import (
     INGESTED_AT,
@@ -62,7 +65,9 @@ from marketintel.store.tables import (
     FUNDAMENTALS,
     INSTRUMENTS,
     PRICES,
+    PRICES_HOURLY,
     RAW_PAYLOADS,
+    ROLLUP_REFRESHES,
     TABLES,
 )
 from marketintel.timeutils import to_instant
@@ -83,6 +88,7 @@ __all__ = [
     "instruments",
     "latest_prices",
     "price_series",
+    "price_series_sql",
     "quality_results",
     "quarantined_payloads",
     "stored_series",
@@ -463,6 +469,9 @@ def _native_or_bucketed(
 # --------------------------------------------------------------------------------------------------------
 # Prices
 # --------------------------------------------------------------------------------------------------------
+#: Columns the buckets of a price series are grouped by (besides time).
+_SERIES_GROUP = ("market", "location", "currency", "unit")
+
 _PRICE_COLUMNS = (
     "market",
     "location",
@@ -576,7 +585,10 @@ def price_series(
     """Return the prices of one market and location over ``[start, end)``, as known at ``as_of``.
 
     Every interval is read at its latest revision published at or before ``as_of``. Hourly and daily
-    buckets then aggregate the intervals that *start* in them.
+    buckets then aggregate the intervals that *start* in them. Reads of the latest knowledge
+    (``as_of=None``) at hourly or daily resolution take whole hours from the hourly rollup where it is
+    exactly up to date, and the rest from the facts (:mod:`marketintel.store.rollup`): same answer,
+    less work.
 
     Parameters
     ----------
@@ -632,6 +644,117 @@ def price_series(
     EmptyResultError
         If nothing matches and ``allow_empty`` is False.
     """
+    latest = as_of is None and resolution in ("hourly", "daily")
+    db = _database(database)
+    state = rollup_state(client, db) if latest else None
+    ready = state is not None and state.watermark_block > 0
+    query = price_series_sql(
+        market,
+        location,
+        start,
+        end,
+        resolution=resolution,
+        aggregates=aggregates,
+        tz=tz,
+        as_of=as_of,
+        database=database,
+        limit=limit,
+        rollup_state=state,
+        # one look at the parts' block numbers: when nothing was written since the watermark, the read
+        # does not have to search the facts for changed hours
+        rollup_changed=ready and rollup.current_block(client, db) > state.watermark_block,  # type: ignore[union-attr]
+    )
+    df = _run(client, query.sql, query.params, query.columns)
+    return _series_result(df, query.limit, allow_empty, query.what, query.as_of)
+
+
+#: How long the rollup state read by :func:`rollup_state` is reused [s].
+ROLLUP_STATE_TTL_S = 5.0
+_NO_ROLLUP = rollup.RollupState(0, None, 0)
+_states: dict[tuple[str, int, str | None], tuple[float, rollup.RollupState]] = {}
+
+
+def rollup_state(client: Any, database: str | None = None) -> rollup.RollupState:
+    """Return the hourly rollup's state, read at most every :data:`ROLLUP_STATE_TTL_S` seconds.
+
+    The state of any completed refresh is safe to read with, however old: hours changed since its
+    watermark are read from the facts (:mod:`marketintel.store.rollup`), and the latest publication and
+    mixed-unit count only grow. So a cached state costs at most some speed, never correctness. A
+    watermark of 0 means no rollup (never refreshed, or a store not migrated since the rollup was
+    added): reads then take the fact path.
+    """
+    key = (str(getattr(client, "url", "")), id(client), database)
+    now = time.monotonic()
+    cached = _states.get(key)
+    if cached is not None and now - cached[0] < ROLLUP_STATE_TTL_S:
+        return cached[1]
+    try:
+        found = rollup.state(client, database)
+    except DatabaseError as exc:
+        if not _rollup_missing(exc):
+            raise
+        found = _NO_ROLLUP
+    _states[key] = (now, found)
+    return found
+
+
+@dataclass(frozen=True)
+class SeriesQuery:
+    """The SQL a series read runs (see :func:`price_series_sql`).
+
+    Attributes
+    ----------
+    sql : str
+        The statement; values are bound server-side.
+    params : dict of str to Any
+        Its bound parameters.
+    columns : dict of str to str
+        Output columns and their ClickHouse types.
+    uses_rollup : bool
+        Whether it reads ``prices_hourly`` (latest knowledge, hourly or daily, whole-hour zone).
+    as_of : pd.Timestamp
+        The knowledge time it reads at.
+    limit : int
+        The caller's limit; the SQL returns at most one row more, to detect a longer series [rows].
+    what : str
+        The series, for messages.
+    """
+
+    sql: str
+    params: dict[str, Any]
+    columns: dict[str, str]
+    uses_rollup: bool
+    as_of: pd.Timestamp
+    limit: int
+    what: str
+
+
+def price_series_sql(
+    market: str,
+    location: str,
+    start: Any,
+    end: Any,
+    *,
+    resolution: Resolution = "native",
+    aggregates: Sequence[Aggregate] | None = None,
+    tz: str | None = None,
+    as_of: Any = None,
+    database: str | None = None,
+    limit: int = 1_000_000,
+    rollup_state: rollup.RollupState | None = None,
+    rollup_changed: bool = True,
+) -> SeriesQuery:
+    """Return the SQL :func:`price_series` runs for these arguments (same parameters and checks).
+
+    With a ``rollup_state`` (a completed refresh's, see :func:`rollup_state`), ``as_of=None``
+    (latest knowledge), an hourly or daily resolution and a zone whose offset is a whole number of hours
+    over the window, the buckets come from the hourly rollup (:mod:`marketintel.store.rollup`) combined
+    with the facts for the hours the rollup does not cover exactly. Otherwise, and for every
+    point-in-time read, the buckets are computed from the latest revision of each interval published at
+    or before ``as_of``. Both give the same rows and values (to float rounding of sums in another order).
+    ``rollup_changed=False`` says that no part of ``prices`` was written or rewritten since the
+    watermark (:func:`marketintel.store.rollup.current_block`), so the read skips looking for such hours.
+    """
     name = _text(market, "market")
     place = _text(location, "location")
     begin, finish = _window(start, end)
@@ -640,28 +763,207 @@ def price_series(
     zone = _zone(tz, chosen)
     knowledge = _as_of(as_of)
     count = _limit(limit)
+    db = _database(database)
+    what = f"prices of {name}/{place} in [{begin}, {finish})"
+    ready = rollup_state is not None and rollup_state.watermark_block > 0
+    if ready and as_of is None and chosen != "native" and _whole_hour_zone(zone, begin.year, finish.year):
+        assert rollup_state is not None
+        sql, params, columns = _rollup_series_sql(
+            name, place, begin, finish, knowledge, chosen, aggs, db, rollup_state, rollup_changed
+        )
+        params.update(_series_params(count, chosen, zone))
+        return SeriesQuery(sql, params, columns, True, knowledge, count, what)
     inner, params = asof_sql(
         PRICES,
         knowledge,
         where={"market": name, "location": place, "interval_start_utc": Range(begin, finish)},
         columns=PRICES.column_names,
-        database=_database(database),
+        database=db,
     )
     sql, columns = _native_or_bucketed(
         inner,
         PRICES,
         native=_PRICE_COLUMNS,
         value="price",
-        group=("market", "location", "currency", "unit"),
+        group=_SERIES_GROUP,
         order=(),
         resolution=chosen,
         aggregates=aggs,
     )
     params.update(_series_params(count, chosen, zone))
-    df = _run(client, sql, params, columns)
-    return _series_result(
-        df, count, allow_empty, f"prices of {name}/{place} in [{begin}, {finish})", knowledge
+    return SeriesQuery(sql, params, columns, False, knowledge, count, what)
+
+
+def _rollup_missing(exc: Exception) -> bool:
+    text = str(exc)
+    return "UNKNOWN_TABLE" in text and any(t in text for t in (PRICES_HOURLY.name, ROLLUP_REFRESHES.name))
+
+
+@cache
+def _whole_hour_zone(zone: str, first_year: int, last_year: int) -> bool:
+    """Whether ``zone``'s offset from UTC is a whole number of hours at every hour of the years given.
+
+    Then each hour (and day) of the zone is a union of UTC hours, so buckets can be built from the
+    rollup's UTC hours exactly. Zones with half- and quarter-hour offsets (Asia/Kolkata,
+    Australia/Adelaide, ...) and years outside 1900-2200 keep the fact path.
+    """
+    if zone == "UTC":
+        return True
+    if first_year < 1900 or last_year > 2200:
+        return False
+    hours = pd.date_range(
+        f"{first_year}-01-01", f"{last_year + 1}-01-01", freq="h", tz="UTC", inclusive="left"
     )
+    offsets = hours.tz_convert(zone).tz_localize(None) - hours.tz_localize(None)
+    return bool((offsets % pd.Timedelta(hours=1) == pd.Timedelta(0)).all())
+
+
+#: Partial aggregates of one hour from the facts, named as the rollup's columns.
+_HOUR_PARTIALS = (
+    "count() AS n_intervals",
+    "sum(price * _ms) AS price_ms_sum",
+    "sum(_ms) AS ms_sum",
+    "sum(price) AS price_sum",
+    "min(price) AS price_min",
+    "max(price) AS price_max",
+    "min(interval_start_utc) AS first_start_utc",
+    "argMin(price, interval_start_utc) AS price_first",
+    "max(interval_start_utc) AS last_start_utc",
+    "argMax(price, interval_start_utc) AS price_last",
+)
+
+#: Each aggregate of :data:`AGGREGATES`, over hours' partial aggregates (the same value: ``avg`` stays
+#: weighted by time, ``first`` / ``last`` are the values of the earliest / latest interval).
+_FROM_PARTIALS: Mapping[str, str] = {
+    "avg": "sum(price_ms_sum) / sum(ms_sum)",
+    "min": "min(price_min)",
+    "max": "max(price_max)",
+    "sum": "sum(price_sum)",
+    "first": "argMin(price_first, first_start_utc)",
+    "last": "argMax(price_last, last_start_utc)",
+    "count": "sum(n_intervals)",
+}
+
+_HOUR = "toDateTime64(toStartOfHour(interval_start_utc), 3, 'UTC')"
+
+
+def _rollup_series_sql(
+    market: str,
+    location: str,
+    begin: pd.Timestamp,
+    finish: pd.Timestamp,
+    as_of: pd.Timestamp,
+    resolution: str,
+    aggregates: Sequence[str],
+    database: str | None,
+    state: rollup.RollupState,
+    parts_changed: bool,
+) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """Buckets from the hourly rollup, and from the facts for the hours it does not cover exactly.
+
+    An hour is read from the facts when it is a partial hour at the window's edge, has a row in a part
+    of ``prices`` changed since the rollup's watermark, or has a row published after ``as_of``
+    (:mod:`marketintel.store.rollup` proves the rest exact). Both sides give the same partial aggregates
+    per UTC hour, which are then combined into the hourly or daily buckets of the zone.
+    """
+    rollup_first, rollup_end = begin.ceil("h"), max(begin.ceil("h"), finish.floor("h"))
+    params: dict[str, Any] = {
+        "m": market,
+        "l": location,
+        "start": begin,
+        "end": finish,
+        "rs": rollup_first,
+        "re": rollup_end,
+        "as_of": as_of,
+        "w": state.watermark_block,
+    }
+    prices = rollup.table_name(PRICES.name, database)
+    hourly = rollup.table_name(PRICES_HOURLY.name, database)
+    w = "{w:UInt64}"
+    series = "market = {m:String} AND location = {l:String}"
+    window = f"{series} AND interval_start_utc >= {{start:{_TIME}}} AND interval_start_utc < {{end:{_TIME}}}"
+    whole = f"interval_start_utc >= {{rs:{_TIME}}} AND interval_start_utc < {{re:{_TIME}}}"
+    hours = f"{series} AND hour_utc >= {{rs:{_TIME}}} AND hour_utc < {{re:{_TIME}}}"
+    # The whole hours read from the facts, as one array computed once per query (the engine evaluates a
+    # scalar subquery once): changed since the watermark, and (only where the refresh log says some may
+    # exist) published after as_of or in mixed units.
+    odd = state.mixed_hours > 0 or (
+        state.max_published_at_utc is not None and state.max_published_at_utc > as_of
+    )
+    sources = (
+        [f"SELECT {_HOUR} AS _h FROM {prices} WHERE {series} AND {whole} AND {rollup.changed_since_sql(w)}"]
+        if parts_changed
+        else []
+    )
+    if odd:
+        sources.append(
+            f"SELECT hour_utc AS _h FROM {hourly} WHERE {hours}"
+            f" AND (max_published_at_utc > {{as_of:{_TIME}}} OR mixed_units)"
+        )
+    changed = f"(SELECT groupUniqArray(_h) FROM ({' UNION ALL '.join(sources)}))" if sources else ""
+    # Rows the facts answer for: the edge hours of the window and the changed hours, bounded by the first
+    # and last of them so that the primary key narrows the read.
+    from_facts = f"NOT ({whole})"
+    if changed:
+        from_facts = " ".join(
+            [
+                f"({from_facts}",
+                f"OR (interval_start_utc >= arrayMin({changed})",
+                f"AND interval_start_utc < arrayMax({changed}) + INTERVAL 1 HOUR",
+                f"AND has({changed}, {_HOUR})))",
+            ]
+        )
+    edges = begin != rollup_first or finish != rollup_end
+    partials = ", ".join(rollup.PARTIAL_COLUMNS)
+    local, start, end = (e.replace("interval_start_utc", "_hour") for e in _BUCKETS[resolution])
+    out = {"interval_start_utc": _TIME, "interval_end_utc": _TIME, **_columns(PRICES, _SERIES_GROUP)}
+    combined = []
+    for name in aggregates:
+        column = COUNT_COLUMN if name == "count" else f"price_{name}"
+        combined.append(f"{_FROM_PARTIALS[name]} AS {quote_identifier(column)}")
+        out[column] = "UInt64" if name == "count" else "Float64"
+    groups = ", ".join(_SERIES_GROUP)
+    from_rollup = [
+        f"    SELECT market, location, hour_utc AS _hour, currency, unit, {partials}",
+        f"    FROM {hourly} FINAL",
+        f"    WHERE {hours}" + (f" AND NOT has({changed}, hour_utc)" if changed else ""),
+    ]
+    if not (changed or edges):  # every hour from the rollup: no read of the facts at all
+        from_facts_lines: list[str] = []
+    else:
+        from_facts_lines = [
+            "    UNION ALL",
+            f"    SELECT market, location, {_HOUR} AS _hour, currency, unit, {', '.join(_HOUR_PARTIALS)}",
+            "    FROM (",
+            "      SELECT market, location, interval_start_utc, price, currency, unit,",
+            "        toFloat64(dateDiff('millisecond', interval_start_utc, interval_end_utc)) AS _ms",
+            f"      FROM {prices}",
+            f"      WHERE {window} AND {quote_identifier(PUBLISHED_AT)} <= {{as_of:{_TIME}}}",
+            f"        AND {from_facts}",
+            "      ORDER BY market, location, interval_start_utc, interval_end_utc,",
+            f"        {quote_identifier(PUBLISHED_AT)} DESC, {quote_identifier(INGESTED_AT)} DESC",
+            "      LIMIT 1 BY market, location, interval_start_utc, interval_end_utc",
+            "    )",
+            "    GROUP BY market, location, _hour, currency, unit",
+        ]
+    sql = "\n".join(
+        [
+            "SELECT _bucket_start AS interval_start_utc, _bucket_end AS interval_end_utc,",
+            f"  {groups}, {', '.join(combined)}",
+            "FROM (",
+            f"  SELECT {local} AS _local, {start} AS _bucket_start, {end} AS _bucket_end,",
+            f"    {groups}, {partials}",
+            "  FROM (",
+            *from_rollup,
+            *from_facts_lines,
+            "  )",
+            ")",
+            f"GROUP BY _bucket_start, _bucket_end, {groups}",
+            f"ORDER BY _bucket_start, {groups}",
+            f"LIMIT {{{_LIMIT_PARAM}:UInt64}}",
+        ]
+    )
+    return sql, params, out
 
 
 #: the series key of each table :func:`stored_series` lists

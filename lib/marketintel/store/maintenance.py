@@ -1,4 +1,4 @@
-"""Store maintenance: compact partitions that are no longer written to.
+"""Store maintenance: compact partitions that are no longer written to; refresh the rollups.
 
 A ReplacingMergeTree read with ``FINAL`` merges, at query time, the parts of each partition that the
 background merges have not merged yet. Backfills leave several parts per monthly partition for a long time,
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from marketintel.store.rollup import RefreshReport, refresh_prices_hourly
 from marketintel.store.schema import quote_identifier
 
 
@@ -86,3 +87,18 @@ def compact(
                 client.command(f"OPTIMIZE TABLE {name} PARTITION ID '{pid}' FINAL")
             done.append(state)
     return done
+
+
+def refresh_rollups(client: Any, *, database: str | None = None, full: bool = False) -> list[RefreshReport]:
+    """Bring the rollups (``prices_hourly``) up to date with their fact tables.
+
+    Reads are exact whether or not this runs (they read what is newer than a rollup's watermark from the
+    facts); it keeps them fast. Ingestion calls it after writing prices; run it after bulk loads too, and
+    with ``full=True`` after removing rows with ``DROP PARTITION`` (see :mod:`marketintel.store.rollup`).
+
+    Returns
+    -------
+    list of RefreshReport
+        One report per rollup.
+    """
+    return [refresh_prices_hourly(client, database=database, full=full)]

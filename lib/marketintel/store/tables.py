@@ -344,6 +344,75 @@ BACKTEST_METRICS = _fact(
 )
 
 # --------------------------------------------------------------------------------------------------------
+# Rollups: derived tables that a refresh rebuilds from the facts (marketintel.store.rollup)
+# --------------------------------------------------------------------------------------------------------
+PRICES_HOURLY = TableSpec(
+    name="prices_hourly",
+    description="Hourly rollup of prices at their latest revision: one row per market, location and UTC"
+    " hour (the latest refresh wins); derived from prices by marketintel.store.rollup",
+    columns=(
+        _dim("market", "prices.market"),
+        _text("location", "prices.location"),
+        _utc("hour_utc", "UTC hour the aggregated intervals start in (inclusive start of the hour)"),
+        _currency(),
+        _price_unit(),
+        Column(
+            "mixed_units",
+            "UInt8",
+            None,
+            "1 if the hour's rows come in more than one currency or unit (readers then use prices)",
+            default="0",
+        ),
+        Column("n_intervals", "UInt64", "intervals", "Stored intervals (natural keys) starting in the hour"),
+        _value("price_ms_sum", "Sum of price times interval length, for time-weighted averages", "unit x ms"),
+        _value("ms_sum", "Sum of the interval lengths", "ms"),
+        _value("price_sum", "Sum of the prices"),
+        _value("price_min", "Smallest price"),
+        _value("price_max", "Largest price"),
+        _utc("first_start_utc", "Start of the earliest interval of the hour"),
+        _value("price_first", "Price of the earliest interval of the hour"),
+        _utc("last_start_utc", "Start of the latest interval of the hour"),
+        _value("price_last", "Price of the latest interval of the hour"),
+        _utc("max_published_at_utc", "Latest publication among the hour's rows (every revision)"),
+        Column(
+            "refresh_block",
+            "UInt64",
+            None,
+            "Block watermark of the refresh that wrote the row: it covers every prices block up to it",
+        ),
+        _utc("refreshed_at_utc", "When the refresh wrote the row", default=_NOW),
+    ),
+    engine="ReplacingMergeTree",
+    order_by=("market", "location", "hour_utc"),
+    natural_key=("market", "location", "hour_utc"),
+    # a location's year is one contiguous range of one part: a year's read touches ~2 granules per column
+    partition_by="toYear(hour_utc)",
+    version_column="refresh_block",
+    shard_by=("market", "location"),
+)
+
+ROLLUP_REFRESHES = TableSpec(
+    name="rollup_refreshes",
+    description="Completed refreshes of the rollups: one row per refresh, an append-only log; a rollup"
+    " covers its source's blocks up to the largest watermark_block",
+    columns=(
+        _dim("rollup_name", "Rollup table refreshed, e.g. 'prices_hourly'"),
+        _dim("source_table", "Fact table it was refreshed from, e.g. 'prices'"),
+        Column("watermark_block", "UInt64", None, "Every source block up to this number is in the rollup"),
+        Column("previous_block", "UInt64", None, "Watermark before this refresh; 0 for a full build"),
+        _dim("mode", "'full' (rebuilt from all rows) or 'incremental' (the hours touched since)"),
+        Column("hours", "UInt64", "hours", "Rollup rows written: (market, location, hour) keys recomputed"),
+        _utc("max_published_at_utc", "Latest publication among the rows the refresh aggregated"),
+        Column("mixed_hours", "UInt64", "hours", "Hours written with mixed_units = 1", default="0"),
+        _value("seconds", "How long the refresh took", "s"),
+        _utc("refreshed_at_utc", "When the refresh completed", default=_NOW),
+    ),
+    engine="MergeTree",
+    order_by=("rollup_name", "refreshed_at_utc"),
+)
+
+
+# --------------------------------------------------------------------------------------------------------
 # Ingestion and operations
 # --------------------------------------------------------------------------------------------------------
 RAW_PAYLOADS = TableSpec(
@@ -451,6 +520,20 @@ ALERTS = TableSpec(
     version_column="updated_at_utc",
 )
 
+ALERT_ACKS = TableSpec(
+    name="alert_acks",
+    description="Acknowledgements of alerts: who acknowledged which alert when, an append-only log",
+    columns=(
+        _text("alert_id", "alerts.alert_id of the alert acknowledged"),
+        _text("acknowledged_by", "Hub user who acknowledged it"),
+        _utc("acknowledged_at_utc", "When it was acknowledged", default=_NOW),
+        _utc("alert_updated_at_utc", "alerts.updated_at_utc of the alert version that was acknowledged"),
+        _text("note", "What the user said about it; '' if nothing", default="''"),
+    ),
+    engine="MergeTree",
+    order_by=("alert_id", "acknowledged_at_utc"),
+)
+
 #: Bookkeeping of :func:`marketintel.store.migrate.migrate`; not a market table.
 SCHEMA_MIGRATIONS = TableSpec(
     name="schema_migrations",
@@ -510,10 +593,13 @@ TABLES = TableRegistry(
         FORECASTS,
         BACKTEST_RUNS,
         BACKTEST_METRICS,
+        PRICES_HOURLY,
+        ROLLUP_REFRESHES,
         RAW_PAYLOADS,
         CHECKPOINTS,
         DATA_QUALITY,
         ALERTS,
+        ALERT_ACKS,
     ]
 )
 
