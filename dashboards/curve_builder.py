@@ -253,9 +253,10 @@ class CurveBuilder(PageView):
         hourly = build.granularity == "hourly"
         blocks = service.block_averages(points, build.calendar) if hourly else None
         sources = figures.curve_sources(points, contracts, blocks=blocks, tz=tz)
+        state = f"saved as version {result.stored.version}" if result.stored is not None else "not saved"
         self._curve_pane.object = figures.curve_figure(
             sources, unit=unit, tz=tz, label="built curve",
-            title=f"{result.curve_name}: {build.granularity} curve as of {result.trade_date} (not saved)",
+            title=f"{result.curve_name}: {build.granularity} curve as of {result.trade_date} ({state})",
         )  # fmt: skip
         self._curve_box.visible = True
         self._hourly_box.visible = hourly
@@ -313,6 +314,7 @@ class CurveBuilder(PageView):
                 writer = self.client
             saved = service.save_curve(self.result, writer, built_by=str(user or "curve builder (no login)"))
             self.result = saved
+            self._show_result()  # the title says which version it now is
             stored = saved.stored
             assert stored is not None
             self._save_button.disabled = True
