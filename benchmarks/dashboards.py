@@ -5,8 +5,9 @@ with the demo's data, Prefect with the demo's flow runs, JupyterHub, configurabl
 service), driven by headless Chromium (Debian's, through Playwright's async API); ``mi stop`` at the end, also
 on error. For each page of the registry, as a demo user allowed to open it:
 
-1. ``--sessions`` (16) browser contexts log in through the Hub's form (not timed), then all open the page at
-   once: **first render** is the time from ``page.goto`` until Bokeh is idle and the page shows data (its
+1. ``--sessions`` (16) browser contexts log in through the Hub's form (not timed), then open the page: all at
+   once (a burst, the default) or each at a random moment within ``--arrival`` seconds (people arriving).
+   **First render** is the time from ``page.goto`` until Bokeh is idle and the page shows data (its
    ``READY`` condition below), per session.
 2. The same sessions then make ``--interactions`` (5) **typical interactions** each, pausing ``--think``
    (2-4 s) between them, all sessions at once: a change of one widget's Bokeh model (what a click or a pick
@@ -104,6 +105,8 @@ class PageCase:
     user: str
     min_sources: int
     interaction: tuple[dict[str, str], str, tuple[Any, ...]]
+    #: a button clicked instead (by its label): the interaction of a page whose data a click makes
+    click: str = ""
 
 
 #: the zone choice (UTC / market local) is on every page but the explorer: it redraws every time axis
@@ -111,7 +114,8 @@ TZ = ({"type": "RadioButtonGroup", "css": "mi-tz"}, "active", (1, 0))
 PAGES: tuple[PageCase, ...] = (
     PageCase("explorer", "demo-trader", 2, ({"type": "RadioButtonGroup"}, "active", (1, 2, 0))),
     PageCase("curves", "demo-trader", 2, TZ),
-    PageCase("curve-builder", "demo-quant", 1, TZ),
+    # nothing is drawn before a build: rendered = idle with its choices; the typical action is a build
+    PageCase("curve-builder", "demo-quant", 0, TZ, click="Build curve"),
     PageCase("accuracy", "demo-trader", 2, TZ),
     PageCase("quality", "demo-ops", 2, TZ),
     PageCase("health", "demo-ops", 2, TZ),
@@ -153,8 +157,9 @@ async def logged_in(browser: Any, platform: DemoPlatform, user: str) -> tuple[An
     return context, page
 
 
-async def first_render(page: Any, url: str, case: PageCase) -> float:
-    """Open ``url``; return the seconds until it is rendered with data (-1: it showed an error)."""
+async def first_render(page: Any, url: str, case: PageCase, delay_s: float = 0.0) -> float:
+    """After ``delay_s``, open ``url``; return the seconds until it is rendered with data (-1: an error)."""
+    await asyncio.sleep(delay_s)
     t0 = time.perf_counter()
     await page.goto(url)
     state = await page.wait_for_function(READY, arg=[case.min_sources], polling=10, timeout=WAIT_MS)
@@ -170,9 +175,26 @@ async def session(page: Any, case: PageCase, n: int, seed: int, think: tuple[flo
     out = []
     for i in range(n):
         await asyncio.sleep(rng.uniform(*think))
+        if case.click:
+            out.append(await clicked(page, case.click))
+            continue
         value = values[i % len(values)]
         out.append(float(await page.evaluate(INTERACT, [match, prop, value, 30_000])))
     return out
+
+
+async def clicked(page: Any, label: str) -> float:
+    """Click the button ``label``; the ms until a data source changed (-1: none within 30 s)."""
+    before = await page.evaluate(SIGNATURE)
+    t0 = time.perf_counter()
+    await page.get_by_role("button", name=label).click()
+    try:
+        await page.wait_for_function(
+            f"(before) => ({SIGNATURE})() !== before", arg=before, polling=5, timeout=30_000
+        )
+    except Exception:  # Playwright's TimeoutError: counted as failed
+        return -1.0
+    return (time.perf_counter() - t0) * 1000
 
 
 async def page_phase(
@@ -183,7 +205,12 @@ async def page_phase(
     url = f"{platform.url}/services/dashboards/{case.name}"
     try:
         watch = CpuWatch({})
-        renders = await asyncio.gather(*(first_render(p, url, case) for _, p in opened))
+        # arrivals: all at once (--arrival 0, a burst), or spread uniformly over --arrival seconds
+        rng = random.Random(len(case.name))
+        delays = [rng.uniform(0, args.arrival) for _ in opened]
+        renders = await asyncio.gather(
+            *(first_render(p, url, case, d) for (_, p), d in zip(opened, delays, strict=True))
+        )
         think = (args.think[0], args.think[1])
         results = await asyncio.gather(
             *(session(p, case, args.interactions, i, think) for i, (_, p) in enumerate(opened))
@@ -193,7 +220,7 @@ async def page_phase(
         for context, _ in opened:
             await context.close()
     return {
-        "user": case.user, "sessions": args.sessions,
+        "user": case.user, "sessions": args.sessions, "arrival_s": args.arrival,
         "first_render": summary(list(renders), "s"),
         "interaction": {"what": f"{case.interaction[0]} .{case.interaction[1]}", **summary(
             [v for r in results for v in r], "ms")},
@@ -253,6 +280,12 @@ def main() -> int:
     parser.add_argument("--interactions", type=int, default=5, help="interactions per session [5]")
     parser.add_argument("--think", type=float, nargs=2, default=[2.0, 4.0], metavar=("MIN", "MAX"),
                         help="pause between a session's interactions [2 4 s]")  # fmt: skip
+    parser.add_argument(
+        "--arrival",
+        type=float,
+        default=0.0,
+        help="spread the sessions' first visits over this many seconds [0: all at once]",
+    )
     parser.add_argument("--inserts", type=int, default=10, help="rows written for the live phases [10]")
     parser.add_argument("--pages", nargs="*", default=[], help="only these pages (default: all)")
     args = parser.parse_args()
@@ -272,7 +305,8 @@ def main() -> int:
         "machine": machine_info(), "goals": GOALS,
         "parameters": {k: v for k, v in vars(args).items()}, "pages": pages,
     }  # fmt: skip
-    write_results("dashboards_quick" if args.quick else "dashboards", results)
+    name = "dashboards_quick" if args.quick else "dashboards"
+    write_results(name if not args.arrival else f"{name}_arrival{args.arrival:g}s", results)
     report(results)
     return 0
 
