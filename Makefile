@@ -17,6 +17,8 @@ LINT_PATHS := lib connectors flows dashboards jupyterhub_config.py tests noteboo
 export MI_DATA_DIR ?= $(CURDIR)/data
 # Read-only shared inputs (fixtures, datasets) beside the clone; tests skip what needs them when absent.
 export MI_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
+# The browser tests keep a screenshot of every page they open here (listed at the end of the test run).
+export MI_TEST_SCREENSHOTS ?= $(CURDIR)/build/screenshots
 
 .PHONY: help setup demo test lint pytest stop status clean
 

@@ -24,6 +24,8 @@ try:
 except ImportError:  # a clone without the dev dependencies: the browser fixture skips
     playwright_sync = None
 
+#: screenshots kept in MI_TEST_SCREENSHOTS during the session (listed at its end by the conftest)
+KEPT: list[Path] = []
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -127,7 +129,9 @@ class Screens:
         self.saved.append(target)
         if self.keep is not None:
             self.keep.mkdir(parents=True, exist_ok=True)
-            (self.keep / f"{self.name}-{n:02d}-{label}.png").write_bytes(target.read_bytes())
+            kept = self.keep / f"{self.name}-{n:02d}-{label}.png"
+            kept.write_bytes(target.read_bytes())
+            KEPT.append(kept)
 
     def close(self, failed: bool) -> None:
         """Screenshot every page as it is now, print where they are if the test failed, close the contexts."""

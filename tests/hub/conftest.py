@@ -125,4 +125,12 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 
 # the browser fixtures (module-scoped Chromium, per-test contexts and screenshots) for every test module here
-from tests.hub.browsing import browser, screens  # noqa: E402, F401
+from tests.hub.browsing import KEPT, browser, screens  # noqa: E402, F401
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """List the screenshots kept in MI_TEST_SCREENSHOTS (``make test`` keeps them under build/), per page."""
+    if KEPT:
+        terminalreporter.section(f"screenshots ({len(KEPT)}, in {KEPT[0].parent})")
+        for path in KEPT:
+            terminalreporter.write_line(str(path))
