@@ -168,7 +168,7 @@ class PageView(Viewer):
         def button(fmt: str) -> pn.widgets.FileDownload:
             return pn.widgets.FileDownload(
                 callback=lambda: io.BytesIO(frame_bytes(frame(), fmt)), filename=f"{stem}.{fmt}",
-                label=f"Download {label} ({fmt.upper()})", button_type="default", button_style="outline",
+                label=f"Download {label} ({fmt.upper()})",
                 width=230, css_classes=[f"mi-download-{fmt}"],
             )  # fmt: skip
 

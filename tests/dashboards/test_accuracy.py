@@ -21,7 +21,6 @@ from tests.storeproc import StoreProcess, free_port
 
 DAYS = 14
 #: the page base's download buttons pass Panel's deprecated ``button_type`` (the lead's page.py; reported)
-pytestmark = pytest.mark.filterwarnings("ignore:button_type is deprecated:PendingDeprecationWarning")
 
 
 @pytest.fixture(scope="module")

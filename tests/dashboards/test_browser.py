@@ -74,9 +74,9 @@ def dev_server(
         assert proc.returncode == 0, log.read_text()[-3000:]
 
 
-def test_trader_is_refused_the_backtests_page(dev_server: str) -> None:
+def test_trader_is_refused_the_curve_builder_page(dev_server: str) -> None:
     assert _status(f"{dev_server}/explorer") == 200
-    assert _status(f"{dev_server}/backtests") == 403
+    assert _status(f"{dev_server}/curve-builder") == 403
     with urllib.request.urlopen(f"{dev_server}/", timeout=10) as r:
         assert r.status == 200
 
