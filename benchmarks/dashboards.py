@@ -161,8 +161,12 @@ async def first_render(page: Any, url: str, case: PageCase, delay_s: float = 0.0
     """After ``delay_s``, open ``url``; return the seconds until it is rendered with data (-1: an error)."""
     await asyncio.sleep(delay_s)
     t0 = time.perf_counter()
-    await page.goto(url)
-    state = await page.wait_for_function(READY, arg=[case.min_sources], polling=10, timeout=WAIT_MS)
+    try:
+        await page.goto(url)
+        state = await page.wait_for_function(READY, arg=[case.min_sources], polling=10, timeout=WAIT_MS)
+    except Exception as exc:  # Playwright's TimeoutError: counted as failed, the run goes on
+        log(f"{case.name}: no render within {WAIT_MS / 1000:.0f} s ({type(exc).__name__})")
+        return -1.0
     if await state.json_value() == "error":
         return -1.0
     return time.perf_counter() - t0
