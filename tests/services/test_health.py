@@ -84,10 +84,20 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.mark.slow
 def test_prefect_health_counts_states_times_runs_and_lists_failures_and_schedules(prefect_api: str) -> None:
     with httpx.Client(base_url=prefect_api, timeout=10) as http:
-        flow_id = http.post("/flows/", json={"name": "health-probe"}).json()["id"]
+
+        def post(path: str, body: dict[str, Any]) -> httpx.Response:
+            # Prefect answers 503 while its SQLite is locked (a loaded machine): the write is retried
+            for _ in range(20):
+                response = http.post(path, json=body)
+                if response.status_code != 503:
+                    return response
+                time.sleep(0.5)
+            return response
+
+        flow_id = post("/flows/", {"name": "health-probe"}).json()["id"]
 
         def run(name: str, state: dict[str, Any]) -> str:
-            response = http.post("/flow_runs/", json={"flow_id": flow_id, "name": name, "state": state})
+            response = post("/flow_runs/", {"flow_id": flow_id, "name": name, "state": state})
             assert response.status_code == 201, response.text
             return str(response.json()["id"])
 
@@ -99,7 +109,7 @@ def test_prefect_health_counts_states_times_runs_and_lists_failures_and_schedule
         timed = run("timed-run", {"type": "RUNNING", "name": "Running"})
         time.sleep(1.2)
         done = {"state": {"type": "COMPLETED", "name": "Completed"}, "force": True}
-        response = http.post(f"/flow_runs/{timed}/set_state", json=done)
+        response = post(f"/flow_runs/{timed}/set_state", done)
         assert response.status_code in (200, 201), response.text
     got = health.prefect_health(prefect_api, timeout_s=30)  # a loaded machine: a slow SQLite, not a down API
     assert got.status.up, got.status.detail
