@@ -21,8 +21,9 @@ reaches the proxy, and this route is a plain Tornado handler, outside Panel's OA
 
 - a request **through the proxy** (it carries ``X-Forwarded-For``, which the proxy always adds) must bring a
   Hub API token (``Authorization: token <t>`` or ``Bearer <t>``) of a user who may open the ``health``
-  page (ops, admins), checked against the Hub's ``/user`` (answers cached :data:`TOKEN_CACHE_S`); a
-  Prometheus scraping through the proxy uses such a user's token (``authorization: credentials``);
+  page (ops, admins), checked by the service's own re-check of Hub tokens (``serve.still_allowed``,
+  answers cached per re-check interval); a Prometheus scraping through the proxy uses such a user's token
+  (``authorization: credentials``);
 - a request **straight to the service's port from loopback** (no ``X-Forwarded-For``): a Prometheus on the
   same machine, or the developer mode: is answered without a token (the service listens on loopback).
 
@@ -32,12 +33,9 @@ page is operational information for ops and admins, as the health page is.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -55,14 +53,12 @@ from marketintel.services.health import (
     DASHBOARD_SESSIONS_OPENED,
 )
 
-__all__ = ["ROUTE", "TOKEN_CACHE_S", "MetricsHandler", "install", "page_label", "patterns"]
+__all__ = ["METRICS_PAGE", "ROUTE", "MetricsHandler", "install", "page_label", "patterns"]
 
 log = logging.getLogger(__name__)
 
 #: the route under the service's prefix
 ROUTE = "/metrics"
-#: how long the Hub's answer about a scraper's token is reused [s]
-TOKEN_CACHE_S = 30.0
 #: the page whose groups may read the metrics through the proxy
 METRICS_PAGE = "health"
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
@@ -153,73 +149,14 @@ def install(prefix: str) -> None:
         pn.config.exception_handler = _exception_handler(prefix)
 
 
-def _hub_user(api_url: str, token: str, timeout_s: float = 5.0) -> dict[str, Any] | None:
-    """Return the Hub's user model of ``token``, or None when the Hub refuses it."""
-    request = urllib.request.Request(f"{api_url}/user", headers={"Authorization": f"token {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            user: dict[str, Any] = json.loads(response.read())
-            return user
-    except urllib.error.HTTPError as exc:
-        if exc.code in (401, 403):
-            return None
-        raise
-
-
-class TokenCheck:
-    """Whether a Hub token's user may read the metrics, asked of the Hub at most every ``interval_s``.
-
-    Parameters
-    ----------
-    api_url : str
-        The Hub's API; empty: no token is accepted (developer mode: loopback only).
-    interval_s : float
-        How long an answer is reused [s].
-    fetch : callable
-        ``fetch(api_url, token)``: the user model or None (default: ``GET {api_url}/user``).
-    """
-
-    def __init__(
-        self,
-        api_url: str,
-        interval_s: float = TOKEN_CACHE_S,
-        fetch: Callable[[str, str], dict[str, Any] | None] = _hub_user,
-    ) -> None:
-        self.api_url = api_url
-        self.interval_s = interval_s
-        self._fetch = fetch
-        self._cache: dict[str, tuple[float, bool]] = {}
-        self._lock = threading.Lock()
-
-    def allowed(self, token: str) -> bool:
-        """Whether the token's user may open the health page (a Hub that does not answer: no)."""
-        if not self.api_url or not token:
-            return False
-        now = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(token)
-            if cached is not None and now - cached[0] < self.interval_s:
-                return cached[1]
-        try:
-            user = self._fetch(self.api_url, token)
-        except OSError:
-            return False
-        groups = [str(g) for g in (user or {}).get("groups") or []]
-        ok = user is not None and registry.may_open(groups, METRICS_PAGE)
-        with self._lock:
-            self._cache = {t: v for t, v in self._cache.items() if now - v[0] < self.interval_s}
-            self._cache[token] = (now, ok)
-        return ok
-
-
 class MetricsHandler(web.RequestHandler):
     """``GET /metrics``: the process registry in Prometheus's text format (see the module's text)."""
 
-    check: TokenCheck
+    allowed: Callable[[str], bool]
 
-    def initialize(self, check: TokenCheck) -> None:
+    def initialize(self, allowed: Callable[[str], bool]) -> None:
         """Take the token check (Tornado calls this with the route's keyword arguments)."""
-        self.check = check
+        self.allowed = allowed
 
     def _token(self) -> str:
         header = self.request.headers.get("Authorization", "")
@@ -238,7 +175,7 @@ class MetricsHandler(web.RequestHandler):
                     "metrics need a Hub API token of a user in ops or admins (Authorization: token ...)\n"
                 )
                 return
-            if not self.check.allowed(token):
+            if not self.allowed(token):
                 self.set_status(403)
                 self.finish("this token's user may not read the dashboards' metrics (ops and admins may)\n")
                 return
@@ -248,7 +185,7 @@ class MetricsHandler(web.RequestHandler):
 
 
 def patterns(
-    prefix: str, hub_api_url: str = ""
+    prefix: str, allowed: Callable[[str], bool] = lambda token: False
 ) -> list[tuple[str, type[web.RequestHandler], dict[str, Any]]]:
     """Install the hooks (:func:`install`) and return the route of ``/metrics`` for ``pn.serve``.
 
@@ -256,8 +193,9 @@ def patterns(
     ----------
     prefix : str
         The service's URL prefix (``/services/dashboards``); Bokeh adds it to the route.
-    hub_api_url : str
-        The Hub's API, to check scrapers' tokens; empty in developer mode (loopback only).
+    allowed : callable
+        ``allowed(token)``: whether a Hub token's user may read the metrics (the service's own re-check
+        of tokens, for :data:`METRICS_PAGE`); default none (developer mode: loopback only).
     """
     install(prefix)
-    return [(ROUTE, MetricsHandler, {"check": TokenCheck(hub_api_url)})]
+    return [(ROUTE, MetricsHandler, {"allowed": allowed})]

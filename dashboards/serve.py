@@ -37,6 +37,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import import_module
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -429,6 +430,11 @@ def apps(
     return pages
 
 
+def _may_read_metrics(check: HubUserCheck | None, token: str) -> bool:
+    """Whether a scraper's Hub token belongs to a user of the metrics' page (developer mode: nobody)."""
+    return check is not None and still_allowed(check, token, metrics.METRICS_PAGE)
+
+
 def build_server(settings: ServeSettings) -> Any:
     """Return the Bokeh server of the pages (not started).
 
@@ -443,7 +449,7 @@ def build_server(settings: ServeSettings) -> Any:
     return pn.serve(
         apps(settings, check), port=settings.port, address=settings.address, prefix=settings.prefix,
         websocket_origin=list(settings.websocket_origins) or None, title=titles, show=False, start=False,
-        extra_patterns=[*metrics.patterns(settings.prefix, settings.hub_api_url),
+        extra_patterns=[*metrics.patterns(settings.prefix, partial(_may_read_metrics, check)),
                         *reports.patterns(settings, check)],
         **dict(settings.oauth),
     )  # fmt: skip
