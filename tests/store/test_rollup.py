@@ -203,6 +203,38 @@ def test_the_read_takes_refreshed_hours_from_the_rollup(ch_client: Any, db: str)
     assert 999.0 not in fresh["price_avg"].tolist()
 
 
+@pytest.mark.parametrize("aggregates", [["avg"], ["min", "max"], ["first", "count"], ["last", "sum"]])
+def test_a_read_of_some_aggregates_reads_only_their_rollup_columns(
+    ch_client: Any, db: str, aggregates: list[str]
+) -> None:
+    rng = np.random.default_rng(11)
+    _put(ch_client, db, _frame(rng, "A", _grid(), pd.Timestamp("2024-04-05", tz="UTC")))
+    refresh_prices_hourly(ch_client, database=db)
+    # a late revision after the refresh: some hours come from the facts, the rest from the rollup
+    _put(ch_client, db, _revise(rng, _frame(rng, "A", _grid(days=1), pd.Timestamp("2024-04-05", tz="UTC")),
+                                0.05, pd.Timestamp("2024-04-06", tz="UTC")))  # fmt: skip
+    for resolution, tz, start, end in CASES:
+        kw = {"resolution": resolution, "tz": tz, "aggregates": aggregates, "database": db}
+        state = queries.rollup_state(ch_client, db)
+        query = queries.price_series_sql("M_RT", "A", start, end, rollup_state=state, **kw)  # type: ignore[arg-type]
+        assert query.uses_rollup
+        wanted = {"avg": {"price_ms_sum", "ms_sum"}, "min": {"price_min"}, "max": {"price_max"},
+                  "sum": {"price_sum"}, "first": {"price_first", "first_start_utc"},
+                  "last": {"price_last", "last_start_utc"}, "count": {"n_intervals"}}  # fmt: skip
+        needed = set().union(*(wanted[a] for a in aggregates))
+        rollup_side = query.sql.split("prices_hourly` FINAL")[0].rsplit("SELECT market", 1)[1]
+        named = {c for cols in wanted.values() for c in cols if c in rollup_side}
+        assert named == needed, (aggregates, named)
+        fast = queries.price_series(ch_client, "M_RT", "A", start, end, **kw)  # type: ignore[arg-type]
+        facts = queries.price_series(
+            ch_client, "M_RT", "A", start, end, as_of=pd.Timestamp.now(tz="UTC"), **kw
+        )  # type: ignore[arg-type]
+        assert list(fast.columns) == list(facts.columns)
+        assert_frame_equal(
+            fast, facts, check_exact=False, rtol=1e-12, atol=1e-9, obj=f"{aggregates} {resolution} {tz}"
+        )
+
+
 def test_point_in_time_and_other_reads_keep_the_fact_path(ch_client: Any, db: str) -> None:
     window = (START, START + pd.Timedelta(days=1))
     ready = RollupState(7, None, 0)

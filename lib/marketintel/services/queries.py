@@ -844,6 +844,30 @@ _FROM_PARTIALS: Mapping[str, str] = {
     "count": "sum(n_intervals)",
 }
 
+#: Each aggregate of :data:`AGGREGATES` from the partial aggregates of one hour (the hourly buckets of a
+#: zone whose hours are UTC hours: one row of partials per bucket, so no regrouping).
+_FROM_ONE_HOUR: Mapping[str, str] = {
+    "avg": "price_ms_sum / ms_sum",
+    "min": "price_min",
+    "max": "price_max",
+    "sum": "price_sum",
+    "first": "price_first",
+    "last": "price_last",
+    "count": "n_intervals",
+}
+
+#: The partial aggregates (columns of the rollup) each aggregate of :data:`AGGREGATES` is combined from: a
+#: read selects only those of the aggregates asked for, so it decompresses no other column of the rollup.
+_PARTIALS_OF: Mapping[str, tuple[str, ...]] = {
+    "avg": ("price_ms_sum", "ms_sum"),
+    "min": ("price_min",),
+    "max": ("price_max",),
+    "sum": ("price_sum",),
+    "first": ("first_start_utc", "price_first"),
+    "last": ("last_start_utc", "price_last"),
+    "count": ("n_intervals",),
+}
+
 _HOUR = "toDateTime64(toStartOfHour(interval_start_utc), 3, 'UTC')"
 
 
@@ -914,13 +938,21 @@ def _rollup_series_sql(
             ]
         )
     edges = begin != rollup_first or finish != rollup_end
-    partials = ", ".join(rollup.PARTIAL_COLUMNS)
+    needed = {column for name in aggregates for column in _PARTIALS_OF[name]}
+    kept = [c for c in rollup.PARTIAL_COLUMNS if c in needed]  # table order, both sides alike
+    partials = ", ".join(kept)
+    fact_partials = ", ".join(p for p in _HOUR_PARTIALS if p.rsplit(" AS ", 1)[1] in needed)
     local, start, end = (e.replace("interval_start_utc", "_hour") for e in _BUCKETS[resolution])
     out = {"interval_start_utc": _TIME, "interval_end_utc": _TIME, **_columns(PRICES, _SERIES_GROUP)}
+    # Every hour comes from one side only (the rollup's hours exclude the facts' ones), and an hourly
+    # bucket of a zone the rollup serves is one UTC hour: hourly buckets are the partial rows as they
+    # are, daily buckets combine them.
+    per_hour = resolution == "hourly"
     combined = []
     for name in aggregates:
         column = COUNT_COLUMN if name == "count" else f"price_{name}"
-        combined.append(f"{_FROM_PARTIALS[name]} AS {quote_identifier(column)}")
+        expression = _FROM_ONE_HOUR[name] if per_hour else _FROM_PARTIALS[name]
+        combined.append(f"{expression} AS {quote_identifier(column)}")
         out[column] = "UInt64" if name == "count" else "Float64"
     groups = ", ".join(_SERIES_GROUP)
     from_rollup = [
@@ -933,7 +965,7 @@ def _rollup_series_sql(
     else:
         from_facts_lines = [
             "    UNION ALL",
-            f"    SELECT market, location, {_HOUR} AS _hour, currency, unit, {', '.join(_HOUR_PARTIALS)}",
+            f"    SELECT market, location, {_HOUR} AS _hour, currency, unit, {fact_partials}",
             "    FROM (",
             "      SELECT market, location, interval_start_utc, price, currency, unit,",
             "        toFloat64(dateDiff('millisecond', interval_start_utc, interval_end_utc)) AS _ms",
@@ -946,6 +978,20 @@ def _rollup_series_sql(
             "    )",
             "    GROUP BY market, location, _hour, currency, unit",
         ]
+    if per_hour:
+        sql = "\n".join(
+            [
+                "SELECT _hour AS interval_start_utc, _hour + INTERVAL 1 HOUR AS interval_end_utc,",
+                f"  {groups}, {', '.join(combined)}",
+                "FROM (",
+                *from_rollup,
+                *from_facts_lines,
+                ")",
+                f"ORDER BY _hour, {groups}",
+                f"LIMIT {{{_LIMIT_PARAM}:UInt64}}",
+            ]
+        )
+        return sql, params, out
     sql = "\n".join(
         [
             "SELECT _bucket_start AS interval_start_utc, _bucket_end AS interval_end_utc,",
