@@ -232,9 +232,10 @@ class Accuracy(PageView):
         self._notes.object = ""
         if not self.groups.empty:
             unit = str(self.runs[self.runs["run_id"] == self.run]["unit"].iloc[0])
-            self._groups_pane.object = figures.metric_by_group_figure(
+            fig = figures.metric_by_group_figure(
                 self.groups, metric="MAE", unit=unit, group="hour of day (market clock, as stored)"
             )
+            self.show_figure(self._groups_pane, fig)
         self._run_box.visible = True
 
     def _header_html(self) -> str:
@@ -258,7 +259,7 @@ class Accuracy(PageView):
         unit = METRIC_UNITS[metric]
         return self.shown.unit if unit == "price" and self.shown is not None else unit
 
-    @param.depends("metric", "grouping", "tz", watch=True)
+    @param.depends("metric", "grouping", watch=True)
     def _draw_groups(self) -> None:
         if self.shown is None or self._loading:
             return
@@ -269,22 +270,28 @@ class Accuracy(PageView):
             name, unit = service.GROUPINGS[str(self.grouping)]
             if self.grouping != "horizon":
                 name = f"{name} ({self.display_tz()})"
-            self._groups_pane.object = figures.metric_by_group_figure(
+            fig = figures.metric_by_group_figure(
                 self.groups, metric=str(self.metric), unit=self._unit(str(self.metric)), group=name,
                 group_unit=unit,
             )  # fmt: skip
+            self.show_figure(self._groups_pane, fig)
 
-    @param.depends("window_days", "tz", watch=True)
+    @param.depends("window_days", watch=True)
     def _draw_rolling(self) -> None:
         if self.shown is None or self._loading:
             return
-        self._rolling_pane.object = None
         with self.guard(f"computing the rolling accuracy over {self.window_days} days"):
             self.rolling = service.rolling_accuracy(self.shown, int(self.window_days))
-            self._rolling_pane.object = figures.rolling_figure(
-                self.rolling, self.shown.models, window_days=int(self.window_days), unit=self.shown.unit,
-                tz=self.display_tz(),
-            )  # fmt: skip
+            self._plot_rolling()
+
+    def _plot_rolling(self) -> None:
+        """Draw the rolling accuracy computed last."""
+        assert self.shown is not None
+        fig = figures.rolling_figure(
+            self.rolling, self.shown.models, window_days=int(self.window_days), unit=self.shown.unit,
+            tz=self.display_tz(),
+        )  # fmt: skip
+        self.show_figure(self._rolling_pane, fig)
 
     def _draw_tests(self) -> None:
         assert self.shown is not None
@@ -310,7 +317,13 @@ class Accuracy(PageView):
 
     @param.depends("tz", watch=True)
     def _tz_changed(self) -> None:
-        if not self._loading:
+        """Redraw what has time axes or local groups, in one message to the browser."""
+        if self._loading or self.shown is None:
+            return
+        with pn.io.hold():
+            self._draw_groups()
+            if self.rolling is not None and len(self.rolling):
+                self._plot_rolling()
             self._draw_week()
 
     def _draw_week(self, new_figure: bool = False) -> None:

@@ -254,15 +254,16 @@ class CurveBuilder(PageView):
         blocks = service.block_averages(points, build.calendar) if hourly else None
         sources = figures.curve_sources(points, contracts, blocks=blocks, tz=tz)
         state = f"saved as version {result.stored.version}" if result.stored is not None else "not saved"
-        self._curve_pane.object = figures.curve_figure(
+        curve_fig = figures.curve_figure(
             sources, unit=unit, tz=tz, label="built curve",
             title=f"{result.curve_name}: {build.granularity} curve as of {result.trade_date} ({state})",
         )  # fmt: skip
+        self.show_figure(self._curve_pane, curve_fig)
         self._curve_box.visible = True
         self._hourly_box.visible = hourly
         if hourly:
-            self._hourly_pane.object = figures.hourly_figure(points, unit=unit, tz=tz)
-        self._errors_pane.object = figures.repricing_figure(contracts, unit=unit)
+            self.show_figure(self._hourly_pane, figures.hourly_figure(points, unit=unit, tz=tz))
+        self.show_figure(self._errors_pane, figures.repricing_figure(contracts, unit=unit))
         self._errors_box.visible = True
         ok = int((contracts["status"] == "ok").sum())
         self._report_title.object = (

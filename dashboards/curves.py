@@ -258,9 +258,10 @@ class Curves(PageView):
         hourly = self.blocks is not None
         self._hourly_box.visible = hourly
         if hourly:
-            self._hourly_pane.object = figures.hourly_figure(
+            hourly_fig = figures.hourly_figure(
                 shown.points, unit=shown.unit, tz=tz, title=f"{shown.curve_name}: hourly prices (shape)"
             )
+            self.show_figure(self._hourly_pane, hourly_fig)
         if rebuild or self._errors_pane.object is None:
             self._errors_pane.object = figures.repricing_figure(
                 shown.contracts,

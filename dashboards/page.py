@@ -37,6 +37,7 @@ from panel.viewable import Viewer
 
 from marketintel.dashboards.data import store_client
 from marketintel.exceptions import MarketIntelError
+from marketintel.figures.common import refresh_in_place
 
 __all__ = ["LOCAL", "UTC", "PageView", "frame_bytes"]
 
@@ -148,6 +149,20 @@ class PageView(Viewer):
             self.busy = False
             if self._body is not None:
                 self._body.loading = False
+
+    # -- figures ------------------------------------------------------------------------------------------
+    @staticmethod
+    def show_figure(pane: pn.pane.Bokeh, fig: Any) -> Any:
+        """Show ``fig`` in ``pane``; return the figure on screen.
+
+        A figure of the same shape as the one shown (a redraw: another zone, metric or window) is copied
+        into it (:func:`~marketintel.figures.common.refresh_in_place`), so only the values that changed
+        reach the browser; another one replaces it.
+        """
+        if pane.object is not None and fig is not None and refresh_in_place(pane.object, fig):
+            return pane.object
+        pane.object = fig
+        return fig
 
     # -- downloads ---------------------------------------------------------------------------------------
     def downloads(self, name: str, frame: Callable[[], pd.DataFrame], label: str = "this view") -> pn.Row:

@@ -161,7 +161,6 @@ class Quality(PageView):
         return str(service.check_details(row["details"]).get("tz") or "UTC")
 
     # -- reads -------------------------------------------------------------------------------------------
-    @param.depends("tz", watch=True)
     def reload(self) -> None:
         """Read every section from the store and draw it."""
         self.clear()
@@ -174,13 +173,24 @@ class Quality(PageView):
         with self.guard("reading the alerts"):
             self.alerts = alert_service.alerts_with_acks(self.client, database=self.database)
         self._choose_check()
-        self._draw_freshness()
-        self._draw_checks()
-        self._draw_quarantine()
-        self._draw_alerts()
-        self._read_completeness()
+        with pn.io.hold():
+            self._draw_freshness()
+            self._draw_checks()
+            self._draw_quarantine()
+            self._draw_alerts()
+            self._read_completeness()
         if self.results.empty and self.freshness.empty and not self.message:
             self.empty("data-quality result or ingested dataset", f"{RUN_INGEST}` then `{RUN_CHECKS}")
+
+    @param.depends("tz", watch=True)
+    def redraw(self) -> None:
+        """Draw every section again from what was read (the zone changed: nothing is read again)."""
+        with pn.io.hold():
+            self._draw_completeness()
+            self._draw_freshness()
+            self._draw_checks()
+            self._draw_quarantine()
+            self._draw_alerts()
 
     def _all_results(self) -> pd.DataFrame:
         """Every stored check result (newest first), each with its finding in words."""
@@ -238,29 +248,41 @@ class Quality(PageView):
         if self.days.empty:
             self._show_completeness("No whole interval of this check's window was due.")
             return
+        self._draw_completeness()
+        if self.tz == LOCAL:  # the market's zone is the chosen check's
+            self._draw_checks()
+
+    def _draw_completeness(self) -> None:
+        """Draw the completeness read last (nothing when there is none: its note says why)."""
+        row = self._selected_check()
+        if row is None or self.days.empty:
+            return
+        details = service.check_details(row["details"])
         series = f"{row['market']} {row['location']}"
         title = f"{series}: completeness per local day ({details['cadence']} intervals)"
         fig = figures.completeness_figure(
             self.days, market_tz=str(details["tz"]), target_pct=float(row["threshold"]), title=title,
             tz=self.display_tz(),
         )  # fmt: skip
-        self._completeness_fig = fig
-        self._show_figure("completeness", fig)
+        self._completeness_fig = self._show_figure("completeness", fig)
         self._notes["completeness"].object = f"Local days of **{details['tz']}**; the check: {row['message']}"
         self._show_table("completeness", self.days)
-        if self.tz == LOCAL:
-            self._draw_checks()
 
     def _show_completeness(self, text: str) -> None:
         self._panes["completeness"].object = None
         self._tables["completeness"].visible = False
         self._notes["completeness"].object = text
 
-    def _show_figure(self, name: str, fig: Any) -> None:
+    def _show_figure(self, name: str, fig: Any) -> Any:
+        """Show ``fig`` in the section ``name``; return the figure on screen.
+
+        A figure of the same shape as the one shown (a redraw: another zone, new rows) is copied into
+        it, so only the changed values reach the browser; another one replaces it.
+        """
         pane = self._panes[name]
         fig.visible = True
         pane.height = int(fig.height)
-        pane.object = fig
+        return self.show_figure(pane, fig)
 
     def _show_table(self, name: str, frame: pd.DataFrame) -> None:
         table = self._tables[name]
@@ -311,8 +333,7 @@ class Quality(PageView):
             f"{len(self.results)} result(s): {counts.get('fail', 0)} failed, {counts.get('warn', 0)} warned, "
             f"{counts.get('pass', 0)} passed; {len(frame)} listed."
         )
-        self._checks_fig = figures.checks_figure(frame, tz=self.display_tz())
-        self._show_figure("checks", self._checks_fig)
+        self._checks_fig = self._show_figure("checks", figures.checks_figure(frame, tz=self.display_tz()))
         self._show_table("checks", self._check_rows(frame))
 
     @staticmethod

@@ -11,6 +11,7 @@ zone on the axis.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -145,6 +146,74 @@ def finish_legend(fig: Any) -> Any:
     return fig
 
 
+#: properties of a shown figure that its page (Panel's pane) sets: not copied from the new figure
+_PLACED_BY_PAGE = frozenset({"stylesheets", "sizing_mode", "styles", "css_classes", "margin"})
+
+
+def refresh_in_place(shown: Any, new: Any) -> bool:
+    """Give the figure on screen the values of a new figure of the same shape; return False if not alike.
+
+    A page that redraws (another zone, another week, a new read) builds its figure again with the same
+    builder. Swapping the new figure in would send every one of its models to the browser, which then
+    builds all their views again; copying the new values into the models already shown sends only what
+    changed (data, labels, ranges, colours). The two are alike when their model graphs have the same
+    types in the same places (the same builder on data with the same series); otherwise nothing is
+    changed and the caller shows ``new`` instead.
+
+    Parameters
+    ----------
+    shown : bokeh.model.Model
+        The figure (or layout) on screen.
+    new : bokeh.model.Model
+        The same builder's figure for the new state.
+    """
+    from bokeh.model import Model
+    from bokeh.util.warnings import BokehDeprecationWarning
+
+    changes: list[tuple[Any, str, Any]] = []
+    paired: set[int] = set()
+
+    def same(value: Any, other: Any) -> bool:
+        try:
+            return bool(value == other) and type(value) is type(other)
+        except (ValueError, TypeError):  # arrays: compared element-wise
+            return False
+
+    def walk(old: Any, fresh: Any) -> bool:
+        if type(old) is not type(fresh):
+            return False
+        if id(old) in paired:  # met before through another reference
+            return True
+        paired.add(id(old))
+        for name in sorted(fresh.properties() - _PLACED_BY_PAGE):
+            if fresh.lookup(name).readonly:
+                continue
+            before, after = getattr(old, name), getattr(fresh, name)
+            if isinstance(after, Model) or isinstance(before, Model):
+                if not walk(before, after):
+                    return False
+            elif isinstance(after, list | tuple) and any(isinstance(v, Model) for v in (*after, *before)):
+                if len(before) != len(after):
+                    return False
+                for b, a in zip(before, after, strict=True):
+                    if isinstance(a, Model) or isinstance(b, Model):
+                        if not walk(b, a):
+                            return False
+                    elif not same(b, a):
+                        return False
+            elif not same(before, after):
+                changes.append((old, name, after))
+        return True
+
+    with warnings.catch_warnings():  # reading deprecated properties (e.g. a tool's toggleable) warns
+        warnings.simplefilter("ignore", BokehDeprecationWarning)
+        if not walk(shown, new):
+            return False
+    for model, name, value in changes:
+        setattr(model, name, dict(value) if isinstance(value, dict) else value)
+    return True
+
+
 def inline_resources() -> str:
     """Return the ``<script>`` tags that inline BokehJS (core only, 1.3 MB): no network needed.
 
@@ -192,5 +261,6 @@ __all__ = [
     "inline_resources",
     "new_figure",
     "palette",
+    "refresh_in_place",
     "time_label",
 ]
