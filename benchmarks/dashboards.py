@@ -15,14 +15,18 @@ on error. For each page of the registry, as a demo user allowed to open it:
    (2-4 s) between them, all sessions at once: a change of one widget's Bokeh model (what a click or a pick
    does), timed in the page with ``performance.now()`` from the change until a data source of the page
    changed and a frame was painted (``requestAnimationFrame``).
-3. **Live, row to screen** for the pages that follow data (explorer, quality, health): one page live per
-   session, a new row written to the store, the time until it is on each page (``Date.now()`` in the page
-   minus the wall clock just before the write; same machine, same clock).
+3. **Live, row to screen** for the explorer (a new price) and the quality page (a new check result): one
+   page live per session, a new row written to the store, the time until it is in each page's data
+   (``Date.now()`` in the page minus the wall clock just before the write; same machine, same clock).
+   The health page refreshes every 5 s by design (a reading of the store, Prefect and the Hub), so it is
+   not timed here.
 
 The machine is shared and has 2 cores: Chromium's 16 pages, the dashboards process, the Hub, the proxy and the
 store all run on them, so these are end-to-end figures of one small machine, reported as p50/p95.
 
-Results: ``benchmarks/results/dashboards.json`` (``--quick``: ``dashboards_quick.json``). Run:
+Results: ``benchmarks/results/dashboards.json`` (``--quick``: ``dashboards_quick.json``; ``--pages``,
+``--sessions``, ``--arrival`` and ``--cold`` runs add ``_<pages>``, ``_sessions<n>``, ``_arrival<s>s`` and
+``_cold`` to the name). Run:
 ``.venv/bin/python benchmarks/dashboards.py`` (about 10 min) or ``--quick`` (4 sessions, 2 interactions).
 """
 
@@ -35,6 +39,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from benchcommon import WORK_DIR, CpuWatch, free_port, log, machine_info, write_results
 from hub import CHROMIUM, CHROMIUM_ARGS, Platform, live_tail, summary
@@ -124,6 +130,24 @@ PAGES: tuple[PageCase, ...] = (
 )
 
 
+#: JS: wait until the checks table of the quality page has more rows; resolve with ``Date.now()`` (-1: none)
+WAIT_CHECK = """async (timeoutMs) => {
+  let src = null;
+  for (const doc of Bokeh.documents) for (const m of doc.all_models) {
+    if (m.type === 'ColumnDataSource' && 'run_id' in m.data && 'check_name' in m.data) src = m;
+  }
+  if (src === null) return -2;
+  const base = src.get_length();
+  const t0 = performance.now();
+  return await new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (src.get_length() > base) { clearInterval(timer); resolve(Date.now()); }
+      else if (performance.now() - t0 > timeoutMs) { clearInterval(timer); resolve(-1); }
+    }, 2);
+  });
+}"""
+
+
 class DemoPlatform(Platform):
     """The whole ``mi demo`` (every flow once, so every page has data) on free ports."""
 
@@ -146,9 +170,28 @@ class DemoPlatform(Platform):
         self.password = self.passwords["demo-trader"]  # the explorer's live tail (hub.live_tail)
 
 
-async def logged_in(
-    browser: Any, platform: DemoPlatform, user: str, warm: bool = False
-) -> tuple[Any, Any]:
+def service_pids(platform: DemoPlatform) -> dict[str, int]:
+    """The pids of the platform's dashboards service and store (by command line and ``MI_DATA_DIR``)."""
+    data_dir = platform.env["MI_DATA_DIR"].encode()
+    found: dict[str, int] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"MI_DATA_DIR=" + data_dir + b"\0" not in environ + b"\0":
+            continue
+        if b"marketintel.dashboards.serve" in cmdline:
+            found["dashboards"] = int(proc.name)
+        elif b"store\0serve" in cmdline:
+            found["store"] = int(proc.name)
+    return found
+
+
+async def logged_in(browser: Any, platform: DemoPlatform, user: str, warm: bool = False) -> tuple[Any, Any]:
     """A browser context logged in to the Hub as ``user`` (through the login form), and its page.
 
     With ``warm`` the context then opens the dashboards' index page once (not timed), as a user who has
@@ -220,7 +263,7 @@ async def page_phase(
     opened = [await logged_in(browser, platform, case.user, not args.cold) for _ in range(args.sessions)]
     url = f"{platform.url}/services/dashboards/{case.name}"
     try:
-        watch = CpuWatch({})
+        watch = CpuWatch(service_pids(platform))
         # arrivals: all at once (--arrival 0, a burst), or spread uniformly over --arrival seconds
         rng = random.Random(len(case.name))
         delays = [rng.uniform(0, args.arrival) for _ in opened]
@@ -242,6 +285,54 @@ async def page_phase(
             [v for r in results for v in r], "ms")},
         "machine_cpu": cpu,
     }  # fmt: skip
+
+
+def next_check(admin: Any, i: int) -> pd.DataFrame:
+    """The newest stored data-quality result again, checked now, as run ``bench-live-<i>``."""
+    last = admin.query_df("SELECT * FROM data_quality ORDER BY checked_at_utc DESC LIMIT 1")
+    row = last.copy()
+    for column in row.columns:  # a plain client answers naive UTC stamps; the insert path wants them aware
+        if pd.api.types.is_datetime64_any_dtype(row[column]) and row[column].dt.tz is None:
+            row[column] = row[column].dt.tz_localize("UTC")
+    row["checked_at_utc"] = pd.Timestamp.now(tz="UTC").floor("ms")
+    row["run_id"] = f"bench-live-{i}"
+    return row
+
+
+async def quality_live(
+    browser: Any, platform: DemoPlatform, sessions: int, inserts: int, warm: bool
+) -> dict[str, Any]:
+    """Time new check results from their insert to each of ``sessions`` live quality pages.
+
+    ``inserts`` results, each the newest stored one again (checked now), reach each page's checks table
+    (the row in the browser's data source) through the page's live look every ``LIVE_S`` (0.5 s).
+    """
+    from marketintel.store import insert_df
+
+    admin = platform.admin()
+    case = next(c for c in PAGES if c.name == "quality")
+    opened = [await logged_in(browser, platform, case.user, warm) for _ in range(sessions)]
+    url = f"{platform.url}/services/dashboards/quality"
+    try:
+        for _, page in opened:
+            await page.goto(url)
+            await page.wait_for_function(READY, arg=[case.min_sources], polling=50, timeout=WAIT_MS)
+        await asyncio.sleep(2.0)
+        latencies: list[float] = []
+        rng = random.Random(sessions)
+        for i in range(inserts):
+            row = next_check(admin, i)
+            waits = [asyncio.create_task(page.evaluate(WAIT_CHECK, 10_000)) for _, page in opened]
+            await asyncio.sleep(0.1)
+            t0 = time.time()
+            insert_df(admin, "data_quality", row)
+            seen = await asyncio.gather(*waits)
+            latencies.extend(float(v) - t0 * 1000 if v > 0 else -1.0 for v in seen)
+            await asyncio.sleep(rng.uniform(0.3, 0.9))  # spread the inserts over the poll period
+        return {"sessions": sessions, "inserts": inserts, "row_to_screen": summary(latencies, "ms")}
+    finally:
+        for context, _ in opened:
+            await context.close()
 
 
 async def browser_phases(platform: DemoPlatform, args: argparse.Namespace) -> dict[str, Any]:
@@ -270,6 +361,10 @@ async def browser_phases(platform: DemoPlatform, args: argparse.Namespace) -> di
                 live = await live_tail(browser, platform, args.sessions, args.inserts)
                 out["explorer"]["live_row_to_screen"] = live
                 log(f"explorer live, {args.sessions} sessions: {live['row_to_screen']}")
+            if not args.pages or "quality" in args.pages:
+                live = await quality_live(browser, platform, args.sessions, args.inserts, not args.cold)
+                out["quality"]["live_row_to_screen"] = live
+                log(f"quality live, {args.sessions} sessions: {live['row_to_screen']}")
         finally:
             await browser.close()
     return out
@@ -328,6 +423,8 @@ def main() -> int:
         "parameters": {k: v for k, v in vars(args).items()}, "pages": pages,
     }  # fmt: skip
     name = "dashboards_quick" if args.quick else "dashboards"
+    name += f"_{'-'.join(args.pages)}" if args.pages else ""
+    name += f"_sessions{args.sessions}" if args.sessions != 16 and not args.quick else ""
     name += f"_arrival{args.arrival:g}s" if args.arrival else ""
     write_results(name + ("_cold" if args.cold else ""), results)
     report(results)

@@ -1,13 +1,17 @@
-"""The dashboards' store client: one read-only clickhouse-connect client per process.
+"""The dashboards' store client (one read-only clickhouse-connect client per process) and shared reads.
 
 The service is given a read-only store user in ``MI_CLICKHOUSE_URL``; every read goes through
-:mod:`marketintel.services.queries`, so nothing here writes or holds SQL.
+:mod:`marketintel.services.queries`, so nothing here writes or holds SQL. :func:`shared_read` lets the
+sessions of one process share a read they all make (a live page's poll): the store answers it once per
+interval however many pages are open.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+import time
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
 from marketintel.store.client import connect
 
@@ -36,3 +40,62 @@ def store_client() -> Any:
         if _CLIENT is None:
             _CLIENT = connect(autogenerate_session_id=False)
         return _CLIENT
+
+
+T = TypeVar("T")
+_shared: dict[Hashable, tuple[float, Any]] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_read(key: Hashable, read: Callable[[], T], ttl_s: float) -> T:
+    """Return ``read()``, or what another session's ``read`` for the same ``key`` got within ``ttl_s``.
+
+    Parameters
+    ----------
+    key : hashable
+        What is read, with everything that changes the answer (the reader's function, its arguments, the
+        client).
+    read : callable
+        Makes the read; called when no result for ``key`` is younger than ``ttl_s``.
+    ttl_s : float
+        How long a result is given to other sessions [s]. A page polling every P seconds with
+        ``ttl_s < P`` never sees its own previous answer again.
+
+    Returns
+    -------
+    The result, shared: callers must not modify it in place. A re-read equal to the previous result
+    returns the previous object itself, so a page can tell "nothing changed" by identity (``is``).
+    """
+    now = time.monotonic()
+    with _shared_lock:
+        hit = _shared.get(key)
+        if hit is not None and now - hit[0] < ttl_s:
+            return hit[1]  # type: ignore[no-any-return]
+    value = read()
+    if hit is not None and _equal(hit[1], value):
+        value = hit[1]
+    with _shared_lock:
+        _shared[key] = (time.monotonic(), value)
+        if len(_shared) > 4096:  # keys with cursors in them come and go: drop the expired ones
+            for old in [k for k, (at, _) in _shared.items() if now - at >= ttl_s]:
+                del _shared[old]
+    return value
+
+
+def _equal(old: Any, new: Any) -> bool:
+    """Whether two reads gave the same answer (frames: same columns, dtypes and values)."""
+    import pandas as pd
+
+    if isinstance(old, pd.DataFrame) and isinstance(new, pd.DataFrame):
+        return bool(
+            list(old.columns) == list(new.columns)
+            and list(old.dtypes) == list(new.dtypes)
+            and old.attrs == new.attrs
+            and old.equals(new)
+        )
+    if type(old) is not type(new):
+        return False
+    try:
+        return bool(old == new)
+    except (TypeError, ValueError):  # not comparable as a whole: treat as changed
+        return False

@@ -15,16 +15,14 @@ sources one read per :data:`SHARED_TTL_S`.
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import pandas as pd
 import panel as pn
 import param
 
+from marketintel.dashboards.data import shared_read
 from marketintel.dashboards.page import PageView
 from marketintel.exceptions import MarketIntelError
 from marketintel.figures import health as figures
@@ -45,23 +43,6 @@ MEASURES = {"size on disk [MiB]": "bytes_on_disk", "rows": "rows", "active parts
 #: the flow runs' table columns: frame column -> header
 _RUN_HEADERS = {"flow": "flow", "deployment": "deployment", "run_name": "run", "state_name": "state",
                 "start_utc": "start", "duration_s": "duration [s]", "message": "message"}  # fmt: skip
-
-T = TypeVar("T")
-_shared: dict[tuple[Any, ...], tuple[float, Any]] = {}
-_shared_lock = threading.Lock()
-
-
-def _shared_read(key: tuple[Any, ...], read: Callable[[], T]) -> T:
-    """Return ``read()``, reusing a result another session got for ``key`` within :data:`SHARED_TTL_S`."""
-    now = time.monotonic()
-    with _shared_lock:
-        hit = _shared.get(key)
-        if hit is not None and now - hit[0] < SHARED_TTL_S:
-            return hit[1]  # type: ignore[no-any-return]
-    value = read()
-    with _shared_lock:
-        _shared[key] = (time.monotonic(), value)
-    return value
 
 
 @dataclass(frozen=True)
@@ -191,9 +172,17 @@ class Health(PageView):
         """Read every source (shared with other sessions for :data:`SHARED_TTL_S`); a source never raises."""
         prefect_url, (hub_url, hub_token) = self._prefect_url, self._hub
         return Snapshot(
-            store=_shared_read(("store", id(self.client)), lambda: health.store_health(self.client)),
-            prefect=_shared_read(("prefect", prefect_url), lambda: health.prefect_health(prefect_url)),
-            hub=_shared_read(("hub", hub_url, hub_token), lambda: health.hub_health(hub_url, hub_token)),
+            store=shared_read(
+                ("health-store", id(self.client)), lambda: health.store_health(self.client), SHARED_TTL_S
+            ),
+            prefect=shared_read(
+                ("health-prefect", prefect_url), lambda: health.prefect_health(prefect_url), SHARED_TTL_S
+            ),
+            hub=shared_read(
+                ("health-hub", hub_url, hub_token),
+                lambda: health.hub_health(hub_url, hub_token),
+                SHARED_TTL_S,
+            ),
             dashboards=health.dashboards_health(),
             at_utc=pd.Timestamp.now(tz="UTC"),
         )

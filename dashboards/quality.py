@@ -14,17 +14,22 @@
 
 While ``live`` is on, a periodic callback reads only what is new (results checked after the newest shown,
 payloads fetched after the newest shown) and *streams* those rows into the figures' data sources and the
-tables; the small freshness and alert listings are re-read and replaced only when they changed.
+tables; the small freshness and alert listings are re-read and replaced only when they changed. A look
+runs every :data:`LIVE_S` seconds in every open page, and the pages of the process share its reads
+(:func:`marketintel.dashboards.data.shared_read`): the store answers about four reads per look however
+many pages are open.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pandas as pd
 import panel as pn
 import param
 
+from marketintel.dashboards.data import shared_read
 from marketintel.dashboards.page import LOCAL, PageView
 from marketintel.exceptions import MarketIntelError
 from marketintel.figures import quality as figures
@@ -33,8 +38,14 @@ from marketintel.services import quality as service
 
 __all__ = ["DEV_USER", "Quality"]
 
-#: how often a live page looks for new results [s]
-LIVE_S = 3.0
+#: how often a live page looks for new results [s]; the pages of one process share each look's reads
+LIVE_S = 0.5
+#: how long one page's look is given to the others [s] (below :data:`LIVE_S`: a page never gets its own
+#: previous answer again)
+SHARED_S = 0.4
+#: acknowledgements stored by this process: part of the alerts' shared-read key, so a page reads the
+#: alerts afresh after an acknowledgement instead of another page's answer from just before it
+_ack_version = 0
 #: check results listed at most [rows]
 MAX_RESULTS = 2_000
 #: quarantined payloads described in full above their table [payloads]
@@ -123,6 +134,7 @@ class Quality(PageView):
         self.alerts = pd.DataFrame()
         self.acknowledged: dict[str, Any] | None = None
         self._callback: Any = None
+        self._polled: dict[str, pd.DataFrame] = {}  # the shared answers this page's last look got
         self._checks_fig: Any = None
         self._completeness_fig: Any = None
         self._panes = {
@@ -431,6 +443,8 @@ class Quality(PageView):
             f"Acknowledged by **{record['acknowledged_by']}** at {when:%Y-%m-%d %H:%M:%S} {zone}."
         )
         self.note = ""
+        global _ack_version  # noqa: PLW0603  (one counter per process: every page's shared reads see it)
+        _ack_version += 1
         with self.guard("reading the alerts"):
             self.alerts = alert_service.alerts_with_acks(self.client, database=self.database)
         self._draw_alerts()
@@ -480,12 +494,19 @@ class Quality(PageView):
             self.say(f"**Live update failed.** {exc}", "danger")
         return counts
 
+    def _shared(self, what: tuple[Any, ...], read: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """Return a live read shared by the process's pages (see :func:`.data.shared_read`)."""
+        return shared_read(("quality", id(self.client), self.database, *what), read, SHARED_S)
+
     def _poll_results(self) -> int:
         if self.results.empty:
             latest = pd.Timestamp("1970-01-01", tz="UTC")
         else:
             latest = pd.Timestamp(self.results["checked_at_utc"].max())
-        new = service.new_checks(self.client, after=latest, database=self.database)
+        new = self._shared(
+            ("new-checks", latest),
+            lambda: service.new_checks(self.client, after=latest, database=self.database),
+        )
         if new.empty:
             return 0
         was_empty = self.results.empty
@@ -508,7 +529,13 @@ class Quality(PageView):
 
     def _poll_payloads(self) -> int:
         since = None if self.quarantined.empty else self.quarantined["fetched_at_utc"].max()
-        fresh = service.quarantined_with_preview(self.client, since=since, database=self.database)
+        fresh = self._shared(
+            ("quarantined", since),
+            lambda: service.quarantined_with_preview(self.client, since=since, database=self.database),
+        )
+        if fresh is self._polled.get("payloads"):
+            return 0
+        self._polled["payloads"] = fresh
         known = set(self.quarantined["sha256"]) if len(self.quarantined) else set()
         new = fresh[~fresh["sha256"].isin(known)] if len(fresh) else fresh
         if new.empty:
@@ -524,7 +551,12 @@ class Quality(PageView):
         return len(new)
 
     def _poll_freshness(self) -> int:
-        fresh = service.dataset_freshness(self.client, database=self.database)
+        fresh = self._shared(
+            ("freshness",), lambda: service.dataset_freshness(self.client, database=self.database)
+        )
+        if fresh is self._polled.get("freshness"):  # the answer this page had last time: nothing new
+            return 0
+        self._polled["freshness"] = fresh
         key = ["source", "dataset", "watermark_utc", "payloads", "quarantined", "status"]
         if not self.freshness.empty and fresh[key].equals(self.freshness[key]):
             return 0
@@ -533,7 +565,13 @@ class Quality(PageView):
         return 1
 
     def _poll_alerts(self) -> int:
-        fresh = alert_service.alerts_with_acks(self.client, database=self.database)
+        fresh = self._shared(
+            ("alerts", _ack_version),
+            lambda: alert_service.alerts_with_acks(self.client, database=self.database),
+        )
+        if fresh is self._polled.get("alerts"):
+            return 0
+        self._polled["alerts"] = fresh
         key = ["alert_id", "updated_at_utc", "state", "acknowledged_by"]
         if len(fresh) == len(self.alerts) and fresh[key].equals(self.alerts[key]):
             return 0

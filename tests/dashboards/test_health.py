@@ -9,7 +9,7 @@ import pytest
 from bokeh.document import Document
 from bokeh.document.events import ColumnDataChangedEvent, ColumnsPatchedEvent, ColumnsStreamedEvent
 
-from marketintel.dashboards import health as page_module
+from marketintel.dashboards import data
 from marketintel.dashboards.health import LOCAL_TZ, Health, Snapshot
 from marketintel.dashboards.page import LOCAL, frame_bytes
 from marketintel.figures.health import source_of
@@ -22,7 +22,7 @@ def page(db_client: Any, sample: Any, monkeypatch: pytest.MonkeyPatch) -> Health
     """The page on the sample store, with Prefect not running and no hub configured."""
     monkeypatch.delenv("JUPYTERHUB_API_URL", raising=False)
     monkeypatch.delenv("JUPYTERHUB_API_TOKEN", raising=False)
-    monkeypatch.setattr(page_module, "_shared", {})
+    monkeypatch.setattr(data, "_shared", {})
     return Health(client=db_client, prefect_api_url=f"http://127.0.0.1:{free_port()}/api")
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import panel as pn
 import pytest
 
+from marketintel.dashboards import data, quality
 from marketintel.dashboards.page import LOCAL, frame_bytes
 from marketintel.dashboards.quality import DEV_USER, RUN_CHECKS, VIEWS, Quality, current_user
 from marketintel.services import alerts as alert_service
@@ -29,6 +30,12 @@ def client(store: Any, ch_client: Any) -> Iterator[Any]:
     populate(client)
     yield client
     ch_client.command(f"DROP DATABASE IF EXISTS {name} SYNC")
+
+
+@pytest.fixture(autouse=True)
+def _unshared_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each poll reads the store: these tests write and poll at once (sharing is tested on its own)."""
+    monkeypatch.setattr(quality, "SHARED_S", 0.0)
 
 
 def _source(fig: Any) -> dict[str, Any]:
@@ -106,6 +113,34 @@ def test_live_polls_stream_only_the_new_results(client: Any) -> None:
     assert len(page._tables["checks"].value) == before + 4
     assert set(page.results["run_id"]) == {"dq-test", "dq-again"}
     assert page.poll()["results"] == 0
+
+
+def test_open_pages_share_their_polls_reads(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    pages = [Quality(client=client) for _ in range(3)]
+    calls: dict[str, int] = {}
+
+    def counted(name: str, read: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls[name] = calls.get(name, 0) + 1
+            return read(*args, **kwargs)
+
+        return wrapper
+
+    reads = [(quality.service, "new_checks"), (quality.service, "quarantined_with_preview"),
+             (quality.service, "dataset_freshness"), (quality.alert_service, "alerts_with_acks")]  # fmt: skip
+    for module, name in reads:
+        monkeypatch.setattr(module, name, counted(name, getattr(module, name)))
+    monkeypatch.setattr(quality, "SHARED_S", 60.0)
+    monkeypatch.setattr(data, "_shared", {})  # nothing shared yet: earlier tests read within 60 s
+    assert [p.poll() for p in pages] == [{"results": 0, "payloads": 0, "datasets": 0, "alerts": 0}] * 3
+    # three pages at the same point: the store answered each kind of read once
+    assert calls == {"new_checks": 1, "quarantined_with_preview": 1, "dataset_freshness": 1,
+                     "alerts_with_acks": 1}  # fmt: skip
+    # an acknowledgement in this process makes the next look read the alerts afresh
+    pages[0].alert = next(iter(pages[0].param.alert.objects.values()))
+    assert pages[0].acknowledge(user="demo-ops") is not None
+    assert pages[1].poll()["alerts"] == 1
+    assert calls["alerts_with_acks"] == 3  # the acknowledging page's own read, then the shared one
 
 
 def test_live_polls_stream_a_newly_quarantined_payload(client: Any) -> None:
