@@ -60,6 +60,11 @@ SIGNATURE = """() => {
     }
     out += ';';
   }
+  // a page's "what was just done" line (the curve builder's report title says when it built): a rebuild
+  // that gives the same curve changes no data source, but this line
+  for (const doc of Bokeh.documents) for (const m of doc.all_models) {
+    if ((m.css_classes || []).includes('mi-report-title')) out += '|' + m.text;
+  }
   return out;
 }"""
 #: JS: Bokeh idle, at least ``minSources`` non-empty data sources, no error message shown

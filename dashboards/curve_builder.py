@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,8 @@ class CurveBuilder(PageView):
             pn.Column(pane, visible=False, sizing_mode="stretch_width")
             for pane in (self._curve_pane, self._hourly_pane, self._errors_pane)
         )
-        self._report_title = pn.pane.Markdown("", margin=(0, 10))
+        self._report_title = pn.pane.Markdown("", margin=(0, 10), css_classes=["mi-report-title"])
+        self._built = (pd.Timestamp.now(tz="UTC"), 0.0)  # when the curve shown was built, in how long [s]
         self._table = pn.widgets.Tabulator(
             pd.DataFrame(), disabled=True, show_index=False, pagination="remote", page_size=12,
             sizing_mode="stretch_width", layout="fit_data_fill", visible=False, css_classes=["mi-report"],
@@ -217,8 +219,10 @@ class CurveBuilder(PageView):
         self._save_note.object = ""
         with self.guard("building the curve"):
             try:
+                started = time.perf_counter()
                 with tempfile.TemporaryDirectory(prefix="mi-curve-builder-") as folder:
                     self.result = service.build_and_store_curve(**self.options(Path(folder)))
+                self._built = (pd.Timestamp.now(tz="UTC"), time.perf_counter() - started)
             except InconsistentContractsError as exc:
                 self.inconsistency = exc.report.copy()
                 self._show_inconsistency(str(exc))
@@ -266,8 +270,10 @@ class CurveBuilder(PageView):
         self.show_figure(self._errors_pane, figures.repricing_figure(contracts, unit=unit))
         self._errors_box.visible = True
         ok = int((contracts["status"] == "ok").sum())
+        at, seconds = self._built
         self._report_title.object = (
-            f"**Per-contract report**: {ok} of {len(contracts)} contracts reprice within 1e-8 {unit}"
+            f"**Per-contract report**: {ok} of {len(contracts)} contracts reprice within 1e-8 {unit} "
+            f"(built {at:%H:%M:%S} UTC in {seconds:.2f} s)"
         )
         quoted = [c for c in _REPORT_COLUMNS if c not in ("bid", "ask") or contracts[c].notna().any()]
         shown = contracts[quoted].assign(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,8 @@ def test_builds_from_stored_settlements_and_reports_every_contract(
     np.testing.assert_allclose(monthly.to_numpy(), SETTLES, atol=1e-10)
     assert page._curve_box.visible and page._errors_box.visible
     assert "12 of 12 contracts reprice" in page._report_title.object
+    # it says when it was built: a rebuild that gives the same curve still shows that it ran
+    assert re.search(r"\(built \d\d:\d\d:\d\d UTC in \d+\.\d\d s\)", page._report_title.object)
     assert not page._save_button.disabled
     assert page._curve_pane.object.yaxis[0].axis_label == "price [USD/MMBtu]"
 
