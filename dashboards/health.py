@@ -144,11 +144,7 @@ class Health(PageView):
             self.refresh()  # no browser session (tests, a notebook): read now
         else:  # in a session the page shows at once, loading, and reads once the browser has it
             pn.state.onload(self._tick)
-            self._callback = pn.state.add_periodic_callback(
-                self._tick,  # type: ignore[arg-type]  # Panel runs coroutine functions too
-                period=int(self.refresh_s * 1000),
-                start=self.live,
-            )
+            self._callback = self.every(self._tick, self.refresh_s, start=self.live)  # Panel awaits it
 
     def market_tz(self) -> str:
         """Return the page's local zone: :data:`LOCAL_TZ` (the platform's own schedules run in it)."""

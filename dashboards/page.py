@@ -150,6 +150,27 @@ class PageView(Viewer):
             if self._body is not None:
                 self._body.loading = False
 
+    # -- background work -----------------------------------------------------------------------------------
+    @staticmethod
+    def every(callback: Callable[[], Any], period_s: float, start: bool = True) -> Any:
+        """Run ``callback`` every ``period_s`` seconds in this session, in the background.
+
+        Unlike ``pn.state.add_periodic_callback``, the run does not mark the session busy: Panel would
+        otherwise switch every page's busy indicator on and off at each run (messages to every browser and
+        work on the server however little the callback does). The callback stops with the session.
+
+        Returns
+        -------
+        panel.io.callbacks.PeriodicCallback
+            Has ``start()``, ``stop()`` and ``running``.
+        """
+        from panel.io.callbacks import PeriodicCallback
+
+        periodic = PeriodicCallback(callback=callback, period=max(int(period_s * 1000), 1), background=True)
+        if start:
+            periodic.start()
+        return periodic
+
     # -- figures ------------------------------------------------------------------------------------------
     @staticmethod
     def show_figure(pane: pn.pane.Bokeh, fig: Any) -> Any:

@@ -16,8 +16,8 @@ While ``live`` is on, a periodic callback reads only what is new (results checke
 payloads fetched after the newest shown) and *streams* those rows into the figures' data sources and the
 tables; the small freshness and alert listings are re-read and replaced only when they changed. A look
 runs every :data:`LIVE_S` seconds in every open page, and the pages of the process share its reads
-(:func:`marketintel.dashboards.data.shared_read`): the store answers about four reads per look however
-many pages are open.
+(:func:`marketintel.dashboards.data.shared_read`): however many pages are open, the store answers one read
+of new results per :data:`SHARED_S` and one of each other listing per :data:`SHARED_SLOW_S`.
 """
 
 from __future__ import annotations
@@ -40,9 +40,12 @@ __all__ = ["DEV_USER", "Quality"]
 
 #: how often a live page looks for new results [s]; the pages of one process share each look's reads
 LIVE_S = 0.5
-#: how long one page's look is given to the others [s] (below :data:`LIVE_S`: a page never gets its own
-#: previous answer again)
+#: how long one look's read of new check results is given to the other pages [s] (below :data:`LIVE_S`:
+#: a page never gets its own previous answer again)
 SHARED_S = 0.4
+#: the same for the listings that change rarely and cost more to read (quarantined payloads with their
+#: previews, freshness, alerts) [s]: new payloads and alerts show within this, new results within LIVE_S
+SHARED_SLOW_S = 2.0
 #: acknowledgements stored by this process: part of the alerts' shared-read key, so a page reads the
 #: alerts afresh after an acknowledgement instead of another page's answer from just before it
 _ack_version = 0
@@ -464,7 +467,7 @@ class Quality(PageView):
         def tick() -> None:
             self.poll()
 
-        self._callback = pn.state.add_periodic_callback(tick, period=int(LIVE_S * 1000), start=self.live)
+        self._callback = self.every(tick, LIVE_S, start=self.live)
 
     @param.depends("live", watch=True)
     def _live_changed(self) -> None:
@@ -494,9 +497,15 @@ class Quality(PageView):
             self.say(f"**Live update failed.** {exc}", "danger")
         return counts
 
-    def _shared(self, what: tuple[Any, ...], read: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-        """Return a live read shared by the process's pages (see :func:`.data.shared_read`)."""
-        return shared_read(("quality", id(self.client), self.database, *what), read, SHARED_S)
+    def _shared(
+        self, what: tuple[Any, ...], read: Callable[[], pd.DataFrame], slow: bool = True
+    ) -> pd.DataFrame:
+        """Return a live read shared by the process's pages (see :func:`.data.shared_read`).
+
+        ``slow``: given to other pages for :data:`SHARED_SLOW_S`, else :data:`SHARED_S`.
+        """
+        ttl = SHARED_SLOW_S if slow else SHARED_S
+        return shared_read(("quality", id(self.client), self.database, *what), read, ttl)
 
     def _poll_results(self) -> int:
         if self.results.empty:
@@ -506,6 +515,7 @@ class Quality(PageView):
         new = self._shared(
             ("new-checks", latest),
             lambda: service.new_checks(self.client, after=latest, database=self.database),
+            slow=False,
         )
         if new.empty:
             return 0

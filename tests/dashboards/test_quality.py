@@ -36,6 +36,7 @@ def client(store: Any, ch_client: Any) -> Iterator[Any]:
 def _unshared_polls(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each poll reads the store: these tests write and poll at once (sharing is tested on its own)."""
     monkeypatch.setattr(quality, "SHARED_S", 0.0)
+    monkeypatch.setattr(quality, "SHARED_SLOW_S", 0.0)
 
 
 def _source(fig: Any) -> dict[str, Any]:
@@ -131,6 +132,7 @@ def test_open_pages_share_their_polls_reads(client: Any, monkeypatch: pytest.Mon
     for module, name in reads:
         monkeypatch.setattr(module, name, counted(name, getattr(module, name)))
     monkeypatch.setattr(quality, "SHARED_S", 60.0)
+    monkeypatch.setattr(quality, "SHARED_SLOW_S", 60.0)
     monkeypatch.setattr(data, "_shared", {})  # nothing shared yet: earlier tests read within 60 s
     assert [p.poll() for p in pages] == [{"results": 0, "payloads": 0, "datasets": 0, "alerts": 0}] * 3
     # three pages at the same point: the store answered each kind of read once

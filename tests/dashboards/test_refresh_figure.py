@@ -1,4 +1,4 @@
-"""A redraw copies a new figure's values into the figure on screen when the two are alike.
+"""A redraw copies a new figure's values into the figure on screen when the two are alike; background work.
 
 The figure on screen keeps its models (so the browser keeps its views and receives only what changed); a
 figure of another shape is refused and left as it was.
@@ -57,3 +57,22 @@ def test_a_page_shows_a_new_figure_or_refreshes_the_one_shown() -> None:
     assert again is first and first.xaxis[0].axis_label == "delivery [America/Chicago]"
     other = _prices("UTC", 24, lines=3)
     assert PageView.show_figure(pane, other) is other and pane.object is other
+
+
+def test_background_work_does_not_mark_the_session_busy() -> None:
+    """A page's periodic work leaves Panel's busy state alone (a busy switch reaches every browser)."""
+    import asyncio
+
+    from panel.io.callbacks import PeriodicCallback
+
+    seen: list[bool] = []
+    quiet = PageView.every(lambda: seen.append(bool(pn.state.busy)), 0.5, start=False)
+    assert quiet.period == 500 and not quiet.running
+    quiet.start()  # outside a session and an event loop: marked running, nothing scheduled
+    asyncio.run(quiet._periodic_callback())  # one run, as the session's loop would make it
+    loud = PeriodicCallback(callback=lambda: seen.append(bool(pn.state.busy)), period=500)
+    loud.start()
+    asyncio.run(loud._periodic_callback())
+    quiet.stop()
+    loud.stop()
+    assert seen == [False, True]  # Panel's own periodic callback marks the session busy while it runs
