@@ -229,6 +229,9 @@ def test_the_figures_label_their_axes_with_units_and_zone(client: Any) -> None:
     assert len(boxes) == len(GAP)  # one band per missing interval
     line = _source(fig)
     assert int(pd.isna(line["value"]).sum()) == len(GAP)  # gaps in the line, not slopes across them
+    # a run's results share one instant: the checks' time axis still spans an hour, not milliseconds
+    page = Quality(client=client)
+    assert page._checks_fig.x_range.min_interval == 3_600_000
 
 
 def test_a_read_only_service_is_refused_until_it_has_the_acknowledgement_user(

@@ -219,6 +219,10 @@ def checks_source_data(results: pd.DataFrame, tz: str = "UTC") -> dict[str, Any]
     }
 
 
+#: the shortest span of the check-results figure's time axis [ms]
+CHECKS_MIN_SPAN_MS = 3_600_000
+
+
 def checks_figure(results: pd.DataFrame, *, tz: str = "UTC") -> Any:
     """Dot per check result: when it ran (x), which check of which series (y), coloured by status.
 
@@ -250,6 +254,8 @@ def checks_figure(results: pd.DataFrame, *, tz: str = "UTC") -> Any:
     )  # fmt: skip
     fig.scatter(x="time", y="row", color="colour", size=11, alpha=0.85, source=ColumnDataSource(data))
     fig.ygrid.grid_line_alpha = 0.2
+    # results of one run share one instant: without a floor the axis would zoom to milliseconds
+    fig.x_range.min_interval = CHECKS_MIN_SPAN_MS
     return fig
 
 
