@@ -41,6 +41,15 @@ def test_alike_figures_are_copied_into_the_shown_one() -> None:
     assert shown.title.text == "prices (Europe/Berlin)"
 
 
+def test_the_browsers_automatic_range_is_kept() -> None:
+    """The browser sends back the bounds it computed; a new figure's are NaN and must not replace them."""
+    shown, new = _prices("UTC", 24), _prices("UTC", 48)
+    shown.x_range.start, shown.x_range.end = 1.0e12, 1.1e12  # as the browser reports them
+    assert refresh_in_place(shown, new)
+    assert (shown.x_range.start, shown.x_range.end) == (1.0e12, 1.1e12)
+    assert len(shown.renderers[0].data_source.data["t"]) == 48
+
+
 def test_a_figure_of_another_shape_is_refused_and_nothing_changes() -> None:
     shown, other = _prices("UTC", 24), _prices("Europe/Berlin", 24, lines=2)
     data = dict(shown.renderers[0].data_source.data)

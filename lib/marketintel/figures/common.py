@@ -148,6 +148,9 @@ def finish_legend(fig: Any) -> Any:
 
 #: properties of a shown figure that its page (Panel's pane) sets: not copied from the new figure
 _PLACED_BY_PAGE = frozenset({"stylesheets", "sizing_mode", "styles", "css_classes", "margin"})
+#: bounds of an automatic range: the browser computes them from the data and sends them back, so the
+#: shown range holds numbers where a new figure's holds NaN; copying those would blank the plot
+_AUTORANGED = frozenset({"start", "end"})
 
 
 def refresh_in_place(shown: Any, new: Any) -> bool:
@@ -168,6 +171,7 @@ def refresh_in_place(shown: Any, new: Any) -> bool:
         The same builder's figure for the new state.
     """
     from bokeh.model import Model
+    from bokeh.models import DataRange1d
     from bokeh.util.warnings import BokehDeprecationWarning
 
     changes: list[tuple[Any, str, Any]] = []
@@ -185,7 +189,8 @@ def refresh_in_place(shown: Any, new: Any) -> bool:
         if id(old) in paired:  # met before through another reference
             return True
         paired.add(id(old))
-        for name in sorted(fresh.properties() - _PLACED_BY_PAGE):
+        skipped = _PLACED_BY_PAGE | (_AUTORANGED if isinstance(old, DataRange1d) else frozenset())
+        for name in sorted(fresh.properties() - skipped):
             if fresh.lookup(name).readonly:
                 continue
             before, after = getattr(old, name), getattr(fresh, name)
