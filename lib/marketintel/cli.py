@@ -259,8 +259,21 @@ def cmd_store_user(args: argparse.Namespace) -> int:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = getpass.getpass(f"password for {args.name}: ")
-    write_user(path, args.name, args.role, password, tuple(args.insert_into or ()))
+    groups = None if args.group is None else tuple(g for g in args.group if g)
+    write_user(
+        path,
+        args.name,
+        args.role,
+        password,
+        tuple(args.insert_into or ()),
+        groups=groups,
+        impersonate=args.impersonate,
+    )
     grant = f", may insert into {', '.join(args.insert_into)}" if args.insert_into else ""
+    if groups is not None:
+        grant += f", entitled by groups: {', '.join(groups) or '(none: sees no fact table)'}"
+    if args.impersonate:
+        grant += ", may act for other users (execute_as)"
     print(f"user {args.name} ({args.role}{grant}) written to {path}; a running store applies it at once")
     return 0
 
@@ -273,10 +286,13 @@ def cmd_store_user_list(args: argparse.Namespace) -> int:
     users = Users.load(path)
     if users.source is None:
         print(f"no users file at {path}: the store's default user has full access without a password")
-    print(f"{'user':<24} {'role':<8} {'password':<9} insert_into")
+    print(f"{'user':<24} {'role':<8} {'password':<9} {'insert_into':<16} groups (entitled)")
     for user in sorted(users.users.values(), key=lambda u: u.name):
         pw = "yes" if user.password_sha256_hex else "no"
-        print(f"{user.name:<24} {user.role:<8} {pw:<9} {', '.join(user.insert_into) or '-'}")
+        groups = "- (every row)" if user.groups is None else ", ".join(user.groups) or "(none)"
+        if user.impersonate:
+            groups += "  [may act for users]"
+        print(f"{user.name:<24} {user.role:<8} {pw:<9} {', '.join(user.insert_into) or '-':<16} {groups}")
     return 0
 
 
@@ -341,6 +357,19 @@ def register_store(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
         metavar="TABLE",
         default=None,
         help="let a reader also run plain inserts into these tables (nothing else)",
+    )
+    p.add_argument(
+        "--group",
+        action="append",
+        default=None,
+        metavar="GROUP",
+        help="a group of the user (repeat): the user then sees only what the groups' rules open "
+        "(`mi access`); --group '' for none. Without --group: a service account that sees every row",
+    )
+    p.add_argument(
+        "--impersonate",
+        action="store_true",
+        help="let the user run queries as another user (URL parameter execute_as; for services)",
     )
     p.set_defaults(func=cmd_store_user)
     p = usub.add_parser("list", help="list the users: role, password set, insert grants")
@@ -573,6 +602,13 @@ def register_hub(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     register(sub)
 
 
+def register_access(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``mi access ...`` (:mod:`marketintel.access.cli`)."""
+    from marketintel.access.cli import register
+
+    register(sub)
+
+
 def register_platform(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``mi status`` and ``mi stop`` (every part: the store here, the others through entry points)."""
     p = sub.add_parser(
@@ -593,6 +629,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore
     register_backtest,
     register_platform,
     register_hub,
+    register_access,
 ]
 
 #: entry-point group of the areas above the library (flows, the demo, later the hub): each entry point names

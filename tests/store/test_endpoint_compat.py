@@ -204,8 +204,11 @@ def test_parameters_reach_insert_values(ch_client: Any, ch_database: str, store:
 
 
 def test_settings_with_empty_defaults_are_accepted(ch_client: Any, store: StoreProcess) -> None:
-    settings = {"insert_deduplication_token": "", "log_comment": "dashboard"}
+    settings = {"insert_deduplication_token": "", "query_cache_tag": "dashboard"}
     assert ch_client.query("SELECT 1", settings=settings).result_rows == [(1,)]
+    # log_comment carries each connection's identity to the engine's row policies: no client may set it
+    status, headers, body, _ = post(store, "SELECT 1", log_comment="dashboard")
+    assert status != 200 and b"log_comment" in body, body
     status, headers, body, _ = post(store, "SELECT 1", no_such_setting_xyz="1")
     assert status == 404 and headers["x-clickhouse-exception-code"] == "115", body
 

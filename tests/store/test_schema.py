@@ -30,6 +30,7 @@ from marketintel.store.schema import (
 
 #: The core tables named in ARCHITECTURE.md: the contract between components.
 CORE_TABLES = {
+    "access_rules",
     "instruments",
     "prices",
     "fundamentals",

@@ -534,6 +534,34 @@ ALERT_ACKS = TableSpec(
     order_by=("alert_id", "acknowledged_at_utc"),
 )
 
+ACCESS_RULES = TableSpec(
+    name="access_rules",
+    description=(
+        "Entitlement rules granted to groups, versioned: every grant and revoke is a new row (who, when); "
+        "the latest version of a rule_id is in force unless it is a revoke"
+    ),
+    columns=(
+        _text("rule_id", "Identifier of the rule (stable across its versions)"),
+        Column("version", "UInt32", None, "Version of the rule: 1 for the grant, +1 for each change"),
+        _dim("action", "'grant' (the rule is in force) or 'revoke' (it no longer is)"),
+        _dim("group_name", "Hub group the rule is granted to"),
+        _dim("table_name", "Store table the rule opens (prices, fundamentals, forward_quotes, ...)"),
+        Column("markets", "Array(String)", None, "Markets the rule covers; empty: every market"),
+        Column("locations", "Array(String)", None, "Location names or glob patterns (* ?); empty: all"),
+        Column("location_types", "Array(String)", None, "Location types (hub, node, zone); empty: all"),
+        Column("variables", "Array(String)", None, "Variables (fundamentals, forecasts); empty: all"),
+        Column("products", "Array(String)", None, "Products (forward quotes) or curve names; empty: all"),
+        Column("delay_s", "UInt64", "s", "Rows become visible this long after their publication"),
+        Column("history_s", "UInt64", "s", "Only intervals starting within this long before now; 0: all"),
+        Column("export", "UInt8", None, "1 if the group may export what the rule opens"),
+        _text("changed_by", "Who granted or revoked (store or hub user)"),
+        _utc("changed_at_utc", "When the change was made", default=_NOW),
+        _text("note", "Why, in the changer's words; '' if nothing", default="''"),
+    ),
+    engine="MergeTree",
+    order_by=("rule_id", "version"),
+)
+
 #: Bookkeeping of :func:`marketintel.store.migrate.migrate`; not a market table.
 SCHEMA_MIGRATIONS = TableSpec(
     name="schema_migrations",
@@ -600,6 +628,7 @@ TABLES = TableRegistry(
         DATA_QUALITY,
         ALERTS,
         ALERT_ACKS,
+        ACCESS_RULES,
     ]
 )
 

@@ -21,6 +21,23 @@ full access without a password. A users file (TOML) defines users with roles and
     role = "reader"
     insert_into = ["alert_acks"]  # and plain inserts into these tables (any database), nothing else
 
+    [users.alice]
+    password_sha256_hex = "..."
+    role = "reader"
+    groups = ["quants", "pilot"]  # entitled: sees what these groups' rules open (marketintel.access)
+
+    [users.dashboards]
+    password_sha256_hex = "..."
+    role = "reader"
+    impersonate = true            # may run a query as another user (URL parameter execute_as=NAME)
+
+A user with ``groups`` is *entitled*: the store shows them only the rows their groups' rules open
+(:mod:`marketintel.access.policy`), unless one of the groups is ``admins`` or the role is ``admin``. A user
+without ``groups`` is a service account and sees every row its role may read. A user with ``impersonate``
+may send ``execute_as=NAME``: the query then runs with NAME's entitlement (and the caller's role), and the
+query log names NAME; this is the endpoint's counterpart of ClickHouse's ``EXECUTE AS`` with the
+``IMPERSONATE`` grant.
+
 A reader's ``insert_into`` grant allows exactly ``INSERT INTO [db.]table [(columns)] [SETTINGS ...]
 FORMAT fmt`` / ``VALUES`` with the data inline or in the request body (what clickhouse-connect sends), into
 a listed table; ``INSERT ... SELECT``, ``INSERT INTO FUNCTION``, other tables and everything else a reader
@@ -72,6 +89,17 @@ class User:
     password_sha256_hex: str = ""
     #: tables a reader may also insert into (plain inserts of inline data only; see the module docstring)
     insert_into: tuple[str, ...] = ()
+    #: the user's groups (entitled user); None: a service account that sees every row its role may read
+    groups: tuple[str, ...] | None = None
+    #: may run queries as another user (``execute_as``)
+    impersonate: bool = False
+    #: who authenticated, when this user is acting for another (``execute_as``); '' otherwise
+    caller: str = ""
+
+    @property
+    def entitled(self) -> bool:
+        """Whether the store filters this user's rows by their groups' entitlement rules."""
+        return self.groups is not None and self.role != "admin" and "admins" not in self.groups
 
     def check_password(self, password: str) -> bool:
         """Whether ``password`` is this user's password (constant-time comparison)."""
@@ -236,7 +264,17 @@ class Users:
                     f"users file {path}: user {name!r} has insert_into but role {role!r}; the grant "
                     "widens a reader only (a writer inserts anywhere already)"
                 )
-            users[name] = User(name, role, pw, tuple(grant))
+            groups = entry.get("groups")
+            if groups is not None and (
+                not isinstance(groups, list) or not all(isinstance(g, str) and g for g in groups)
+            ):
+                raise ConfigError(f"users file {path}: user {name!r} groups must be a list of group names")
+            impersonate = entry.get("impersonate", False)
+            if not isinstance(impersonate, bool):
+                raise ConfigError(f"users file {path}: user {name!r} impersonate must be true or false")
+            users[name] = User(
+                name, role, pw, tuple(grant), tuple(groups) if groups is not None else None, impersonate
+            )
         if not users:
             raise ConfigError(f"users file {path} defines no [users.NAME] table")
         try:
@@ -317,6 +355,10 @@ def _write_users_file(
             lines.append(f'password_sha256_hex = "{entry["password_sha256_hex"]}"')
         if entry.get("insert_into"):
             lines.append(f"insert_into = {json.dumps(list(entry['insert_into']))}")  # type: ignore[call-overload]
+        if entry.get("groups") is not None:
+            lines.append(f"groups = {json.dumps(list(entry['groups']))}")  # type: ignore[call-overload]
+        if entry.get("impersonate"):
+            lines.append("impersonate = true")
         lines.append("")
     for role, settings in limits.items():
         lines.append(f"[limits.{role}]")
@@ -337,11 +379,20 @@ def _read_users_file(path: Path) -> tuple[dict[str, dict[str, object]], dict[str
 
 
 def write_user(
-    path: Path, name: str, role: str, password: str, insert_into: tuple[str, ...] | list[str] = ()
+    path: Path,
+    name: str,
+    role: str,
+    password: str,
+    insert_into: tuple[str, ...] | list[str] = (),
+    *,
+    groups: tuple[str, ...] | list[str] | None = None,
+    impersonate: bool = False,
 ) -> None:
     """Add or replace a user in a users file (created if missing), storing only the password's hash.
 
     ``insert_into`` grants a reader plain inserts into these tables (module docstring); empty: none.
+    ``groups`` makes the user entitled (sees only what the groups' rules open); None: a service account.
+    ``impersonate`` lets the user run queries as another user (``execute_as``).
 
     A new file starts with the ``default`` user of a fresh server (admin, no password: loopback only), as
     adding a user to ClickHouse keeps its ``default`` user; ``[limits.ROLE]`` tables are kept. A running
@@ -365,9 +416,16 @@ def write_user(
     existing, limits = _read_users_file(path)
     if not existing and name != "default":
         existing["default"] = {"role": "admin"}
+    bad_groups = [g for g in groups or () if not g.replace("_", "").replace("-", "").isalnum()]
+    if bad_groups:
+        raise ConfigError(f"groups are letters, digits, '_' or '-', got {bad_groups}")
     existing[name] = {"role": role, "password_sha256_hex": hashlib.sha256(password.encode()).hexdigest()}
     if insert_into:
         existing[name]["insert_into"] = list(insert_into)
+    if groups is not None:
+        existing[name]["groups"] = sorted(set(groups))
+    if impersonate:
+        existing[name]["impersonate"] = True
     _write_users_file(path, existing, limits)
 
 

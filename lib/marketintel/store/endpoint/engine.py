@@ -5,6 +5,11 @@ independent connection with its own session state (current database, ``SET`` set
 different connections run in parallel. The endpoint keeps a pool of connections per role for requests
 without a session, and one connection per ``session_id``, as ClickHouse keeps one context per session.
 
+Each connection carries an identity, fixed in its address when it is opened (``log_comment``, which the
+engine's profile makes constant): ``rls:all`` for admins and service accounts, or an entitled user's
+compiled entitlement, which the row policies of the engine's users configuration read
+(:mod:`marketintel.access.policy`). Connections are pooled per role and identity.
+
 Per-request settings (URL parameters) apply to one request only: they are set before it and the session's
 own values are restored after it, unless the next request asks for the same values (the common case, since
 a client sends the same settings with every query).
@@ -17,6 +22,7 @@ import json
 import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +30,7 @@ from typing import Any
 
 import chdb
 
+from marketintel.access.policy import ALL_ROWS, fingerprint
 from marketintel.store.endpoint.errors import ClickHouseError
 
 #: Roles a user can have (see :mod:`marketintel.store.endpoint.auth`).
@@ -46,6 +53,8 @@ class Conn:
 
     raw: Any
     role: str
+    #: the identity the connection was opened with (its fixed ``log_comment``)
+    ident: str = ALL_ROWS
     database: str = "default"
     #: settings applied from URL parameters -> value, and the session's own value to restore
     applied: dict[str, str] = field(default_factory=dict)
@@ -119,12 +128,22 @@ class Engine:
         *,
         max_idle_per_role: int = 32,
         role_settings: dict[str, dict[str, int | str]] | None = None,
+        config_file: str | None = None,
     ) -> None:
         self.path = path
         #: engine settings every connection of a role starts with (its limits)
         self.role_settings = role_settings or {}
-        self._keeper = chdb.connect(path)  # type: ignore[no-untyped-call]  # keeps the engine alive while pooled connections come and go
-        self._idle: dict[str, list[Conn]] = {}
+        #: the engine configuration loaded at start (users and row policies); None: the engine's defaults
+        self.config_file = config_file
+        # the first connection loads the configuration and keeps the engine alive while pooled connections
+        # come and go
+        first = path
+        if config_file is not None:
+            first = f"file:{path}?" + urllib.parse.urlencode(
+                {"config-file": config_file, "log_comment": ALL_ROWS}
+            )
+        self._keeper = chdb.connect(first)  # type: ignore[no-untyped-call]
+        self._idle: dict[tuple[str, str], list[Conn]] = {}
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         self._max_idle = max_idle_per_role
@@ -139,35 +158,40 @@ class Engine:
             code, name = line.split("\t")
             self.error_codes[name] = int(code)
 
-    def _new(self, role: str) -> Conn:
+    def _new(self, role: str, ident: str = ALL_ROWS) -> Conn:
         """Open a connection for a pool key: a role, ``:ro`` for read-only (GET), with the role's limits.
 
         ``reader:insert`` is a writable connection with a reader's limits, for inserts a reader's
-        ``insert_into`` grant allows (the endpoint has checked the statement).
+        ``insert_into`` grant allows (the endpoint has checked the statement). ``ident`` is the
+        connection's fixed identity (module docstring).
         """
         base, _, mode = role.partition(":")
         readonly = (base in READONLY_ROLES and mode != "insert") or mode == "ro"
-        suffix = "?readonly=2" if readonly else ""
-        conn = Conn(chdb.connect(self.path + suffix), role)  # type: ignore[no-untyped-call]
+        params: dict[str, str] = {"readonly": "2"} if readonly else {}
+        if self.config_file is not None:
+            params["log_comment"] = ident
+        suffix = "?" + urllib.parse.urlencode(params) if params else ""
+        conn = Conn(chdb.connect(self.path + suffix), role, ident)  # type: ignore[no-untyped-call]
         for key, value in self.role_settings.get(base, {}).items():
             conn.run(f"SET {key} = {setting_literal(str(value))}")
         return conn
 
     @contextmanager
-    def connection(self, role: str) -> Iterator[Conn]:
-        """Borrow a session-less connection for one request."""
+    def connection(self, role: str, ident: str = ALL_ROWS) -> Iterator[Conn]:
+        """Borrow a session-less connection of a role and identity for one request."""
+        key = (role, fingerprint(ident) if ident != ALL_ROWS else ALL_ROWS)
         with self._lock:
-            pool = self._idle.setdefault(role, [])
+            pool = self._idle.setdefault(key, [])
             conn = pool.pop() if pool else None
         if conn is None:
-            conn = self._new(role)
+            conn = self._new(role, ident)
         ok = False
         try:
             yield conn
             ok = True
         finally:
             with self._lock:
-                pool = self._idle.setdefault(role, [])
+                pool = self._idle.setdefault(key, [])
                 if ok and not conn.dirty and len(pool) < self._max_idle:
                     pool.append(conn)
                     conn = None
@@ -175,8 +199,13 @@ class Engine:
                 conn.close()
 
     @contextmanager
-    def session(self, session_id: str, user: str, role: str, timeout_s: float) -> Iterator[Conn]:
+    def session(
+        self, session_id: str, user: str, role: str, timeout_s: float, ident: str = ALL_ROWS
+    ) -> Iterator[Conn]:
         """Use the connection of a session, creating it on first use.
+
+        A session whose user's entitlement changed since its connection was opened gets a new connection
+        (its temporary tables and ``SET`` values go): a changed rule applies to running sessions too.
 
         Raises
         ------
@@ -186,7 +215,7 @@ class Engine:
         with self._lock:
             sess = self._sessions.get(session_id)
             if sess is None:
-                sess = Session(self._new(role), user, timeout_s)
+                sess = Session(self._new(role, ident), user, timeout_s)
                 self._sessions[session_id] = sess
         if sess.user != user:
             raise ClickHouseError.named(
@@ -200,6 +229,9 @@ class Engine:
             )
         try:
             sess.timeout_s = timeout_s
+            if sess.conn.ident != ident and sess.user == user:
+                sess.conn.close()
+                sess.conn = self._new(role, ident)
             yield sess.conn
         finally:
             sess.last_used = time.monotonic()

@@ -30,6 +30,44 @@ log = logging.getLogger("marketintel.store.endpoint")
 LOCK_FILE = "mi-endpoint.lock"
 STATE_FILE = "mi-endpoint.json"
 LOG_FILE = "mi-endpoint.log"
+ENGINE_CONFIG_FILE = "mi-engine-config.xml"
+ENGINE_USERS_FILE = "mi-engine-users.xml"
+#: databases that are the engine's or the endpoint's own, never platform data
+_INTERNAL_DATABASES = frozenset({"system", "information_schema", "INFORMATION_SCHEMA", querylog.DATABASE})
+
+
+def policy_databases(path: Path) -> list[str]:
+    """Return the databases of a chDB directory whose tables get row policies (``default`` always).
+
+    Read from the directory's ``metadata`` folder, before the engine starts: the policies are part of the
+    configuration the engine loads then, and a database created later gets them at the next start (until
+    then the endpoint refuses it to entitled users).
+    """
+    found = {"default"}
+    meta = path / "metadata"
+    if meta.is_dir():
+        for entry in meta.iterdir():
+            name = entry.name[:-4] if entry.name.endswith(".sql") else entry.name
+            if name.isidentifier() and name not in _INTERNAL_DATABASES:
+                found.add(name)
+    return sorted(found)
+
+
+def write_engine_config(path: Path, databases: list[str]) -> Path:
+    """Write the engine's configuration (users and row policies, :mod:`marketintel.access.policy`)."""
+    from marketintel.access.policy import engine_config_xml, users_xml
+
+    users_file = path / ENGINE_USERS_FILE
+    config_file = path / ENGINE_CONFIG_FILE
+    for target, text in (
+        (users_file, users_xml(databases)),
+        (config_file, engine_config_xml(str(users_file))),
+    ):
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(text)
+        tmp.chmod(0o600)
+        tmp.replace(target)
+    return config_file
 
 
 @dataclass(frozen=True)
@@ -107,7 +145,13 @@ def serve(
     path = path.resolve()
     lock = _take_lock(path)
     try:
-        engine = Engine(str(path), role_settings={role: lim.settings for role, lim in users.limits.items()})
+        covered = policy_databases(path)
+        config_file = write_engine_config(path, covered)
+        engine = Engine(
+            str(path),
+            role_settings={role: lim.settings for role, lim in users.limits.items()},
+            config_file=str(config_file),
+        )
     except Exception as exc:
         lock.close()
         raise StoreError(f"cannot open the chDB data directory {path}: {exc}") from None
@@ -118,7 +162,7 @@ def serve(
                 conn.run(statement)
         query_log = querylog.QueryLog(lambda: engine.connection("admin"))
     try:
-        server = EndpointServer((host, port), engine, users, limits, query_log)
+        server = EndpointServer((host, port), engine, users, limits, query_log, covered)
     except OSError as exc:
         engine.close()
         lock.close()

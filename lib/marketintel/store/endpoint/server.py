@@ -9,6 +9,7 @@ streamed in the requested format, sessions, settings as URL parameters, ClickHou
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import email.parser
 import email.policy
 import itertools
@@ -19,7 +20,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,11 +28,13 @@ from tempfile import SpooledTemporaryFile
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from marketintel.store.endpoint import results
+from marketintel.access.policy import ALL_ROWS
+from marketintel.store.endpoint import results, screen
 from marketintel.store.endpoint.auth import GRANTED_INSERT_SETTINGS, User, Users, credentials
 from marketintel.store.endpoint.body import BodyReader
 from marketintel.store.endpoint.codecs import ENCODERS, Encoder, choose_encoding
 from marketintel.store.endpoint.engine import Conn, Engine
+from marketintel.store.endpoint.entitle import Entitlements
 from marketintel.store.endpoint.errors import ClickHouseError
 from marketintel.store.endpoint.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from marketintel.store.endpoint.metrics import EndpointMetrics
@@ -83,6 +86,7 @@ TRANSPORT_PARAMS = frozenset(
         "stacktrace",
         "role",
         "client_protocol_version",
+        "execute_as",
     }
 )
 CONTENT_TYPES = {
@@ -147,9 +151,13 @@ class EndpointServer(ThreadingHTTPServer):
         users: Users,
         limits: Limits,
         query_log: QueryLog | None = None,
+        covered: Iterable[str] = ("default",),
     ) -> None:
         super().__init__(address, Handler)
         self.engine = engine
+        #: each user's identity on the engine (entitlements compiled from the rules in the store)
+        self.entitlements = Entitlements(engine, covered)
+        self._databases: tuple[float, frozenset[str]] = (0.0, frozenset())
         self.running = RunningQueries()
         self._user_lock = threading.Lock()
         self._user_running: dict[str, int] = {}
@@ -164,6 +172,46 @@ class EndpointServer(ThreadingHTTPServer):
         self.requests_served = 0
         #: Prometheus metrics, served at GET /metrics to any store user (see the metrics module)
         self.metrics = EndpointMetrics(self, {code: name for name, code in engine.error_codes.items()})
+
+    def databases(self, ttl_s: float = 2.0) -> frozenset[str]:
+        """Return the engine's databases (re-read at most every ``ttl_s``)."""
+        at, names = self._databases
+        if time.monotonic() - at < ttl_s:
+            return names
+        with self.engine.connection("admin") as conn:
+            res = conn.raw.query("SELECT name FROM system.databases", "TSVRaw")
+            names = frozenset(res.bytes().decode().split())
+        self._databases = (time.monotonic(), names)
+        return names
+
+    def forget_databases(self) -> None:
+        """Make the next :meth:`databases` re-read the engine's databases."""
+        self._databases = (0.0, frozenset())
+
+    def acting(self, user: User, params: dict[str, str]) -> User:
+        """Return the user a request runs as: the caller, or whom it acts for (``execute_as``).
+
+        Raises
+        ------
+        ClickHouseError
+            ACCESS_DENIED if the caller may not impersonate, UNKNOWN_USER for an unknown target.
+        """
+        target = params.get("execute_as")
+        if not target or target == user.name:
+            return user
+        if not user.impersonate:
+            raise ClickHouseError.named(
+                "ACCESS_DENIED",
+                f"{user.name}: Not enough privileges. To execute this query as {target!r} it's necessary to "
+                "have the grant IMPERSONATE (impersonate = true in the users file)",
+            )
+        other = self.users.users.get(target)
+        if other is None:
+            raise ClickHouseError.named("UNKNOWN_USER", f"There is no user `{target}` to execute as")
+        # the caller's role and grants, the target's name and entitlement
+        return dataclasses.replace(
+            user, name=other.name, groups=other.groups, impersonate=False, caller=user.name
+        )
 
     def enter(self) -> None:
         """Count a request in."""
@@ -433,7 +481,7 @@ class Handler(BaseHTTPRequestHandler):
                 )
             try:
                 with server.user_slot(user):
-                    self._run(method, params, headers, body, user, files)
+                    self._run(method, params, headers, body, server.acting(user, params), files)
             finally:
                 server.slots.release()
         except ClickHouseError as err:
@@ -554,6 +602,9 @@ class Handler(BaseHTTPRequestHandler):
             entry.query_kind = kind.value
             kill = parse_kill_query(sql) if kind is Kind.DDL else None
             granted = self._check(method, kind, sql, params, user, kill is not None, split is not None)
+            ident = server.entitlements.ident(user.name, user.groups, user.entitled)
+            if ident != ALL_ROWS:
+                self._screen_entitled(sql, database, params, user)
             if kind is Kind.INSERT:
                 server.check_disk(int(headers.get("content-length", "0") or 0))
             if kind is Kind.DDL and _is_flush_logs(sql):
@@ -608,9 +659,9 @@ class Handler(BaseHTTPRequestHandler):
                 timeout = min(timeout, server.limits.max_session_timeout_s)
                 if params.get("session_check") == "1" and not server.engine.has_session(session_id):
                     raise ClickHouseError.named("SESSION_NOT_FOUND", f"Session {session_id} not found")
-                ctx = server.engine.session(session_id, user.name, role, timeout)
+                ctx = server.engine.session(session_id, user.caller or user.name, role, timeout, ident)
             else:
-                ctx = server.engine.connection(role)
+                ctx = server.engine.connection(role, ident)
             with ctx as conn:
                 try:
                     conn.prepare(database, settings)
@@ -637,6 +688,8 @@ class Handler(BaseHTTPRequestHandler):
                             conn.run(f"DROP TEMPORARY TABLE IF EXISTS `{name}`")
                         except Exception:  # a connection left with a table is not pooled again
                             conn.dirty = True
+            if kind is Kind.DDL:  # a database may have come or gone: entitled users' screen re-reads them
+                server.forget_databases()
             if self._stream_error is not None:
                 raise self._stream_error
             entry.type = "QueryFinish"
@@ -711,6 +764,18 @@ class Handler(BaseHTTPRequestHandler):
         if unsupported is not None:
             raise ClickHouseError.named("NOT_IMPLEMENTED", unsupported)
         return granted
+
+    def _screen_entitled(self, sql: str, database: str, params: dict[str, str], user: User) -> None:
+        """Refuse what the row policies cannot cover for an entitled user (:mod:`.screen`)."""
+        covered = self.server.entitlements.covered
+        why = screen.database_refusal(database, covered)
+        if why is None:
+            known = self.server.databases()
+            why = screen.refusal(sql, covered, known)
+            for value in (v for k, v in params.items() if k.startswith("param_")):
+                why = why or screen.refusal(value, covered, known)
+        if why is not None:
+            raise ClickHouseError.named("ACCESS_DENIED", f"{user.name}: Not enough privileges: {why}")
 
     def _external_tables(
         self, conn: Conn, files: list[tuple[str, bytes]], params: dict[str, str]
@@ -968,7 +1033,7 @@ class Handler(BaseHTTPRequestHandler):
     def _types_beside(self, conn: Conn, sql: str, qparams: dict[str, str]) -> dict[str, str] | None:
         """Describe a query on another connection (``conn`` is busy streaming its result)."""
         try:
-            with self.server.engine.connection(conn.role) as other:
+            with self.server.engine.connection(conn.role, conn.ident) as other:
                 other.prepare(conn.database, dict(conn.applied))
                 return dict(self._describe(other, sql, qparams))
         except Exception as exc:  # e.g. a session's temporary table: the time zone stays unnamed
