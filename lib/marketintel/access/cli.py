@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+from pathlib import Path
 from typing import Any
 
 from marketintel import config
@@ -42,7 +43,11 @@ def cmd_grant(args: argparse.Namespace) -> int:
         changed_by=_changer(),
         note=args.note,
     )
+    from marketintel.access.events import report
+
     rules.grant(_client(), rule)
+    report("access_change", config.clickhouse_url().username, action="grant", target=rule.group,
+           detail={"rule": rule.rule_id, "describe": rule.describe()})  # fmt: skip
     print(f"granted {rule.describe()}")
     print("the store applies it within about a second, to every connection of the group's users")
     return 0
@@ -51,8 +56,11 @@ def cmd_grant(args: argparse.Namespace) -> int:
 def cmd_revoke(args: argparse.Namespace) -> int:
     """Revoke a rule of a group."""
     from marketintel.access import rules
+    from marketintel.access.events import report
 
     gone = rules.revoke(_client(), args.group, args.rule_id, changed_by=_changer(), note=args.note)
+    report("access_change", config.clickhouse_url().username, action="revoke", target=gone.group,
+           detail={"rule": gone.rule_id})  # fmt: skip
     print(f"revoked {gone.rule_id} of group {gone.group} (version {gone.version})")
     return 0
 
@@ -155,8 +163,67 @@ def cmd_ddl(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_dir(args: argparse.Namespace) -> Path:
+    from marketintel.store.endpoint.process import audit_dir
+
+    if args.audit_dir is not None:
+        return Path(args.audit_dir)
+    return audit_dir(config.store_dir())
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Verify the audit chain; exit 1 naming the first bad record."""
+    import pandas as pd
+
+    from marketintel.access.audit import verify_store
+    from marketintel.access.events import report
+
+    since = pd.Timestamp(args.since, tz="UTC").to_pydatetime() if args.since else None
+    verdict = verify_store(_client(), _audit_dir(args), since)
+    print(verdict)
+    detail = {"result": str(verdict), "bad_seq": verdict.bad_seq, "since": args.since or ""}
+    outcome = "ok" if verdict.ok else "error"
+    report("verify", config.clickhouse_url().username, action="verify", outcome=outcome, rows=verdict.checked,
+           detail=detail)  # fmt: skip
+    return 0 if verdict.ok else 1
+
+
+def cmd_audit_show(args: argparse.Namespace) -> int:
+    """Print the latest audit records."""
+    client = _client()
+    where = []
+    params: dict[str, Any] = {"n": args.limit}
+    if args.kind:
+        where.append("kind = {kind:String}")
+        params["kind"] = args.kind
+    if args.user:
+        where.append("user = {user:String}")
+        params["user"] = args.user
+    cond = f"WHERE {' AND '.join(where)}" if where else ""
+    frame = client.query_df(
+        "SELECT seq, at_utc, kind, user, caller, source, action, target, outcome, rows, bytes "
+        f"FROM mi_system.audit_log {cond} ORDER BY seq DESC LIMIT {{n:UInt32}}",
+        parameters=params,
+    )
+    print(frame.iloc[::-1].to_string(index=False) if not frame.empty else "no audit record")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``mi access ...``."""
+    """Add ``mi access ...`` and ``mi audit ...``."""
+    audit = sub.add_parser("audit", help="the store's tamper-evident audit trail")
+    usub = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
+    p = usub.add_parser(
+        "verify", help="re-compute the hash chain; name the first changed/deleted/inserted record"
+    )
+    p.add_argument("--since", default=None, help="only records from this time on (UTC), e.g. 2026-12-01")
+    p.add_argument("--audit-dir", default=None, help="the key and journal (default: beside the store)")
+    p.set_defaults(func=cmd_audit_verify)
+    p = usub.add_parser("show", help="the latest records")
+    p.add_argument("--kind", default=None)
+    p.add_argument("--user", default=None)
+    p.add_argument("--limit", type=int, default=30)
+    p.set_defaults(func=cmd_audit_show)
     access = sub.add_parser(
         "access", help="entitlements: which groups see which markets, locations, datasets"
     )

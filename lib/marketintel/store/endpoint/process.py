@@ -21,6 +21,7 @@ from typing import IO, Any
 from marketintel.exceptions import StoreAlreadyRunningError, StoreError, StoreNotRunningError
 from marketintel.processes import pid_alive
 from marketintel.store.endpoint import querylog
+from marketintel.store.endpoint.auditlog import AuditWriter
 from marketintel.store.endpoint.auth import Users
 from marketintel.store.endpoint.engine import Engine
 from marketintel.store.endpoint.server import EndpointServer, Limits
@@ -51,6 +52,16 @@ def policy_databases(path: Path) -> list[str]:
             if name.isidentifier() and name not in _INTERNAL_DATABASES:
                 found.add(name)
     return sorted(found)
+
+
+def audit_dir(path: Path) -> Path:
+    """Return where the audit key and journal of the store at ``path`` are kept: outside the store.
+
+    ``MI_AUDIT_DIR`` if set, else ``<parent>/audit/<name>`` beside the data directory (the default store
+    ``$MI_DATA_DIR/store`` keeps them in ``$MI_DATA_DIR/audit/store``).
+    """
+    raw = os.environ.get("MI_AUDIT_DIR")
+    return Path(raw).expanduser().resolve() if raw else path.resolve().parent / "audit" / path.name
 
 
 def write_engine_config(path: Path, databases: list[str]) -> Path:
@@ -161,9 +172,17 @@ def serve(
             for statement in querylog.ddl(limits.query_log_ttl_days):
                 conn.run(statement)
         query_log = querylog.QueryLog(lambda: engine.connection("admin"))
+    audit = AuditWriter(lambda: engine.connection("admin"), audit_dir(path))
     try:
-        server = EndpointServer((host, port), engine, users, limits, query_log, covered)
+        audit.start()
+    except Exception as exc:
+        engine.close()
+        lock.close()
+        raise StoreError(f"cannot start the audit trail ({audit.directory}): {exc}") from None
+    try:
+        server = EndpointServer((host, port), engine, users, limits, query_log, covered, audit)
     except OSError as exc:
+        audit.close()
         engine.close()
         lock.close()
         raise StoreError(
@@ -234,6 +253,7 @@ def serve(
         server.server_close()
         if query_log is not None:
             query_log.close()
+        audit.close()
         engine.close()
         (path / STATE_FILE).unlink(missing_ok=True)
         lock.close()

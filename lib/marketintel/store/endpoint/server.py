@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from marketintel.access.policy import ALL_ROWS
 from marketintel.store.endpoint import results, screen
+from marketintel.store.endpoint.auditlog import AuditWriter, names_audit_table
 from marketintel.store.endpoint.auth import GRANTED_INSERT_SETTINGS, User, Users, credentials
 from marketintel.store.endpoint.body import BodyReader
 from marketintel.store.endpoint.codecs import ENCODERS, Encoder, choose_encoding
@@ -152,9 +153,12 @@ class EndpointServer(ThreadingHTTPServer):
         limits: Limits,
         query_log: QueryLog | None = None,
         covered: Iterable[str] = ("default",),
+        audit: AuditWriter | None = None,
     ) -> None:
         super().__init__(address, Handler)
         self.engine = engine
+        #: the audit trail's writer (None: no audit trail, for embedded uses without one)
+        self.audit = audit
         #: each user's identity on the engine (entitlements compiled from the rules in the store)
         self.entitlements = Entitlements(engine, covered)
         self._databases: tuple[float, frozenset[str]] = (0.0, frozenset())
@@ -444,7 +448,7 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/metrics" and method == "GET":
             self._metrics(url.query)
             return
-        if url.path not in ("/", "/query"):
+        if url.path not in ("/", "/query", "/audit") or (url.path == "/audit" and method != "POST"):
             self.close_connection = True
             self._send_error(
                 ClickHouseError.named("UNSUPPORTED_METHOD", f"There is no handler for {url.path}")
@@ -472,8 +476,20 @@ class Handler(BaseHTTPRequestHandler):
                 fields, files = _form_parts(body, headers["content-type"], server.limits.max_request_bytes)
                 params.update(fields)
                 body = None
-            server.users = server.users.reloaded()
-            user = server.users.authenticate(*credentials(headers, params))
+            self._reload_users()
+            name, password = credentials(headers, params)
+            try:
+                user = server.users.authenticate(name, password)
+            except ClickHouseError as err:
+                if server.audit is not None:
+                    server.audit.append(
+                        "store_login_failed", name or "default", source=str(self.client_address[0]),
+                        action=err.name, outcome="refused",
+                    )  # fmt: skip
+                raise
+            if url.path == "/audit":
+                self._audit_event(user, body)
+                return
             if not server.slots.acquire(blocking=False):
                 raise ClickHouseError.named(
                     "TOO_MANY_SIMULTANEOUS_QUERIES",
@@ -496,6 +512,76 @@ class Handler(BaseHTTPRequestHandler):
             self._send_error(ClickHouseError.named("UNKNOWN_EXCEPTION", f"{type(exc).__name__}: {exc}"))
         finally:
             server.leave()
+
+    def _reload_users(self) -> None:
+        """Take up a changed users file; record who was added, removed or changed in the audit trail."""
+        server = self.server
+        old = server.users
+        server.users = old.reloaded()
+        if server.users is old or server.audit is None:
+            return
+        before, after = old.users, server.users.users
+        for name in sorted(set(before) | set(after)):
+            a, b = before.get(name), after.get(name)
+            if a == b:
+                continue
+            what = "added" if a is None else "removed" if b is None else "changed"
+            detail = {} if b is None else {"role": b.role, "groups": b.groups, "impersonate": b.impersonate}
+            if a is not None and b is not None and a.password_sha256_hex != b.password_sha256_hex:
+                detail["password"] = "changed"
+            server.audit.append(
+                "user_change", name, source="users file", action=what, target=name, detail=json.dumps(detail)
+            )
+
+    def _audit_event(self, user: User, body: BodyReader | None) -> None:
+        """POST /audit: a service (impersonate grant) or an admin reports an event (login, page, export)."""
+        from marketintel.access.audit import SUBMITTED_KINDS
+
+        server = self.server
+        if not (user.impersonate or user.role == "admin"):
+            raise ClickHouseError.named(
+                "ACCESS_DENIED",
+                f"{user.name}: only services (impersonate = true) and admins report audit events",
+            )
+        if server.audit is None:
+            raise ClickHouseError.named("NOT_IMPLEMENTED", "this store keeps no audit trail")
+        data = bytearray()
+        while body is not None and (piece := body.read()):
+            data += piece
+            if len(data) > 1 << 20:
+                raise ClickHouseError.named("QUERY_IS_TOO_LARGE", "an audit event is at most 1 MiB")
+        try:
+            event = json.loads(bytes(data) or b"{}")
+            kind = str(event["kind"])
+            who = str(event["user"])
+        except (ValueError, KeyError, TypeError):
+            raise ClickHouseError.named(
+                "BAD_ARGUMENTS", 'an audit event is JSON with at least "kind" and "user"'
+            ) from None
+        if kind not in SUBMITTED_KINDS:
+            raise ClickHouseError.named(
+                "BAD_ARGUMENTS", f"audit event kind must be one of {sorted(SUBMITTED_KINDS)}, got {kind!r}"
+            )
+        detail = event.get("detail", "")
+        rec = server.audit.append(
+            kind,
+            who,
+            caller=str(event.get("caller", "")),
+            source=f"{user.name}@{self.client_address[0]}"
+            + (f" {event['source']}" if event.get("source") else ""),
+            action=str(event.get("action", "")),
+            target=str(event.get("target", "")),
+            outcome=str(event.get("outcome", "ok")),
+            rows=int(event.get("rows", 0) or 0),
+            bytes=int(event.get("bytes", 0) or 0),
+            detail=detail if isinstance(detail, str) else json.dumps(detail),
+        )
+        out = json.dumps({"seq": rec.seq, "hash": rec.hash}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
 
     def _metrics(self, query: str) -> None:
         """GET /metrics: the Prometheus metrics, for any store user (the credentials a query takes)."""
@@ -610,6 +696,8 @@ class Handler(BaseHTTPRequestHandler):
             if kind is Kind.DDL and _is_flush_logs(sql):
                 if server.query_log is not None:
                     server.query_log.flush()
+                if server.audit is not None:
+                    server.audit.flush()
                 self._send_empty(query_id)
                 entry.type = "QueryFinish"
                 return
@@ -711,6 +799,8 @@ class Handler(BaseHTTPRequestHandler):
             entry.result_rows, entry.result_bytes = self._result_rows, self._result_bytes
             if server.query_log is not None:
                 server.query_log.add(entry)
+            if server.audit is not None:
+                audit_query(server.audit, entry, user)
             server.metrics.observe(entry)
 
     def _check(
@@ -755,6 +845,12 @@ class Handler(BaseHTTPRequestHandler):
                 "NOT_IMPLEMENTED",
                 "ClickHouse native block compression (compress=1/decompress=1) is not supported by this "
                 "endpoint; use HTTP compression (enable_http_compression=1, Content-Encoding) instead",
+            )
+        if kind is not Kind.READ and names_audit_table(sql):
+            raise ClickHouseError.named(
+                "ACCESS_DENIED",
+                f"{user.name}: Not enough privileges: the audit tables (and the endpoint's own database) are "
+                "written only by the store's audit writer",
             )
         if user.role != "admin" and "set" in sql.lower():  # SET, SETTINGS (lexed only then)
             limits = self.server.users.limits[user.role]
@@ -1224,6 +1320,78 @@ def _split_types(types: str) -> list[str]:
 def engine_sql(sql: str) -> bytes:
     """Return SQL as the engine takes it: bytes, the request's non-UTF-8 bytes kept as they were."""
     return sql.encode("utf-8", "surrogateescape")
+
+
+#: error codes that mean "not allowed", as opposed to a failure
+REFUSAL_CODES = frozenset({497, 164, 452, 516, 194, 192})
+
+
+def audit_query(audit: AuditWriter, entry: Entry, user: User) -> None:
+    """Append the audit record of one statement (who, fingerprint, tables, rows, refused or not)."""
+    sql = entry.query
+    outcome = "ok"
+    if entry.exception_code:
+        outcome = "refused" if entry.exception_code in REFUSAL_CODES else "error"
+    detail = {
+        "query": sql[:2000],
+        "query_id": entry.query_id,
+        "kind": entry.query_kind,
+        "database": entry.database,
+        "read_rows": entry.read_rows,
+        "written_rows": entry.written_rows,
+    }
+    if entry.exception_code:
+        detail["error"] = entry.exception.splitlines()[0][:500] if entry.exception else ""
+    audit.append(
+        "query",
+        user.name,
+        caller=user.caller,
+        source=entry.address,
+        action=fingerprint(sql),
+        target=",".join(tables_named(sql)),
+        outcome=outcome,
+        rows=entry.result_rows,
+        bytes=entry.result_bytes,
+        detail=json.dumps(detail, ensure_ascii=False),
+    )
+
+
+def fingerprint(sql: str) -> str:
+    """Return a statement's fingerprint: equal for statements that differ only in literals (16 hex)."""
+    import hashlib
+
+    parts: list[str] = []
+    try:
+        for tok in iter_tokens(sql):
+            literal = tok.kind == "string" or tok.text[:1].isdigit()
+            if literal or (tok.text == "." and parts and parts[-1] == "?"):
+                if not parts or parts[-1] != "?":  # a number lexes as digits, '.', digits: one '?'
+                    parts.append("?")
+            else:
+                parts.append(tok.text.lower() if tok.kind == "word" else tok.text)
+    except IncompleteError:
+        parts = [sql]
+    return hashlib.sha256(" ".join(parts).encode()).hexdigest()[:16]
+
+
+def tables_named(sql: str) -> list[str]:
+    """Return the tables a statement names after FROM, JOIN, INTO, TABLE (as written; best effort)."""
+    out: list[str] = []
+    try:
+        toks = list(iter_tokens(sql))
+    except IncompleteError:
+        return out
+    for i, tok in enumerate(toks[:-1]):
+        if tok.kind == "word" and tok.text.upper() in ("FROM", "JOIN", "INTO", "TABLE"):
+            nxt = toks[i + 1]
+            if nxt.kind not in ("word", "quoted") or nxt.text.upper() in ("SELECT", "FUNCTION"):
+                continue
+            name = nxt.text.strip('`"')
+            if i + 3 < len(toks) and toks[i + 2].text == "." and toks[i + 3].kind in ("word", "quoted"):
+                name += "." + toks[i + 3].text.strip('`"')
+            if name not in out:
+                out.append(name)
+    return out[:20]
 
 
 def _is_flush_logs(sql: str) -> bool:
