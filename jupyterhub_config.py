@@ -20,6 +20,7 @@ import nativeauthenticator
 from marketintel import config as mi_config
 from marketintel.dashboards.registry import PAGES, page_groups, pages_for
 from marketintel.hub import DASHBOARDS_SERVICE, SERVER_GROUPS, paths
+from marketintel.hub import auth as hub_auth
 from marketintel.hub.access import ADMIN_SERVICE, CULLER_SERVICE, hub_access
 from marketintel.hub.process import HubPorts
 from marketintel.hub.spawn import pre_spawn_hook
@@ -56,7 +57,8 @@ paths.secret("cookie_secret")
 c.JupyterHub.pid_file = str(hub_dir / "jupyterhub.pid")
 
 # --- logins: per-user bcrypt passwords; 5 failed logins lock a name for 60 s; admins approve sign-ups ---
-c.JupyterHub.authenticator_class = "nativeauthenticator.NativeAuthenticator"
+# nativeauthenticator's check, with every login and failed login reported to the store's audit trail
+c.JupyterHub.authenticator_class = "marketintel.hub.auth.AuditedAuthenticator"
 c.NativeAuthenticator.minimum_password_length = MIN_PASSWORD_LENGTH
 c.NativeAuthenticator.check_common_password = True
 c.NativeAuthenticator.allowed_failed_logins = 5
@@ -114,9 +116,14 @@ c.JupyterHub.cleanup_servers = True
 
 # --- services: the dashboards (Panel behind Hub OAuth), the idle culler, mi-admin (mi hub user ...) ---
 origins = {f"127.0.0.1:{ports.public}", f"localhost:{ports.public}", f"{ip}:{ports.public}"}
+dashboards_store = ensure_service_store_user(DASHBOARDS_SERVICE, impersonate=True)
+hub_auth.AUDIT_URL = dashboards_store  # the hub reports logins as the dashboards' service account
 service_env = {
     "MI_DATA_DIR": str(mi_config.data_dir()),
-    "MI_CLICKHOUSE_URL": ensure_service_store_user(DASHBOARDS_SERVICE),
+    # pages read as the logged-in user (execute_as): the store applies that user's entitlements
+    "MI_CLICKHOUSE_URL": dashboards_store,
+    "MI_DASHBOARDS_ACT_FOR_USERS": "1",
+    "MI_HUB_CUSTOMER_GROUPS": os.environ.get("MI_HUB_CUSTOMER_GROUPS", ""),
     # acknowledging an alert (the quality page): a reader that may insert into alert_acks only
     "MI_ALERT_ACK_URL": ensure_service_store_user(ALERT_ACKS_USER, insert_into=ALERT_ACKS_TABLES),
     "MI_DASHBOARDS_COOKIE_SECRET": paths.secret("dashboards_cookie"),

@@ -119,7 +119,7 @@ class Accuracy(PageView):
         self._run_box = pn.Column(
             self._header, self._groups_pane, self._rolling_pane, self._week_pane,
             pn.Row(self._dm_pane, self._gw_pane, sizing_mode="stretch_width"), self._notes,
-            self.downloads("forecasts", self.view_frame, "the run's hours"),
+            self.downloads("forecasts", self.view_frame, "the run's hours", table="forecasts"),
             visible=False, sizing_mode="stretch_width",
         )  # fmt: skip
         self._week_source: ColumnDataSource | None = None
@@ -377,6 +377,6 @@ class Accuracy(PageView):
         return [
             pn.pane.Markdown("### Backtest runs (overall metrics as stored)", margin=(0, 10)),
             self._table,
-            self.downloads("backtest_runs", self.listed, "the runs"),
+            self.downloads("backtest_runs", self.listed, "the runs", table="forecasts"),
             self._run_box,
         ]

@@ -386,6 +386,6 @@ class CurveBuilder(PageView):
             self._report_title,
             self._table,
             self._errors_box,
-            self.downloads("built_curve", self.view_frame, "the curve"),
-            self.downloads("curve_report", self.report_frame, "the report"),
+            self.downloads("built_curve", self.view_frame, "the curve", table="curves"),
+            self.downloads("curve_report", self.report_frame, "the report", table="curves"),
         ]

@@ -350,6 +350,8 @@ class Curves(PageView):
             pn.pane.Markdown("#### Quoted contracts and their repricing", margin=(0, 10)),
             self._table,
             self._errors_box,
-            self.downloads(f"curve_{self.curve or 'none'}", self.view_frame, "the curve"),
-            self.downloads(f"contracts_{self.curve or 'none'}", self.contracts_frame, "the contracts"),
+            self.downloads(f"curve_{self.curve or 'none'}", self.view_frame, "the curve", table="curves"),
+            self.downloads(
+                f"contracts_{self.curve or 'none'}", self.contracts_frame, "the contracts", table="curves"
+            ),
         ]

@@ -1,6 +1,9 @@
-"""The dashboards' store client (one read-only clickhouse-connect client per process) and shared reads.
+"""The dashboards' store clients (one per hub user, acting for them) and shared reads.
 
-The service is given a read-only store user in ``MI_CLICKHOUSE_URL``; every read goes through
+The service is given a read-only store user in ``MI_CLICKHOUSE_URL`` that may act for users (the store's
+``impersonate`` grant). Behind the hub (``MI_DASHBOARDS_ACT_FOR_USERS=1``) every read of a page runs as the
+logged-in user (``execute_as``), so the store applies that user's entitlements to everything the page
+shows; without the hub (a developer's ``--no-auth`` server) pages read as the service. Every read goes through
 :mod:`marketintel.services.queries`, so nothing here writes or holds SQL. :func:`shared_read` lets the
 sessions of one process share a read they all make (a live page's poll): the store answers it once per
 interval however many pages are open.
@@ -8,15 +11,76 @@ interval however many pages are open.
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+import panel as pn
+
 from marketintel.store.client import connect
 
 _CLIENT: Any = None
 _LOCK = threading.Lock()
+_USER_CLIENTS: dict[str, Any] = {}
+log = logging.getLogger(__name__)
+#: the environment variable that makes pages read as the logged-in hub user
+ACT_FOR_USERS = "MI_DASHBOARDS_ACT_FOR_USERS"
+
+
+def current_user() -> str | None:
+    """Return the hub user this session acts for, or None (no hub, or acting for users is off)."""
+    if os.environ.get(ACT_FOR_USERS, "") != "1":
+        return None
+    user = pn.state.user
+    return str(user) if user else None
+
+
+def user_client(user: str | None = None) -> Any:
+    """Return the client of ``user`` (default: the session's user, :func:`current_user`).
+
+    It sends ``execute_as=<user>`` with every query: the store answers with that user's entitlement. With
+    no user it is the service's own client (:func:`store_client`).
+    """
+    user = user if user is not None else current_user()
+    if user is None:
+        return store_client()
+    with _LOCK:
+        client = _USER_CLIENTS.get(user)
+        if client is None:
+            client = connect(autogenerate_session_id=False, settings={"execute_as": user})
+            _USER_CLIENTS[user] = client
+        return client
+
+
+def export_rights(client: Any, database: str | None = None) -> bool | frozenset[str]:
+    """Return True if the client's user may export everything, else the tables they may export.
+
+    Read from the entitlement the store gives the user's connections (``getSetting('log_comment')``).
+    """
+    try:
+        text = str(client.query("SELECT getSetting('log_comment')").result_rows[0][0])
+    except Exception as exc:  # no entitlement readable: no export
+        log.warning("cannot read the export rights: %s", exc)
+        return frozenset()
+    if not text.startswith("{"):
+        return True  # every row: an admin, 'admins' or a service account
+    db = database or getattr(client, "database", None) or "default"
+    return frozenset(json.loads(text).get("d", {}).get(db, {}).get("x", []))
+
+
+def report_event(kind: str, user: str | None, **fields: Any) -> None:
+    """Report an audit event (page opened, download) for ``user`` in the background; None user: nothing."""
+    if user is None:
+        return
+    from marketintel.access.events import report
+
+    threading.Thread(
+        target=report, args=(kind, user), kwargs={"caller": "dashboards", **fields}, daemon=True
+    ).start()
 
 
 def store_client() -> Any:

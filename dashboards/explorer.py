@@ -31,7 +31,7 @@ from bokeh.plotting import figure
 from panel.viewable import Viewer
 
 from marketintel.dashboards import tail
-from marketintel.dashboards.data import store_client
+from marketintel.dashboards.data import user_client
 from marketintel.exceptions import EmptyResultError, MarketIntelError
 from marketintel.services import queries
 from marketintel.services.queries import QueryLimitError, QueryParameterError
@@ -156,7 +156,7 @@ class Explorer(Viewer):
     message = param.String(default="", doc="What the page could not show, and why.")
 
     def __init__(self, client: Any = None, database: str | None = None, **params: Any) -> None:
-        self._client = client if client is not None else store_client()
+        self._client = client if client is not None else user_client()
         self._database = database
         self._series = pd.DataFrame(columns=["market", "location", "interval_start_utc"])
         self._fundamental_series = pd.DataFrame(columns=["market", "area", "variable", "unit"])

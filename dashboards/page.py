@@ -35,7 +35,7 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from marketintel.dashboards.data import store_client
+from marketintel.dashboards.data import current_user, export_rights, report_event, user_client
 from marketintel.exceptions import MarketIntelError
 from marketintel.figures.common import refresh_in_place
 
@@ -93,8 +93,9 @@ class PageView(Viewer):
     busy = param.Boolean(default=False, doc="Whether the page is reading or computing.")
 
     def __init__(self, client: Any = None, database: str | None = None, **params: Any) -> None:
-        self.client = client if client is not None else store_client()
+        self.client = client if client is not None else user_client()
         self.database = database
+        self._exports: bool | frozenset[str] | None = None
         self._alert = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width",
                                     css_classes=["mi-message"])  # fmt: skip
         self._body: pn.Column | None = None
@@ -186,7 +187,15 @@ class PageView(Viewer):
         return fig
 
     # -- downloads ---------------------------------------------------------------------------------------
-    def downloads(self, name: str, frame: Callable[[], pd.DataFrame], label: str = "this view") -> pn.Row:
+    def may_export(self, table: str) -> bool:
+        """Whether the page's user may export data of governed ``table`` (their entitlement's right)."""
+        if self._exports is None:
+            self._exports = export_rights(self.client, self.database)
+        return self._exports is True or (not isinstance(self._exports, bool) and table in self._exports)
+
+    def downloads(
+        self, name: str, frame: Callable[[], pd.DataFrame], label: str = "this view", table: str | None = None
+    ) -> pn.Row:
         """Return "download this view" buttons (CSV and Parquet) for the frame ``frame()`` returns.
 
         Parameters
@@ -198,12 +207,26 @@ class PageView(Viewer):
             Returns what the page shows now (called at click time).
         label : str
             What the buttons download, for their labels.
+        table : str, optional
+            The governed table the data comes from (``prices``, ``curves``, ``forecasts`` ...): without the
+            export right on it the buttons are replaced by a note. Each download is audited.
         """
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "view"
+        if table is not None and not self.may_export(table):
+            note = f"Your entitlement does not include exports of {table}; ask an admin."
+            return pn.Row(pn.pane.Markdown(note, css_classes=["mi-no-export"]), sizing_mode="stretch_width")
+        user = current_user()
+
+        def fetch(fmt: str) -> io.BytesIO:
+            data = frame()
+            out = frame_bytes(data, fmt)
+            report_event("export", user, action=f"{stem}.{fmt}", target=table or name, rows=len(data),
+                         bytes=len(out))  # fmt: skip
+            return io.BytesIO(out)
 
         def button(fmt: str) -> pn.widgets.FileDownload:
             return pn.widgets.FileDownload(
-                callback=lambda: io.BytesIO(frame_bytes(frame(), fmt)), filename=f"{stem}.{fmt}",
+                callback=lambda: fetch(fmt), filename=f"{stem}.{fmt}",
                 label=f"Download {label} ({fmt.upper()})",
                 width=230, css_classes=[f"mi-download-{fmt}"],
             )  # fmt: skip

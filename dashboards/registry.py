@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from marketintel.hub import GROUPS
+from marketintel.hub import CUSTOMER_GROUPS, GROUPS
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ PAGES: dict[str, Page] = {
             "explorer",
             "Market explorer",
             "Prices and fundamentals by market and location, as of any time, with a live tail",
-            frozenset({"traders", "quants", "admins"}),
+            frozenset({"traders", "quants", "admins", *CUSTOMER_GROUPS}),
             "marketintel.dashboards.explorer:Explorer",
         ),
         Page(
@@ -80,6 +80,20 @@ PAGES: dict[str, Page] = {
             "Freshness and completeness of every dataset, anomalies, quarantined payloads, alerts",
             frozenset({"ops", "quants", "admins"}),
             "marketintel.dashboards.quality:Quality",
+        ),
+        Page(
+            "access",
+            "Entitlements",
+            "Which groups see which markets, locations and datasets; grant and revoke rules",
+            frozenset({"admins"}),
+            "marketintel.dashboards.access:Access",
+        ),
+        Page(
+            "audit",
+            "Audit trail",
+            "Failed logins, exports, refused queries, unusual activity; verify the tamper-evident chain",
+            frozenset({"admins"}),
+            "marketintel.dashboards.audit:Audit",
         ),
         Page(
             "health",

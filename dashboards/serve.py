@@ -44,7 +44,7 @@ from urllib.parse import quote, urlsplit
 
 import panel as pn
 
-from marketintel.dashboards import metrics, registry, reports, tail
+from marketintel.dashboards import data, metrics, registry, reports, tail
 from marketintel.exceptions import ConfigError
 from marketintel.hub import GROUPS
 
@@ -388,6 +388,7 @@ def _viewer(
         pn.extension("tabulator", sizing_mode="stretch_width", notifications=False)
         module, attribute = page.app.split(":")
         app: pn.viewable.Viewable = getattr(import_module(module), attribute)()
+        data.report_event("page", data.current_user(), action=page.name, source="dashboards")
         if check is None:
             return page_template(settings, page.title, page.name, app)
         # an open page re-checks its user too: logging out of the Hub ends it within the interval

@@ -38,6 +38,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"[1/5] using the ClickHouse server at {store.url} (MI_CLICKHOUSE_URL)")
     print(f"[2/5] schema: {store.migration}")
+    from marketintel.access.rules import seed_defaults
+
+    seeded = seed_defaults(store.client)
+    if seeded:
+        groups = sorted({r.group for r in seeded})
+        print(f"      entitlements: default rules granted to {', '.join(groups)} (mi access show)")
     sample = load_sample(client=store.client)
     print(
         f"[3/5] loaded {sample.loaded_prices:,} prices and {sample.loaded_fundamentals:,} fundamentals rows: "
@@ -88,6 +94,8 @@ DEMO_USERS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("demo-quant", ("quants",), False),
     ("demo-ops", ("ops",), False),
     ("demo-admin", ("admins",), True),
+    ("demo-pilot", ("customers-spp",), False),
+    ("demo-delayed", ("customers-delayed",), False),
 )
 #: store roles of the demo users with a server (the quant saves curves from the curve builder)
 DEMO_STORE_ROLES: dict[str, str] = {"demo-quant": "writer", "demo-admin": "reader"}

@@ -189,7 +189,17 @@ def clickhouse_url() -> ClickHouseURL:
     ConfigError
         If the URL is not ``http(s)://[user[:password]@]host[:port][/database]``.
     """
-    raw = _env("MI_CLICKHOUSE_URL") or f"http://{store_host()}:{store_port()}/default"
+    return parse_clickhouse_url(_env("MI_CLICKHOUSE_URL") or f"http://{store_host()}:{store_port()}/default")
+
+
+def parse_clickhouse_url(raw: str) -> ClickHouseURL:
+    """Parse a store address ``http(s)://[user[:password]@]host[:port][/database]``.
+
+    Raises
+    ------
+    ConfigError
+        If it is not one.
+    """
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(

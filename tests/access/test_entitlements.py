@@ -380,3 +380,40 @@ def test_the_server_ddl_conditions_select_what_the_engine_shows(ent: dict[str, A
             )
             seen = client(ent, user).query(f"SELECT market, location, count() FROM {table} GROUP BY ALL")
             assert sorted(seen.result_rows) == sorted(expected.result_rows) != [], (user, table)
+
+
+def test_the_access_cli_grants_shows_and_revokes(ent: dict[str, Any]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(
+        os.environ,
+        MI_CLICKHOUSE_URL=f"http://default:{PASSWORDS['default']}@127.0.0.1:{ent['sp'].port}/default",
+        MI_STORE_USERS_FILE=str(ent["tmp"] / "users.toml"),
+    )
+
+    def mi(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "marketintel.cli", "access", *args], env=env,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    done = mi(
+        "grant", "prospects", "prices", "--market", "SPP*", "--location", "SPPNORTH_HUB", "--delay", "15min"
+    )
+    assert done.returncode == 0 and "granted r-" in done.stdout, done.stdout + done.stderr
+    rule_id = done.stdout.split("granted ", 1)[1].split()[0]
+    shown = mi("show", "--user", "nobody")
+    assert "nobody: groups prospects" in shown.stdout and rule_id in shown.stdout, shown.stdout
+    assert (
+        "prices: 0 market(s), 1 key(s), delayed 15min" in shown.stdout and "export: nothing" in shown.stdout
+    )
+    bad = mi("grant", "prospects", "fundamentals", "--location-type", "hub")
+    assert bad.returncode != 0 and "--location-type does not apply to fundamentals" in bad.stderr, bad.stderr
+    ddl = mi("ddl", "--cluster", "prod")
+    assert "CREATE ROW POLICY OR REPLACE mi_prospects_prices ON CLUSTER 'prod'" in ddl.stdout, ddl.stdout
+    gone = mi("revoke", "prospects", rule_id)
+    assert gone.returncode == 0 and f"revoked {rule_id}" in gone.stdout
+    again = mi("revoke", "prospects", rule_id)
+    assert again.returncode != 0 and "has no rule" in again.stderr
+    history = mi("history", rule_id)
+    assert history.stdout.count(rule_id) == 2

@@ -71,12 +71,15 @@ pytestmark = pytest.mark.slow
                 "dashboard-curve-builder",
                 "dashboard-accuracy",
                 "dashboard-quality",
+                "dashboard-access",
+                "dashboard-audit",
                 "dashboard-health",
             ],
             True,
         ),
+        ("demo-pilot", ["dashboard-explorer"], False),
     ],
-    ids=["traders", "ops", "quants", "admins"],
+    ids=["traders", "ops", "quants", "admins", "pilot"],
 )
 def test_each_group_lands_where_expected(
     platform: Platform, screens: Screens, user: str, links: list[str], lab: bool

@@ -27,25 +27,31 @@ def test_demo_leaves_the_hub_up_with_one_user_per_group_and_private_secrets(plat
         "demo-trader  traders: explorer, curves, accuracy",
         "demo-quant   quants: explorer, curves, curve-builder, accuracy, quality; JupyterLab",
         "demo-ops     ops: quality, health",
-        "demo-admin   admins (Hub admin): explorer, curves, curve-builder, accuracy, quality, health",
+        "demo-admin   admins (Hub admin): explorer, curves, curve-builder, accuracy, quality, access, audit, "
+        "health",
+        "demo-pilot   customers-spp: explorer",
+        "demo-delayed customers-delayed: explorer",
     ):
         assert line in out, out
     hub = platform.data_dir / "hub"
     assert _mode(hub / "demo-users.txt") == 0o600
-    assert set(platform.passwords) == {"demo-trader", "demo-quant", "demo-ops", "demo-admin"}
+    demo_users = {"demo-trader", "demo-quant", "demo-ops", "demo-admin", "demo-pilot", "demo-delayed"}
+    assert set(platform.passwords) == demo_users
     secrets = sorted((hub / "secrets").iterdir())
     assert {p.name for p in secrets} >= {"cookie_secret", "proxy_token", "dashboards.token", "mi-admin.token"}
     assert all(_mode(p) == 0o600 for p in secrets) and _mode(hub / "secrets") == 0o700
     store_passwords = sorted((hub / "store").iterdir())
-    # the users with a server, and the dashboards service (reads; alert acknowledgements)
-    assert {p.name for p in store_passwords} == {"dashboards", "dashboards-acks", "demo-quant", "demo-admin"}
+    # every hub user has a store user (their groups: their entitlement), and the dashboards service
+    assert {p.name for p in store_passwords} == {"dashboards", "dashboards-acks", *demo_users}
     assert all(_mode(p) == 0o600 for p in store_passwords)
     users = tomllib.loads((platform.data_dir / "store" / "users.toml").read_text())["users"]
     assert users["dashboards"]["role"] == users["demo-admin"]["role"] == "reader"
     assert users["demo-quant"]["role"] == "writer"  # the demo quant saves curves from the curve builder
     assert users["dashboards-acks"]["role"] == "reader"
-    assert users["dashboards-acks"]["insert_into"] == ["alert_acks"]
-    assert "demo-trader" not in users  # no server: no store user of their own
+    assert users["dashboards-acks"]["insert_into"] == ["alert_acks", "access_rules"]
+    assert users["dashboards"]["impersonate"] is True and "groups" not in users["dashboards"]
+    assert users["demo-trader"] == {**users["demo-trader"], "role": "reader", "groups": ["traders"]}
+    assert users["demo-pilot"]["groups"] == ["customers-spp"]
     assert users["default"]["role"] == "admin"  # the flows and `mi` keep working
     for secret in secrets:  # no secret leaks into the hub's log
         assert secret.read_text().strip() not in (hub / "hub.log").read_text()

@@ -25,14 +25,14 @@ def test_the_acks_user_is_a_reader_granted_alert_acks_only() -> None:
     users = Users.load(config.store_users_file()).users
     assert (users["dashboards"].role, users["dashboards"].insert_into) == ("reader", ())
     acks = users[ALERT_ACKS_USER]
-    assert (acks.role, acks.insert_into) == ("reader", ("alert_acks",))
+    assert (acks.role, acks.insert_into) == ("reader", ("alert_acks", "access_rules"))
     parts = urlsplit(ack_url)
     assert parts.username == ALERT_ACKS_USER
     assert acks.check_password(paths.store_password(ALERT_ACKS_USER) or "")
     assert urlsplit(read_url).password != parts.password
     # ensuring again keeps the password (a running dashboards service keeps working) and the grant
     assert ensure_service_store_user(ALERT_ACKS_USER, insert_into=ALERT_ACKS_TABLES) == ack_url
-    assert Users.load(config.store_users_file()).users[ALERT_ACKS_USER].insert_into == ("alert_acks",)
+    assert Users.load(config.store_users_file()).users[ALERT_ACKS_USER].insert_into == ALERT_ACKS_TABLES
     # the grant follows what is asked: without it, the same user loses it
     ensure_service_store_user(ALERT_ACKS_USER)
     assert Users.load(config.store_users_file()).users[ALERT_ACKS_USER].insert_into == ()

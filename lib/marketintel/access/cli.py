@@ -119,6 +119,18 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_defaults(_args: argparse.Namespace) -> int:
+    """Grant the default rules to groups that never had one (what `make demo` does)."""
+    from marketintel.access import rules
+
+    added = rules.seed_defaults(_client())
+    for rule in added:
+        print(f"granted {rule.describe()}")
+    if not added:
+        print("every default group has rules (or had them): nothing granted")
+    return 0
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     """Print every change of the rules (or of one rule)."""
     from marketintel.access import rules
@@ -253,6 +265,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     who.add_argument("--group", default=None)
     who.add_argument("--user", default=None, help="a store user (the local users file gives their groups)")
     p.set_defaults(func=cmd_show)
+    p = asub.add_parser(
+        "defaults", help="grant the default rules (traders, quants, ops: every row; the pilots) to new groups"
+    )
+    p.set_defaults(func=cmd_defaults)
     p = asub.add_parser("history", help="every grant and revoke, oldest first")
     p.add_argument("rule_id", nargs="?", default=None)
     p.set_defaults(func=cmd_history)

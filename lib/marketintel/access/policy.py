@@ -299,19 +299,26 @@ def fingerprint(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def catalogue_sql(table: str, database: str, existing: Iterable[str]) -> str | None:
+def catalogue_sql(
+    table: str, database: str, existing: Iterable[str], columns: Mapping[str, Iterable[str]] | None = None
+) -> str | None:
     """Return the query of a governing table's catalogue in ``database`` (None if the table is absent).
 
     ``prices`` adds the instruments' locations, so a pattern opens a listed location before its first price.
+    ``columns`` (table -> its columns), when given, turns a catalogue column a table lacks into ``''``.
     """
     gov = GOVERNED[table]
     have = set(existing)
     if table not in have:
         return None
-    cols = ", ".join(gov.catalogue)
-    sql = f"SELECT DISTINCT {cols} FROM `{database}`.`{table}`"
+
+    def select(name: str) -> str:
+        cols = set(columns[name]) if columns is not None and name in columns else set(gov.catalogue)
+        return ", ".join(c if c in cols else f"'' AS {c}" for c in gov.catalogue)
+
+    sql = f"SELECT DISTINCT {select(table)} FROM `{database}`.`{table}`"
     if table == "prices" and "instruments" in have:
-        sql += f" UNION DISTINCT SELECT {cols} FROM `{database}`.`instruments`"
+        sql += f" UNION DISTINCT SELECT {select('instruments')} FROM `{database}`.`instruments`"
     return sql
 
 

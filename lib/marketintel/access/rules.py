@@ -246,3 +246,32 @@ def history(client: Any, rule_id: str | None = None) -> pd.DataFrame:
         parameters={"rid": rule_id} if rule_id else None,
     )
     return frame
+
+
+def _default_rules() -> list[Rule]:
+    from marketintel.access.policy import GOVERNED
+
+    out: list[Rule] = []
+    for group, export in (("traders", True), ("quants", True), ("ops", False)):
+        for table in GOVERNED:
+            out.append(make_rule(group, table, export=export, changed_by="defaults",
+                                 note="the platform's own desk: every row"))  # fmt: skip
+    pilot = "the seed's pilot: SPP trading hubs only, no export"
+    out.append(make_rule("customers-spp", "prices", markets=["SPP*"], locations=["*_HUB"],
+                         changed_by="defaults", note=pilot))  # fmt: skip
+    out.append(make_rule("customers-delayed", "prices", markets=["SPP*"], delay="1h", changed_by="defaults",
+                         note="the seed's second pilot: one market, delayed by one hour"))  # fmt: skip
+    return out
+
+
+def seed_defaults(client: Any) -> list[Rule]:
+    """Grant the default rules to groups that never had a rule (the demo's groups and pilots); return them.
+
+    A group with any rule in its history (granted or revoked) is left as it is: an admin's revocation
+    stands.
+    """
+    seen = {r[0] for r in client.query("SELECT DISTINCT group_name FROM access_rules").result_rows}
+    added = [rule for rule in _default_rules() if rule.group not in seen]
+    for rule in added:
+        grant(client, rule)
+    return added

@@ -187,7 +187,7 @@ def _ensure_store() -> None:
     from marketintel.services.store import ensure_store
 
     ensure_store(start=True, migrate=True)
-    users.ensure_service_store_user("dashboards")
+    users.ensure_service_store_user("dashboards", impersonate=True)
     users.ensure_service_store_user(users.ALERT_ACKS_USER, insert_into=users.ALERT_ACKS_TABLES)
 
 

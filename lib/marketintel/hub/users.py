@@ -5,9 +5,11 @@ the ``mi-admin`` service's token (so the Hub's admin page and these commands edi
 password goes into nativeauthenticator's table of the Hub's database as a bcrypt hash, exactly as its own
 sign-up page would store it (authorized, as an admin would). Nothing keeps a password in clear.
 
-Members of :data:`~marketintel.hub.SERVER_GROUPS` get store credentials of their own: a store user of the
-same name (``reader``, or ``writer`` when asked) with a random password kept in ``$MI_DATA_DIR/hub/store``
-(0600), which their server's ``MI_CLICKHOUSE_URL`` carries. With an external ClickHouse
+Every hub user gets a store user of the same name (``reader``, or ``writer`` when asked) with their groups,
+so the store shows them what their groups' entitlement rules open (:mod:`marketintel.access`), and a random
+password kept in ``$MI_DATA_DIR/hub/store`` (0600), which the server of a member of
+:data:`~marketintel.hub.SERVER_GROUPS` carries in ``MI_CLICKHOUSE_URL``; the dashboards query as the user
+through the store's ``execute_as``. With an external ClickHouse
 (``MI_CLICKHOUSE_URL`` not the local default) create those users on the server and put each password in
 that file.
 """
@@ -35,9 +37,10 @@ MIN_PASSWORD_LENGTH = 10
 #: hub names that would collide with the store's own users
 RESERVED_NAMES = frozenset({"default", "flows", "dashboards", "dashboards-acks", "admin", "root"})
 #: the store user the dashboards service writes alert acknowledgements with (``MI_ALERT_ACK_URL``):
-#: a reader that may insert into ``alert_acks`` only
+#: a reader that may insert into ``alert_acks`` and ``access_rules`` only (the quality page's
+#: acknowledgements, the access page's rules)
 ALERT_ACKS_USER = "dashboards-acks"
-ALERT_ACKS_TABLES = ("alert_acks",)
+ALERT_ACKS_TABLES = ("alert_acks", "access_rules")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
@@ -187,8 +190,18 @@ def _store_role(name: str) -> str | None:
     return str(entry.get("role", "reader")) if entry else None
 
 
-def _grant_store(name: str, role: str, insert_into: tuple[str, ...] = ()) -> None:
-    """Give ``name`` a store user with a fresh password unless it has one with this role (and grant)."""
+def _grant_store(
+    name: str,
+    role: str,
+    insert_into: tuple[str, ...] = (),
+    *,
+    groups: Sequence[str] | None = None,
+    impersonate: bool = False,
+) -> None:
+    """Give ``name`` a store user with a fresh password unless it has one with this role, grant and groups.
+
+    ``groups`` None: a service account (every row); else the user's groups (their entitlement).
+    """
     from marketintel.store.endpoint.auth import write_user
 
     password = paths.store_password(name, create=True)
@@ -200,12 +213,15 @@ def _grant_store(name: str, role: str, insert_into: tuple[str, ...] = ()) -> Non
 
     entry = (tomllib.loads(path.read_text()).get("users", {}) if path.exists() else {}).get(name, {})
     digest = hashlib.sha256(password.encode()).hexdigest()
+    want_groups = None if groups is None else sorted(set(groups))
     if (
         entry.get("role") != role
         or entry.get("password_sha256_hex") != digest
         or tuple(entry.get("insert_into", ())) != insert_into
+        or entry.get("groups") != want_groups
+        or bool(entry.get("impersonate", False)) != impersonate
     ):
-        write_user(path, name, role, password, insert_into)
+        write_user(path, name, role, password, insert_into, groups=want_groups, impersonate=impersonate)
 
 
 def _revoke_store(name: str) -> None:
@@ -216,7 +232,9 @@ def _revoke_store(name: str) -> None:
         remove_user(config.store_users_file(), name)
 
 
-def ensure_service_store_user(name: str, insert_into: Sequence[str] = ()) -> str:
+def ensure_service_store_user(
+    name: str, insert_into: Sequence[str] = (), *, impersonate: bool = False
+) -> str:
     """Give a platform service (the dashboards) a reader store user; return its store URL.
 
     Parameters
@@ -227,8 +245,11 @@ def ensure_service_store_user(name: str, insert_into: Sequence[str] = ()) -> str
         Tables the user may also insert into, and nothing else: plain inserts of inline data (the
         store's users file ``insert_into`` grant), e.g. ``("alert_acks",)`` for the dashboards'
         acknowledgements (:data:`ALERT_ACKS_USER`).
+    impersonate
+        Let the service query as a hub user (``execute_as``: the user's entitlement), and report audit
+        events (pages opened, exports).
     """
-    _grant_store(name, "reader", tuple(insert_into))
+    _grant_store(name, "reader", tuple(insert_into), impersonate=impersonate)
     password = paths.store_password(name)
     assert password is not None
     return config.clickhouse_url().with_credentials(name, password)
@@ -250,10 +271,9 @@ def _sync_groups(api: HubAPI, name: str, groups: Sequence[str]) -> None:
 
 
 def _sync_store(name: str, groups: Sequence[str], store_role: str) -> None:
-    if set(groups) & set(SERVER_GROUPS):
-        _grant_store(name, store_role)
-    else:
-        _revoke_store(name)
+    """Keep the user's store user in step: same name, same groups; writer only for server users."""
+    role = store_role if set(groups) & set(SERVER_GROUPS) else "reader"
+    _grant_store(name, role, groups=list(groups))
 
 
 def add(

@@ -18,6 +18,7 @@ from typing import Any
 
 from marketintel.access.policy import (
     ALL_ROWS,
+    GOVERNED,
     catalogue_sql,
     compile_user,
     entitlement_text,
@@ -57,6 +58,7 @@ class Entitlements:
         self.catalogue_ttl_s = catalogue_ttl_s
         self._lock = threading.Lock()
         self._rules: tuple[float, dict[str, list[Rule]], dict[str, set[str]]] | None = None
+        self._columns: dict[tuple[str, str], set[str]] = {}
         self._catalogues: dict[tuple[str, str], tuple[float, list[tuple[str, ...]]]] = {}
         self._idents: dict[tuple[str, tuple[str, ...]], tuple[int, str]] = {}
         self._version = 0
@@ -75,6 +77,15 @@ class Entitlements:
                 conn, f"SELECT database, name FROM system.tables WHERE database IN ({names})"
             ):
                 tables.setdefault(db, set()).add(table)
+            governed = ", ".join(f"'{t}'" for t in (*GOVERNED, "instruments"))
+            cols: dict[tuple[str, str], set[str]] = {}
+            for db, table, col in _rows(
+                conn,
+                f"SELECT database, table, name FROM system.columns WHERE database IN ({names}) "
+                f"AND table IN ({governed})",
+            ):
+                cols.setdefault((db, table), set()).add(col)
+            self._columns = cols
             for db, have in tables.items():
                 if "access_rules" not in have:
                     continue
@@ -96,11 +107,15 @@ class Entitlements:
             hit = self._catalogues.get((db, table))
             if hit is not None and now - hit[0] < self.catalogue_ttl_s:
                 return hit[1]
-        sql = catalogue_sql(table, db, existing)
+        columns = {t: c for (d, t), c in self._columns.items() if d == db}
+        sql = catalogue_sql(table, db, existing, columns)
         rows: list[tuple[str, ...]] = []
         if sql is not None:
-            with self.engine.connection("admin") as conn:
-                rows = [tuple(str(v) for v in r) for r in _rows(conn, sql)]
+            try:
+                with self.engine.connection("admin") as conn:
+                    rows = [tuple(str(v) for v in r) for r in _rows(conn, sql)]
+            except Exception as exc:  # no catalogue: patterns open nothing (never more)
+                log.error("entitlements: cannot read the catalogue of %s.%s: %s", db, table, exc)
         with self._lock:
             if hit is None or hit[1] != rows:
                 self._version += 1

@@ -172,17 +172,24 @@ def serve(
             for statement in querylog.ddl(limits.query_log_ttl_days):
                 conn.run(statement)
         query_log = querylog.QueryLog(lambda: engine.connection("admin"))
-    audit = AuditWriter(lambda: engine.connection("admin"), audit_dir(path))
+    audit: AuditWriter | None = AuditWriter(lambda: engine.connection("admin"), audit_dir(path))
+    if os.environ.get("MI_STORE_AUDIT", "").lower() == "off":  # only to measure what the trail costs
+        log.warning("MI_STORE_AUDIT=off: this store keeps NO audit trail (benchmarks only)")
+        audit = None
     try:
-        audit.start()
+        if audit is not None:
+            audit.start()
     except Exception as exc:
         engine.close()
         lock.close()
-        raise StoreError(f"cannot start the audit trail ({audit.directory}): {exc}") from None
+        raise StoreError(
+            f"cannot start the audit trail ({audit.directory if audit else ''}): {exc}"
+        ) from None
     try:
         server = EndpointServer((host, port), engine, users, limits, query_log, covered, audit)
     except OSError as exc:
-        audit.close()
+        if audit is not None:
+            audit.close()
         engine.close()
         lock.close()
         raise StoreError(
@@ -253,7 +260,8 @@ def serve(
         server.server_close()
         if query_log is not None:
             query_log.close()
-        audit.close()
+        if audit is not None:
+            audit.close()
         engine.close()
         (path / STATE_FILE).unlink(missing_ok=True)
         lock.close()
