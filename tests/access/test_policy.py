@@ -55,7 +55,7 @@ def test_the_row_filter_reads_only_the_connection_setting_and_the_database() -> 
     assert text.startswith("getSetting('log_comment') = 'rls:all' OR ")
     assert "'d', 'mkt', 't', 'prices', 1, 'k'" in text and "max_published_at_utc <=" in text
     assert "hour_utc >=" in text and text.count(" IN JSONExtract") == 2 * policy.SLOTS
-    assert row_filter("raw_payloads", "mkt") == "getSetting('log_comment') = 'rls:all'"
+    assert row_filter("access_rules", "mkt") == "getSetting('log_comment') = 'rls:all'"
     curves = row_filter("curves", "mkt")
     assert "market" not in curves and "curve_name IN JSONExtract" in curves
     xml = policy.users_xml(["mkt", "default"])

@@ -42,7 +42,7 @@ def test_demo_leaves_the_hub_up_with_one_user_per_group_and_private_secrets(plat
     assert all(_mode(p) == 0o600 for p in secrets) and _mode(hub / "secrets") == 0o700
     store_passwords = sorted((hub / "store").iterdir())
     # every hub user has a store user (their groups: their entitlement), and the dashboards service
-    assert {p.name for p in store_passwords} == {"dashboards", "dashboards-acks", *demo_users}
+    assert {p.name for p in store_passwords} >= {"dashboards", "dashboards-acks", *demo_users}
     assert all(_mode(p) == 0o600 for p in store_passwords)
     users = tomllib.loads((platform.data_dir / "store" / "users.toml").read_text())["users"]
     assert users["dashboards"]["role"] == users["demo-admin"]["role"] == "reader"
@@ -169,9 +169,10 @@ def test_user_commands_manage_groups_store_credentials_and_removal(platform: Pla
     listing = mi("list")
     row = next(line for line in listing.splitlines() if line.startswith("quant9 "))
     assert "traders,quants" in row and "set" in row and "reader" in row, listing
-    mi("set-groups", "quant9", "traders")  # leaves the server group: the store credentials go
-    assert "quant9" not in tomllib.loads(users_file.read_text())["users"]
-    assert not (platform.data_dir / "hub" / "store" / "quant9").exists()
+    assert tomllib.loads(users_file.read_text())["users"]["quant9"]["groups"] == ["quants", "traders"]
+    mi("set-groups", "quant9", "traders")  # leaves the server group: a reader with the trader's entitlement
+    entry = tomllib.loads(users_file.read_text())["users"]["quant9"]
+    assert (entry["role"], entry["groups"]) == ("reader", ["traders"])
     for bad, message in (
         (("add", "quant9", "--password-stdin"), "exists already"),
         (("add", "Bad Name", "--password-stdin"), "lowercase"),
@@ -183,7 +184,9 @@ def test_user_commands_manage_groups_store_credentials_and_removal(platform: Pla
         assert failed.returncode == 2 and message in failed.stderr, (bad, failed.stderr)
     unknown = platform.mi("hub", "user", "set-groups", "quant9", "wizards")
     assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
-    mi("remove", "quant9")
+    mi("remove", "quant9")  # the hub user and their store user go
     assert "quant9" not in mi("list")
+    assert "quant9" not in tomllib.loads(users_file.read_text())["users"]
+    assert not (platform.data_dir / "hub" / "store" / "quant9").exists()
     _, answer = platform.login("quant9", "quant9-password")
     assert answer.status_code != 302

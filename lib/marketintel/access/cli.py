@@ -242,7 +242,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     asub = access.add_subparsers(dest="access_command", required=True, metavar="COMMAND")
     p = asub.add_parser("grant", help="grant a rule to a group (rules add up; no rule: nothing of a table)")
     p.add_argument("group", help="the hub group the rule is for")
-    p.add_argument("table", help="prices, fundamentals, forward_quotes, curves or forecasts")
+    p.add_argument(
+        "table",
+        help="prices, fundamentals, forward_quotes, curves, forecasts; raw_payloads, checkpoints (whole)",
+    )
     p.add_argument("--market", action="append", metavar="M", help="a market (repeat; glob patterns allowed)")
     p.add_argument("--location", action="append", metavar="PATTERN", help="a location name or glob (repeat)")
     p.add_argument("--location-type", action="append", metavar="T", help="hub, node, zone, ... (repeat)")

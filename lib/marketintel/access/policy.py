@@ -5,8 +5,9 @@ Which tables are protected and how
 A rule names a *governing* table (``prices``, ``fundamentals``, ``forward_quotes``, ``curves``,
 ``forecasts``); it opens that table and the tables derived from it (``prices`` also opens
 ``prices_hourly`` and ``instruments``; ``curves`` opens ``curve_runs``; ``forecasts`` opens
-``backtest_runs`` and ``backtest_metrics``). Tables that hold raw or internal data (``raw_payloads``,
-``checkpoints``, ``access_rules``, the audit tables) are never visible to an entitled user. Operational
+``backtest_runs`` and ``backtest_metrics``); ``raw_payloads`` and ``checkpoints`` are opened whole (the
+operators' quarantine and freshness views). The rules and the audit tables are never visible to an
+entitled user. Operational
 tables that hold no licensed values (``alerts``, ``alert_acks``, ``data_quality``, ``rollup_refreshes``,
 ``schema_migrations``) stay readable.
 
@@ -104,6 +105,10 @@ GOVERNED: dict[str, Governed] = {
             ("market", "location", "variable"),
             ("market", "location", "variable"),
         ),
+        # the raw payloads and ingest checkpoints (the quality page's quarantine and freshness): all or
+        # nothing, for the platform's operators
+        Governed("raw_payloads", {}, ("source",), ("source",)),
+        Governed("checkpoints", {}, ("source",), ("source",)),
     )
 }
 
@@ -120,11 +125,13 @@ PROTECTED: dict[str, Protected] = {
         Protected("forecasts", "forecasts", "published_at_utc", "interval_start_utc"),
         Protected("backtest_runs", "forecasts", None, None),
         Protected("backtest_metrics", "forecasts", "published_at_utc", None),
+        Protected("raw_payloads", "raw_payloads", None, None),
+        Protected("checkpoints", "checkpoints", None, None),
     )
 }
 
-#: tables an entitled user never sees (raw payloads, internal state, the rules and the audit trail)
-HIDDEN = ("raw_payloads", "checkpoints", "access_rules", "audit_log", "audit_anchors")
+#: tables an entitled user never sees (the rules and the audit trail)
+HIDDEN = ("access_rules", "audit_log", "audit_anchors")
 
 
 @dataclass(frozen=True)

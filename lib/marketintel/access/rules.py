@@ -252,8 +252,14 @@ def _default_rules() -> list[Rule]:
     from marketintel.access.policy import GOVERNED
 
     out: list[Rule] = []
-    for group, export in (("traders", True), ("quants", True), ("ops", False)):
-        for table in GOVERNED:
+    data = ("prices", "fundamentals", "forward_quotes", "curves", "forecasts")
+    everything = tuple(GOVERNED)
+    for group, export, tables in (
+        ("traders", True, data),
+        ("quants", True, everything),
+        ("ops", False, everything),
+    ):
+        for table in tables:
             out.append(make_rule(group, table, export=export, changed_by="defaults",
                                  note="the platform's own desk: every row"))  # fmt: skip
     pilot = "the seed's pilot: SPP trading hubs only, no export"

@@ -89,6 +89,10 @@ def names_audit_table(sql: str) -> bool:
     return False
 
 
+def _utf8(text: str) -> str:
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def read_journal(path: Path) -> list[Record]:
     """Return the records of a journal (a torn last line, from a kill mid-write, is skipped)."""
     if not path.exists():
@@ -195,7 +199,9 @@ class AuditWriter:
     # -- appending ----------------------------------------------------------------------------------------
     def append(self, kind: str, user: str, **fields: Any) -> Record:
         """Chain a record and write it to the journal; it reaches the table within ``flush_interval_s``."""
-        base = Record(seq=0, at_utc=now_text(), kind=kind, user=user, **fields)
+        # text as valid UTF-8 (a request's non-UTF-8 bytes as U+FFFD, as the query log keeps them)
+        clean = {k: _utf8(v) if isinstance(v, str) else v for k, v in fields.items()}
+        base = Record(seq=0, at_utc=now_text(), kind=kind, user=_utf8(user), **clean)
         with self._lock:
             rec, anchor = self.chain.append(base)
             line = json.dumps(rec.row(), ensure_ascii=False, separators=(",", ":")) + "\n"

@@ -6,7 +6,7 @@ What they cannot cover is refused here before the engine runs the statement, wit
 - databases without row policies: those created after the engine started (they get policies at the next
   start) and the endpoint's own (``mi_system``);
 - ``system`` tables other than the metadata clients read (settings, functions, formats, databases,
-  tables, columns, ...): parts, mutations, logs, errors, dictionaries and the like expose data, other
+  tables, columns, parts, ...): mutations, logs, errors, dictionaries and the like expose data, other
   users' activity or the engine's files;
 - functions that read tables around the policies or expose storage: ``merge()``, ``mergeTree*()``,
   ``dictionary()``, ``dictGet*()``/``dictHas()``.
@@ -21,13 +21,16 @@ from collections.abc import Iterable
 
 from marketintel.store.endpoint.sqltext import IncompleteError, Token, iter_tokens
 
-#: ``system`` tables an entitled user may read: metadata and constants, no rows of any table
+#: ``system`` tables an entitled user may read: metadata and constants, no rows of any table. ``tables`` and
+#: ``parts`` show table- and part-level row counts and sizes (the hourly rollup's read needs the parts' block
+#: numbers); ``processes`` and ``query_log`` are the endpoint's views, a user's own queries only
 OPEN_SYSTEM_TABLES = frozenset(
     {
         "one", "numbers", "numbers_mt", "zeros", "zeros_mt", "settings", "functions", "formats",
         "table_functions", "data_type_families", "time_zones", "collations", "build_options", "contributors",
         "licenses", "aggregate_function_combinators", "table_engines", "database_engines", "keywords",
         "databases", "tables", "columns", "processes", "query_log", "current_roles", "enabled_roles",
+        "parts",
     }
 )  # fmt: skip
 #: metadata databases (views over the open system tables)
