@@ -200,7 +200,7 @@ class AuditWriter:
     def append(self, kind: str, user: str, **fields: Any) -> Record:
         """Chain a record and write it to the journal; it reaches the table within ``flush_interval_s``."""
         # text as valid UTF-8 (a request's non-UTF-8 bytes as U+FFFD, as the query log keeps them)
-        clean = {k: _utf8(v) if isinstance(v, str) else v for k, v in fields.items()}
+        clean: dict[str, Any] = {k: _utf8(v) if isinstance(v, str) else v for k, v in fields.items()}
         base = Record(seq=0, at_utc=now_text(), kind=kind, user=_utf8(user), **clean)
         with self._lock:
             rec, anchor = self.chain.append(base)
