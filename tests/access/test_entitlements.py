@@ -445,3 +445,28 @@ def test_the_dashboards_reads_acting_for_the_pilot_return_only_hubs(ent: dict[st
         assert len(hub) > 0 and len(node) == 0, resolution
     everything = client(ent, "svc")
     assert len(queries.price_series(everything, SPP, "AECC_CSWS", start, end)) == 24
+
+
+def test_the_pilots_notebook_shows_only_spp_hubs(
+    ent: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quants' getting-started notebook, run with the pilot's own store credentials (its kernel's
+    ``MI_CLICKHOUSE_URL``, as a server of the hub carries them)."""
+    import nbformat
+
+    from marketintel.notebooks import execute
+
+    url = f"http://pilot:{PASSWORDS['pilot']}@127.0.0.1:{ent['sp'].port}/default"
+    monkeypatch.setenv("MI_CLICKHOUSE_URL", url)  # the kernel inherits it
+    notebook = (
+        Path(__file__).resolve().parents[2] / "lib" / "marketintel" / "hub" / "home" / "getting_started.ipynb"
+    )
+    out = execute(notebook, ent["tmp"] / "pilot-getting-started.ipynb", {}, timeout_s=300)
+    cells = nbformat.read(out, as_version=4).cells
+    kinds = ("text/markdown", "text/plain")
+    text = "\n".join(
+        str(o.get("text", "")) + "".join(str(o.get("data", {}).get(k, "")) for k in kinds)
+        for c in cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )  # fmt: skip
+    assert "**5** market/location series with prices" in text, text[:2000]
+    assert "SPPNORTH_HUB" in text and "AECC_CSWS" not in text and "PJM" not in text
