@@ -11,7 +11,6 @@ interval however many pages are open.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -57,19 +56,10 @@ def user_client(user: str | None = None) -> Any:
 
 
 def export_rights(client: Any, database: str | None = None) -> bool | frozenset[str]:
-    """Return True if the client's user may export everything, else the tables they may export.
+    """Return the export right of the client's user (:func:`marketintel.services.access.export_rights`)."""
+    from marketintel.services.access import export_rights as rights
 
-    Read from the entitlement the store gives the user's connections (``getSetting('log_comment')``).
-    """
-    try:
-        text = str(client.query("SELECT getSetting('log_comment')").result_rows[0][0])
-    except Exception as exc:  # no entitlement readable: no export
-        log.warning("cannot read the export rights: %s", exc)
-        return frozenset()
-    if not text.startswith("{"):
-        return True  # every row: an admin, 'admins' or a service account
-    db = database or getattr(client, "database", None) or "default"
-    return frozenset(json.loads(text).get("d", {}).get(db, {}).get("x", []))
+    return rights(client, database)
 
 
 def report_event(kind: str, user: str | None, **fields: Any) -> None:
