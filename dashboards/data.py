@@ -55,13 +55,6 @@ def user_client(user: str | None = None) -> Any:
         return client
 
 
-def export_rights(client: Any, database: str | None = None) -> bool | frozenset[str]:
-    """Return the export right of the client's user (:func:`marketintel.services.access.export_rights`)."""
-    from marketintel.services.access import export_rights as rights
-
-    return rights(client, database)
-
-
 def report_event(kind: str, user: str | None, **fields: Any) -> None:
     """Report an audit event (page opened, download) for ``user`` in the background; None user: nothing."""
     if user is None:

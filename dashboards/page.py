@@ -35,9 +35,10 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from marketintel.dashboards.data import current_user, export_rights, report_event, user_client
+from marketintel.dashboards.data import current_user, report_event, user_client
 from marketintel.exceptions import MarketIntelError
 from marketintel.figures.common import refresh_in_place
+from marketintel.services.access import export_rights
 
 __all__ = ["LOCAL", "UTC", "PageView", "frame_bytes"]
 

@@ -12,7 +12,7 @@ from typing import Any
 import clickhouse_connect
 import pytest
 
-from marketintel.dashboards.data import export_rights
+from marketintel.services.access import export_rights
 from tests.hub.browsing import BOKEH_IDLE, Screens, login, wait_until
 from tests.hub.conftest import Platform
 
@@ -99,3 +99,15 @@ def test_an_admin_sees_refusals_and_exports_in_the_audit_page(platform: Platform
 def test_mi_audit_verify_passes_on_the_demo(platform: Platform) -> None:
     done = platform.mi("audit", "verify")
     assert done.returncode == 0 and "audit chain verified" in done.stdout, done.stdout + done.stderr
+
+
+def test_an_admin_reads_the_rules_in_the_access_page(platform: Platform, screens: Screens) -> None:
+    page = screens.page("access")
+    login(page, platform, "demo-admin")
+    page.goto(f"{platform.url}/services/dashboards/access")
+    page.wait_for_function(BOKEH_IDLE)
+    page.get_by_text("Rules in force").wait_for()
+    assert page.get_by_text("customers-spp").count() > 0  # the pilot's rule, in the table
+    assert page.get_by_text("markets=SPP*; locations=*_HUB").count() > 0
+    assert page.get_by_text("Grant", exact=True).count() > 0
+    screens.snap(page, "access")

@@ -25,6 +25,18 @@ def _client() -> Any:
     return connect()
 
 
+def _catalogues(client: Any, found: list[Any]) -> dict[str, list[tuple[str, ...]]]:
+    """Read the catalogues the rules ``found`` are expanded over (what the store compiles them with)."""
+    from marketintel.access import policy
+
+    existing = {r[0] for r in client.query("SHOW TABLES").result_rows}
+    cats: dict[str, list[tuple[str, ...]]] = {}
+    for table in {r.table for r in found if policy.needs_catalogue(r)}:
+        sql = policy.catalogue_sql(table, client.database or "default", existing)
+        cats[table] = [tuple(map(str, row)) for row in client.query(sql).result_rows] if sql else []
+    return cats
+
+
 def cmd_grant(args: argparse.Namespace) -> int:
     """Grant a rule to a group."""
     from marketintel.access import rules
@@ -100,12 +112,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     for rule in found:
         print(rule.describe())
     if args.user and found:
-        existing = {r[0] for r in client.query("SHOW TABLES").result_rows}
-        cats: dict[str, list[tuple[str, ...]]] = {}
-        for table in {r.table for r in found if policy.needs_catalogue(r)}:
-            sql = policy.catalogue_sql(table, client.database or "default", existing)
-            cats[table] = [tuple(map(str, row)) for row in client.query(sql).result_rows] if sql else []
-        compiled = policy.compile_user(args.user, found, cats)
+        compiled = policy.compile_user(args.user, found, _catalogues(client, found))
         for table, slots in compiled["t"].items():  # type: ignore[attr-defined]
             for slot in slots:
                 opens = "every row" if slot["a"] else f"{len(slot['m'])} market(s), {len(slot['k'])} key(s)"
@@ -165,11 +172,7 @@ def cmd_ddl(args: argparse.Namespace) -> int:
         by_group.setdefault(rule.group, []).append(rule)
     users = Users.load(config.store_users_file())
     members = {u.name: list(u.groups) for u in users.users.values() if u.groups is not None}
-    existing = {r[0] for r in client.query("SHOW TABLES").result_rows}
-    cats: dict[str, list[tuple[str, ...]]] = {}
-    for table in {r.table for r in found if policy.needs_catalogue(r)}:
-        sql = policy.catalogue_sql(table, client.database or "default", existing)
-        cats[table] = [tuple(map(str, row)) for row in client.query(sql).result_rows] if sql else []
+    cats = _catalogues(client, found)
     for statement in policy.server_ddl(members, by_group, cats, database=args.database, cluster=args.cluster):
         print(statement + ";")
     return 0
