@@ -1,8 +1,9 @@
 """JupyterHub configuration of the platform: ``mi hub up`` starts ``jupyterhub -f jupyterhub_config.py``.
 
 One machine: JupyterHub 5.5 with configurable-http-proxy (npm, in ./node_modules), logins by
-nativeauthenticator, JupyterLab servers for quants (local processes, culled when idle), and the Panel
-dashboards as the Hub-managed service ``dashboards`` at /services/dashboards/<page>.
+nativeauthenticator, JupyterLab servers for quants (local processes, culled when idle), the Panel
+dashboards as the Hub-managed service ``dashboards`` at /services/dashboards/<page>, and the HTTP API and
+download center as the Hub-managed service ``api`` at /services/api/ (docs at /services/api/docs).
 
 Who may do what comes from one place: the dashboards registry (``dashboards/registry.py``) through
 ``marketintel.hub.access.hub_access`` (roles and groups below). ``mi hub up`` passes the address and ports in
@@ -19,7 +20,7 @@ import nativeauthenticator
 
 from marketintel import config as mi_config
 from marketintel.dashboards.registry import PAGES, page_groups, pages_for
-from marketintel.hub import DASHBOARDS_SERVICE, SERVER_GROUPS, paths
+from marketintel.hub import API_SERVICE, DASHBOARDS_SERVICE, SERVER_GROUPS, paths
 from marketintel.hub import auth as hub_auth
 from marketintel.hub.access import ADMIN_SERVICE, CULLER_SERVICE, hub_access
 from marketintel.hub.process import HubPorts
@@ -114,7 +115,7 @@ c.Spawner.start_timeout = 60
 c.Spawner.http_timeout = 60
 c.JupyterHub.cleanup_servers = True
 
-# --- services: the dashboards (Panel behind Hub OAuth), the idle culler, mi-admin (mi hub user ...) ---
+# --- services: the dashboards (Panel, Hub OAuth), the API, the idle culler, mi-admin (mi hub user ...) ---
 origins = {f"127.0.0.1:{ports.public}", f"localhost:{ports.public}", f"{ip}:{ports.public}"}
 dashboards_store = ensure_service_store_user(DASHBOARDS_SERVICE, impersonate=True)
 hub_auth.AUDIT_URL = dashboards_store  # the hub reports logins as the dashboards' service account
@@ -133,7 +134,22 @@ service_env = {
     "MI_PREFECT_API_URL": mi_config.prefect_api_url(),
     "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
 }
+# the HTTP API and download center (FastAPI): reads as the caller with their Hub token or OAuth login
+api_store = ensure_service_store_user(API_SERVICE, impersonate=True)
+api_env = {
+    "MI_DATA_DIR": str(mi_config.data_dir()),
+    "MI_CLICKHOUSE_URL": api_store,
+    **{k: v for k, v in os.environ.items() if k.startswith("MI_API_") and k != "MI_API_PORT"},
+    "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+}  # fmt: skip
 commands = {
+    API_SERVICE: {
+        "url": f"http://127.0.0.1:{ports.service_api}",
+        "command": [sys.executable, "-m", "marketintel.api.serve"],
+        "environment": api_env,
+        "api_token": paths.secret(f"{API_SERVICE}.token"),
+        "info": {"docs": f"/services/{API_SERVICE}/docs"},
+    },
     DASHBOARDS_SERVICE: {
         "url": f"http://127.0.0.1:{ports.dashboards}",
         "command": [sys.executable, "-m", "marketintel.dashboards.serve"],

@@ -164,6 +164,7 @@ class Platform:
             "MI_HUB_API_PORT",
             "MI_HUB_PROXY_API_PORT",
             "MI_DASHBOARDS_PORT",
+            "MI_API_PORT",
         )
         env.update({p: str(free_port()) for p in ports})
         env.update(MI_DATA_DIR=str(root / "mi-data"), MI_REPORTS_DIR=str(root / "reports"))

@@ -27,6 +27,7 @@ def test_demo_runs_twice_without_duplicates_and_says_where_to_look(tmp_path: Pat
         MI_HUB_API_PORT=str(free_port()),
         MI_HUB_PROXY_API_PORT=str(free_port()),
         MI_DASHBOARDS_PORT=str(free_port()),
+        MI_API_PORT=str(free_port()),
         MI_REPORTS_DIR=str(tmp_path / "reports"),
     )
     for name in ("MI_CLICKHOUSE_URL", "MI_PREFECT_API_URL", "PREFECT_API_URL", "PREFECT_HOME"):

@@ -89,6 +89,7 @@ def platform_env(data_dir: Path) -> dict[str, str]:
         MI_HUB_API_PORT=str(free_port()),
         MI_HUB_PROXY_API_PORT=str(free_port()),
         MI_DASHBOARDS_PORT=str(free_port()),
+        MI_API_PORT=str(free_port()),
         MI_PREFECT_PORT=str(free_port()),
         MI_DASHBOARDS_RECHECK_S="2",
         MI_REPORTS_DIR=str(data_dir / "reports"),

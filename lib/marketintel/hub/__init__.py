@@ -45,3 +45,5 @@ GROUPS: tuple[str, ...] = INTERNAL_GROUPS + CUSTOMER_GROUPS
 SERVER_GROUPS: tuple[str, ...] = ("quants", "admins")
 #: the Hub-managed service that serves the Panel dashboards at /services/dashboards/<page>
 DASHBOARDS_SERVICE = "dashboards"
+#: the Hub-managed service that serves the HTTP API and the download center at /services/api/
+API_SERVICE = "api"

@@ -13,6 +13,8 @@ Rules
 - Every group that may open some dashboard page gets ``access:services!service=dashboards``; a user in no
   such group is refused by the Hub (403) before the dashboards service sees them. The per-page check is the
   service's own (:mod:`marketintel.dashboards.registry`).
+- Every group gets ``access:services!service=api`` (role ``api-user``): the API answers each caller with
+  what their entitlement opens, so the gate is the data's, not the service's.
 - The idle culler may list users and stop their servers, nothing else.
 - The dashboards service's own token may list users, their groups and activity, and read servers (role
   ``dashboards-health``, for the health page); nothing that changes the hub.
@@ -24,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from marketintel.hub import DASHBOARDS_SERVICE, GROUPS, SERVER_GROUPS
+from marketintel.hub import API_SERVICE, DASHBOARDS_SERVICE, GROUPS, SERVER_GROUPS
 
 #: the service whose token ``mi hub user ...`` uses (an admin service without a URL)
 ADMIN_SERVICE = "mi-admin"
@@ -121,6 +123,12 @@ def hub_access(page_groups: Mapping[str, Sequence[str]]) -> HubAccess:
             "groups": viewers,
         },
         {
+            "name": "api-user",
+            "description": "Call the API (/services/api/) with a token or the API's login; data as entitled",
+            "scopes": [f"access:services!service={API_SERVICE}"],
+            "groups": list(GROUPS),
+        },
+        {
             "name": "dashboards-health",
             "description": "The dashboards service reads users, activity and servers for the health page",
             "scopes": list(DASHBOARDS_HEALTH_SCOPES),
@@ -135,6 +143,7 @@ def hub_access(page_groups: Mapping[str, Sequence[str]]) -> HubAccess:
     ]
     services: list[dict[str, Any]] = [
         {"name": DASHBOARDS_SERVICE, "oauth_no_confirm": True, "display": True},
+        {"name": API_SERVICE, "oauth_no_confirm": True, "display": True},
         {"name": CULLER_SERVICE},
         {"name": ADMIN_SERVICE, "admin": True},
     ]

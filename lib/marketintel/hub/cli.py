@@ -63,6 +63,18 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token(args: argparse.Namespace) -> int:
+    """Print a new Hub API token of a user (for the API and the Python client)."""
+    from marketintel.hub import users
+
+    expires = None if args.expires_in_days == 0 else int(args.expires_in_days * 24 * 3600)
+    token = users.create_token(args.name, note=args.note, expires_in_s=expires)
+    print(token)
+    when = "never expires" if expires is None else f"expires in {args.expires_in_days:g} days"
+    print(f"# token of {args.name} ({when}); use: Authorization: Bearer <token>", file=sys.stderr)
+    return 0
+
+
 def cmd_user_list(_args: argparse.Namespace) -> int:
     """List the users."""
     from marketintel.hub import users
@@ -122,6 +134,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     hsub.add_parser("down", help="stop the hub, its proxy, services and servers").set_defaults(func=cmd_down)
     hsub.add_parser("status", help="is the hub up and routing the dashboards").set_defaults(func=cmd_status)
 
+    p = hsub.add_parser("token", help="print a new API token of a user (the hub must be running)")
+    p.add_argument("name", help="the hub user the token acts as")
+    p.add_argument("--note", default="mi hub token", help="shown on the Hub's token page")
+    p.add_argument("--expires-in-days", type=float, default=30.0, help="lifetime in days (0: until revoked)")
+    p.set_defaults(func=cmd_token)
     user = hsub.add_parser("user", help="the hub's users (the hub must be running)")
     usub = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
     p = usub.add_parser("add", help="add a user with a password (on stdin) and groups")

@@ -13,6 +13,7 @@ The settings ``mi hub up`` passes to ``jupyterhub_config.py`` (environment):
 ``MI_HUB_API_PORT``                       the Hub's own port on 127.0.0.1 (default 8081)
 ``MI_HUB_PROXY_API_PORT``                 the proxy's REST API on 127.0.0.1 (default 8001)
 ``MI_DASHBOARDS_PORT``                    the dashboards service on 127.0.0.1 (default 8010)
+``MI_API_PORT``                           the API service on 127.0.0.1 (default 8020)
 """
 
 from __future__ import annotations
@@ -46,16 +47,17 @@ class HubError(MarketIntelError):
 
 @dataclass(frozen=True)
 class HubPorts:
-    """The hub's ports: the public proxy, the Hub itself, the proxy's API, the dashboards service."""
+    """The hub's ports: the public proxy, the Hub itself, the proxy's API, the dashboards and API services."""
 
     public: int = 8000
     api: int = 8081
     proxy_api: int = 8001
     dashboards: int = 8010
+    service_api: int = 8020
 
     @classmethod
     def from_environment(cls, public: int | None = None) -> HubPorts:
-        """Read ``MI_HUB_PORT``, ``MI_HUB_API_PORT``, ``MI_HUB_PROXY_API_PORT``, ``MI_DASHBOARDS_PORT``."""
+        """Read the ports from the environment (the table of the module's docstring)."""
 
         def port(name: str, default: int) -> int:
             raw = os.environ.get(name, "").strip()
@@ -70,6 +72,7 @@ class HubPorts:
             api=port("MI_HUB_API_PORT", cls.api),
             proxy_api=port("MI_HUB_PROXY_API_PORT", cls.proxy_api),
             dashboards=port("MI_DASHBOARDS_PORT", cls.dashboards),
+            service_api=port("MI_API_PORT", cls.service_api),
         )
 
 
@@ -254,6 +257,7 @@ def up(
         "MI_HUB_API_PORT": str(ports.api),
         "MI_HUB_PROXY_API_PORT": str(ports.proxy_api),
         "MI_DASHBOARDS_PORT": str(ports.dashboards),
+        "MI_API_PORT": str(ports.service_api),
         "MI_HUB_SSL_CERT": str(ssl_cert or ""),
         "MI_HUB_SSL_KEY": str(ssl_key or ""),
     }

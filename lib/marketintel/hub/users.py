@@ -387,3 +387,40 @@ def list_users() -> list[HubUser]:
         ]
     finally:
         api.close()
+
+
+#: default lifetime of a token made by ``mi hub token`` [s] (30 days)
+TOKEN_EXPIRES_S = 30 * 24 * 3600
+
+
+def create_token(name: str, *, note: str = "mi hub token", expires_in_s: int | None = TOKEN_EXPIRES_S) -> str:
+    """Make a Hub API token for user ``name`` (for the API: ``Authorization: Bearer <token>``).
+
+    The token carries the user's own permissions (``inherit``), so it opens the API when their groups do,
+    and the store shows them what their entitlement opens. It can be revoked on the Hub's token page.
+
+    Parameters
+    ----------
+    name : str
+        An existing hub user.
+    note : str
+        Shown on the Hub's token page.
+    expires_in_s : int, optional
+        Lifetime [s]; None: until revoked.
+
+    Raises
+    ------
+    HubUserError
+        If the hub is not running or has no such user.
+    """
+    check_name(name)
+    api = HubAPI.connect()
+    try:
+        api.request("GET", f"/users/{name}", ok=(200,))
+        body: dict[str, Any] = {"note": note, "scopes": ["inherit"]}
+        if expires_in_s is not None:
+            body["expires_in"] = int(expires_in_s)
+        reply = api.request("POST", f"/users/{name}/tokens", json=body)
+    finally:
+        api.close()
+    return str(reply["token"])

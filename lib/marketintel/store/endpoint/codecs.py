@@ -15,7 +15,7 @@ import lz4.frame
 from backports import zstd
 
 try:  # brotli is optional, as in ClickHouse builds without it
-    import brotli as _brotli  # type: ignore[import-not-found,unused-ignore]
+    import brotli as _brotli  # type: ignore[import-not-found,import-untyped,unused-ignore]
 except ImportError:  # pragma: no cover - depends on the environment
     _brotli = None
 
