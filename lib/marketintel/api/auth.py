@@ -10,6 +10,10 @@ Identities are cached for :data:`CACHE_S` seconds. While the Hub is down (restar
 within that time keeps working; any other gets 503 with ``Retry-After`` (the API cannot tell a good token
 from a bad one without the Hub). A token revoked on the Hub stops working within the same time.
 
+A trusted Hub service (the dashboards, ``MI_API_TRUSTED_SERVICES``) may act for a user with its own token
+and the header ``X-MI-Act-For: <user>``: the dashboards' "download this view" starts exports this way, as
+the user, with the user's entitlement.
+
 A browser without a token is sent through the Hub's OAuth login (``/oauth_callback`` stores the token in
 an HttpOnly cookie scoped to the API's path).
 """
@@ -36,6 +40,12 @@ CACHE_S = int(os.environ.get("MI_API_AUTH_CACHE_S", "60"))
 #: the cookie that holds a browser's OAuth token (path: the API's prefix)
 COOKIE = "mi-api-token"
 STATE_COOKIE = "mi-api-oauth-state"
+#: the header a trusted service (the dashboards) names the user it acts for with
+ACT_FOR_HEADER = "x-mi-act-for"
+#: Hub services that may act for users (comma-separated ``MI_API_TRUSTED_SERVICES``; default the dashboards)
+TRUSTED_SERVICES = frozenset(
+    s.strip() for s in os.environ.get("MI_API_TRUSTED_SERVICES", "dashboards").split(",") if s.strip()
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,8 @@ class Caller:
     admin: bool = False
     kind: str = "user"
     scopes: frozenset[str] = field(default_factory=frozenset)
+    #: the trusted service that made the request for this user (None: the user themself)
+    via: str | None = None
 
 
 def bearer(request: HTTPConnection) -> str | None:
@@ -109,11 +121,19 @@ class HubIdentity:
                 f"the token of {model.get('name')!r} does not give access to the API "
                 f"(needs one of {sorted(self.hub.access_scopes)}); ask an admin to add you to a group with it"
             )
+        kind = str(model.get("kind", "user"))
+        acting = request.headers.get(ACT_FOR_HEADER)
+        if acting:
+            # a trusted service (the dashboards) acts for the user it names: reads run as that user and the
+            # audit trail says which service asked; anyone else's header is refused, not ignored
+            if kind != "service" or model.get("name") not in TRUSTED_SERVICES:
+                raise forbidden(f"only the services {sorted(TRUSTED_SERVICES)} may act for a user")
+            return Caller(name=acting, kind="user", scopes=scopes, via=str(model["name"]))
         return Caller(
             name=str(model["name"]),
             groups=tuple(model.get("groups") or ()),
             admin=bool(model.get("admin")),
-            kind=str(model.get("kind", "user")),
+            kind=kind,
             scopes=scopes,
         )
 

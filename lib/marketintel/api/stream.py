@@ -135,6 +135,12 @@ def routes(router: APIRouter, hub: HubIdentity, clients: Clients, limits: Limite
                     await ws.receive_text()  # pings and anything else the client sends are ignored
 
         seen = _Seen()
+        # rows already in the look-back when the subscription starts are history, not news: mark them seen
+        horizon = watermark - pd.Timedelta(seconds=OVERLAP_S)
+        try:
+            seen.fresh(await run_in_threadpool(feeds.new_prices, client, market, location, horizon), horizon)
+        except Exception as exc:  # the poller retries; a store error here only loses the de-duplication
+            log.warning("price stream of %s: first read failed: %s", who.name, exc)
 
         async def poller() -> None:
             nonlocal watermark, dropped

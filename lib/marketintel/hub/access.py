@@ -14,7 +14,8 @@ Rules
   such group is refused by the Hub (403) before the dashboards service sees them. The per-page check is the
   service's own (:mod:`marketintel.dashboards.registry`).
 - Every group gets ``access:services!service=api`` (role ``api-user``): the API answers each caller with
-  what their entitlement opens, so the gate is the data's, not the service's.
+  what their entitlement opens, so the gate is the data's, not the service's. The dashboards service's
+  token has it too: it starts exports acting for its users (``X-MI-Act-For``).
 - The idle culler may list users and stop their servers, nothing else.
 - The dashboards service's own token may list users, their groups and activity, and read servers (role
   ``dashboards-health``, for the health page); nothing that changes the hub.
@@ -127,6 +128,8 @@ def hub_access(page_groups: Mapping[str, Sequence[str]]) -> HubAccess:
             "description": "Call the API (/services/api/) with a token or the API's login; data as entitled",
             "scopes": [f"access:services!service={API_SERVICE}"],
             "groups": list(GROUPS),
+            # the dashboards start exports for their users ("download this view"), acting for them
+            "services": [DASHBOARDS_SERVICE],
         },
         {
             "name": "dashboards-health",
