@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -406,8 +406,17 @@ def routes(router: APIRouter, center: ExportCenter, limits: Limiter) -> None:
 
     @router.get("/exports/{job_id}/file", tags=["exports"], summary="Download an export with its signed link")
     async def export_file(
-        job_id: str, who: Who, signature: Annotated[str, Query(min_length=10, max_length=2000)]
-    ) -> FileResponse:
+        request: Request, job_id: str, signature: Annotated[str, Query(min_length=10, max_length=2000)]
+    ) -> Response:
+        identity = request.app.state.identity
+        try:
+            who: Caller = await identity.caller(request)
+        except Problem as problem:
+            # a browser following the link from the exports page logs in through the Hub, then comes back
+            if problem.status == 401 and "text/html" in request.headers.get("accept", ""):
+                return identity.login_redirect(f"{request.url.path}?{request.url.query}")  # type: ignore[no-any-return]
+            raise
+        limits.check(who.name)
         job = await run_in_threadpool(center.open, who, job_id, signature)
         path = center.directory / job.filename
         if not path.exists():
