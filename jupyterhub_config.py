@@ -111,6 +111,16 @@ c.Spawner.cmd = [str(venv_bin / "jupyterhub-singleuser")]
 c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
 c.Spawner.default_url = "/lab"
 c.Spawner.pre_spawn_hook = pre_spawn_hook
+# the server's JUPYTERHUB_API_TOKEN: the Hub's default server scopes plus the API, so the API's client
+# (marketintel.client.Client()) works in a quant's notebook with no token to paste (MI_API_URL: via the proxy)
+c.Spawner.server_token_scopes = [
+    "users:activity!user",
+    "access:servers!server",
+    f"access:services!service={API_SERVICE}",
+]
+_scheme = "https" if os.environ.get("MI_HUB_SSL_CERT") else "http"
+_api_host = "127.0.0.1" if ip in ("", "0.0.0.0") else ip
+c.Spawner.environment = {"MI_API_URL": f"{_scheme}://{_api_host}:{ports.public}/services/{API_SERVICE}"}
 c.Spawner.start_timeout = 60
 c.Spawner.http_timeout = 60
 c.JupyterHub.cleanup_servers = True

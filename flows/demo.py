@@ -148,7 +148,25 @@ def start_hub_for_demo() -> list[str]:
         out.write("".join(f"{name} {password}\n" for name, password in known.items()))
     file.chmod(0o600)
     lines.append(f"  dashboards:  {hub.url}services/dashboards/<page>")
+    lines += api_lines(hub.url)
     return lines
+
+
+def api_lines(hub_url: str) -> list[str]:
+    """Say where the API is and give a command that reads the sample's prices with a user's token."""
+    from marketintel.services.sample import SAMPLE_LOCATION, SAMPLE_MARKET
+
+    ticks = (
+        f"{hub_url}services/api/v1/prices/ticks?market={SAMPLE_MARKET}&location={SAMPLE_LOCATION}"
+        "&start=2018-12-17&end=2018-12-24"
+    )
+    return [
+        f"  API:         {hub_url}services/api/docs (OpenAPI; log in as above)",
+        "               TOKEN=$(.venv/bin/mi hub token demo-trader)",
+        f'               curl -H "Authorization: Bearer $TOKEN" "{ticks}"',
+        "               (add -H 'Accept: text/csv', 'application/vnd.apache.parquet' or "
+        "'application/vnd.apache.arrow.stream')",
+    ]
 
 
 @dataclass

@@ -18,6 +18,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     )
     print(f"hub: {running.url} (pid {running.pid}); log {running.log}")
     print(f"dashboards: {running.url}services/dashboards/")
+    print(f"API:        {running.url}services/api/docs (a token: mi hub token NAME)")
     return 0
 
 
