@@ -59,6 +59,8 @@ WORKERS = 2
 #: the longest window one export may cover [days]
 MAX_EXPORT_DAYS = 3660
 DATASETS = ("prices", "fundamentals", "forecasts")
+#: rows per Parquet row group (the store's blocks are gathered up to it: better compression, bounded memory)
+ROW_GROUP = 262_144
 SUFFIX = {"csv": "csv", "parquet": "parquet"}
 MEDIA = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 
@@ -269,6 +271,7 @@ class ExportCenter:
             job.expected_rows = feeds.count_rows(client, sql, params)
             self._save(job)
             writer: Any = None
+            pending: list[pa.RecordBatch] = []  # Parquet: blocks gathered into row groups of ROW_GROUP rows
             last_save = time.monotonic()
             for batch in feeds.arrow_batches(client, sql, params):
                 if writer is None:
@@ -277,8 +280,13 @@ class ExportCenter:
                         if job.format == "csv"
                         else pq.ParquetWriter(str(partial), batch.schema, compression="zstd")
                     )
-                if batch.num_rows:
+                if batch.num_rows and job.format == "csv":
                     writer.write_batch(batch)
+                elif batch.num_rows:
+                    pending.append(batch)
+                    if sum(b.num_rows for b in pending) >= ROW_GROUP:
+                        writer.write_table(pa.Table.from_batches(pending))
+                        pending.clear()
                 job.rows += batch.num_rows
                 if time.monotonic() - last_save > 1.0:
                     self._save(job)
@@ -286,6 +294,8 @@ class ExportCenter:
             if writer is None:  # no batch at all: an empty file with no columns
                 pa.Table.from_pylist([]).to_pandas().to_csv(partial, index=False)
             else:
+                if pending:
+                    writer.write_table(pa.Table.from_batches(pending))
                 writer.close()
             partial.replace(path)
             job.bytes = path.stat().st_size
