@@ -302,7 +302,7 @@ def create_app(identity: HubIdentity | None = None, limiter: Limiter | None = No
                 f"{len(places)} locations; at most {MAX_LOCATIONS} per request", limit=MAX_LOCATIONS
             )
         await run_in_threadpool(clients.require, who.name, "prices", market, places)
-        client = clients.user(who.name)
+        client = await run_in_threadpool(clients.user, who.name)
         units = await run_in_threadpool(_units, client, market, places)
 
         def batches() -> Iterator[pa.RecordBatch]:
@@ -335,7 +335,7 @@ def create_app(identity: HubIdentity | None = None, limiter: Limiter | None = No
         format: Format | None = None,
     ) -> Response:
         await run_in_threadpool(clients.require, who.name, "prices", market, location)
-        client = clients.user(who.name)
+        client = await run_in_threadpool(clients.user, who.name)
         return await respond_frame(
             request, format, lambda: queries.latest_prices(client, market, location),
             {"market": market}, f"{market}-latest",
@@ -360,7 +360,7 @@ def create_app(identity: HubIdentity | None = None, limiter: Limiter | None = No
         format: Format | None = None,
     ) -> Response:
         await run_in_threadpool(clients.require_table, who.name, "curves")
-        client = clients.user(who.name)
+        client = await run_in_threadpool(clients.user, who.name)
         cutoff = _instant(as_of, "as_of")
 
         def read() -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -404,7 +404,7 @@ def create_app(identity: HubIdentity | None = None, limiter: Limiter | None = No
                 f"the window is longer than {longest} days at resolution {resolution}", limit_days=longest
             )
         await run_in_threadpool(clients.require, who.name, "fundamentals", market, [area])
-        client = clients.user(who.name)
+        client = await run_in_threadpool(clients.user, who.name)
         return await respond_frame(
             request, format,
             lambda: queries.fundamentals(client, market, area, variable, begin, finish,
@@ -431,7 +431,7 @@ def create_app(identity: HubIdentity | None = None, limiter: Limiter | None = No
         await run_in_threadpool(
             clients.require, who.name, "forecasts", market, [location] if location else None
         )
-        client = clients.user(who.name)
+        client = await run_in_threadpool(clients.user, who.name)
         window = {
             "issued_from": _instant(issued_from, "issued_from"),
             "issued_to": _instant(issued_to, "issued_to"),
@@ -459,7 +459,7 @@ def create_app(identity: HubIdentity | None = None, limiter: Limiter | None = No
         ] = None,
         format: Format | None = None,
     ) -> Response:
-        client = clients.user(who.name)
+        client = await run_in_threadpool(clients.user, who.name)
 
         def read() -> pd.DataFrame:
             runs = queries.backtest_runs(client, run_ids=run_id)
@@ -485,7 +485,7 @@ def create_app(identity: HubIdentity | None = None, limiter: Limiter | None = No
         format: Format | None = None,
     ) -> Response:
         offset = int(_decode_cursor(cursor).get("offset", 0))
-        client = clients.user(who.name)
+        client = await run_in_threadpool(clients.user, who.name)
         df = await run_in_threadpool(
             lambda: queries.quality_results(client, table_name=table, market=market, statuses=status,
                                             latest_only=latest_only, limit=offset + limit + 1)
@@ -505,7 +505,7 @@ def create_app(identity: HubIdentity | None = None, limiter: Limiter | None = No
         format: Format | None = None,
     ) -> Response:
         offset = int(_decode_cursor(cursor).get("offset", 0))
-        client = clients.user(who.name)
+        client = await run_in_threadpool(clients.user, who.name)
         df = await run_in_threadpool(
             lambda: queries.alerts(client, statuses=status, severities=severity, market=market,
                                    since=_instant(since, "since"), limit=offset + limit + 1)

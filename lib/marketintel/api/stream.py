@@ -88,7 +88,7 @@ def routes(router: APIRouter, hub: HubIdentity, clients: Clients, limits: Limite
             who = await hub.caller(ws)
             limits.check(who.name)
             await run_in_threadpool(clients.require, who.name, "prices", market, location)
-            client = clients.user(who.name)
+            client = await run_in_threadpool(clients.user, who.name)
             start = await run_in_threadpool(feeds.last_ingested, client, market)
         except Problem as problem:
             await ws.accept()
