@@ -64,6 +64,7 @@ def test_hub_up_is_idempotent_and_status_shows_every_part(platform: Platform) ->
     assert f"pid {state['pid']}" in again.stdout  # the same hub, not a second one
     status = platform.mi("hub", "status")
     assert status.returncode == 0 and "dashboards service up" in status.stdout, status.stdout
+    assert "API up at" in status.stdout, status.stdout
     every = platform.mi("status")
     lines = {line.split()[0]: line for line in every.stdout.splitlines() if line and not line[0].isspace()}
     assert " up " in lines["hub"] and " up " in lines["store"], every.stdout

@@ -143,6 +143,15 @@ def dashboards_routed(hub: RunningHub, timeout_s: float = 2.0) -> bool:
     return resp.status_code in (200, 302, 303)
 
 
+def api_routed(hub: RunningHub, timeout_s: float = 2.0) -> bool:
+    """Whether the proxy routes ``/services/api/`` to a running API (its ``/health`` answers 200)."""
+    try:
+        resp = httpx.get(f"{hub.url}services/api/health", timeout=timeout_s, verify=False)
+    except httpx.HTTPError:
+        return False
+    return resp.status_code == 200
+
+
 def _check_address(ip: str, ssl_cert: Path | None, ssl_key: Path | None, insecure: bool) -> None:
     if (ssl_cert is None) != (ssl_key is None):
         raise HubError("--ssl-cert and --ssl-key go together: give both or neither")
@@ -274,7 +283,7 @@ def up(
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             break
-        if healthy(state) and dashboards_routed(state):
+        if healthy(state) and dashboards_routed(state) and api_routed(state):
             return state
         time.sleep(0.25)
     tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
@@ -303,8 +312,10 @@ def describe(state: RunningHub | None) -> tuple[bool, str]:
         return False, "not running (mi hub up)"
     ok = healthy(state)
     routed = dashboards_routed(state) if ok else False
+    api = api_routed(state) if ok else False
     text = (
         f"{state.url} {'running' if ok else 'NOT answering'} (pid {state.pid}); dashboards service "
-        f"{'up' if routed else 'NOT routed'} at {state.url}services/dashboards/; log {state.log}"
+        f"{'up' if routed else 'NOT routed'} at {state.url}services/dashboards/; API "
+        f"{'up' if api else 'NOT routed'} at {state.url}services/api/; log {state.log}"
     )
-    return ok and routed, text
+    return ok and routed and api, text
