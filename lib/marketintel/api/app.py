@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import fnmatch
+import importlib.resources
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from marketintel.api import API_SERVICE, VERSION, formats
@@ -198,7 +200,17 @@ def create_app(identity: HubIdentity | None = None, limiter: Limiter | None = No
             if problem.status == 401:
                 return hub.login_redirect(prefix + "/docs")
             raise
-        return get_swagger_ui_html(openapi_url=prefix + "/openapi.json", title="Market Intelligence API")
+        return get_swagger_ui_html(
+            openapi_url=prefix + "/openapi.json",
+            title="Market Intelligence API",
+            swagger_js_url=f"{prefix}/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{prefix}/docs/assets/swagger-ui.css",
+            swagger_favicon_url=f"{prefix}/docs/assets/favicon.png",
+        )
+
+    # Swagger UI's script and styles from the API itself (FastAPI's default loads them from a CDN, and the
+    # docs page stays blank on a machine without the internet); the files are fastapi-offline's copy
+    app.mount(prefix + "/docs/assets", StaticFiles(directory=_docs_assets()), name="docs-assets")
 
     @app.get(prefix + "/", include_in_schema=False)
     async def root() -> RedirectResponse:
@@ -528,6 +540,11 @@ def create_app(identity: HubIdentity | None = None, limiter: Limiter | None = No
     app.include_router(v1)
 
     return app
+
+
+def _docs_assets() -> str:
+    """Return the folder of Swagger UI's ``swagger-ui-bundle.js``, ``swagger-ui.css`` and ``favicon.png``."""
+    return str(importlib.resources.files("fastapi_offline") / "static")
 
 
 def _units(client: Any, market: str, locations: list[str]) -> dict[str, str]:
