@@ -136,12 +136,12 @@ def _json_default(value: Any) -> Any:
 
 
 def _rows_json(batch: pa.RecordBatch) -> str:
-    """Return a batch's rows as comma-separated JSON objects (NaN as null)."""
+    """Return a batch's rows as comma-separated JSON objects (NaN and infinities as null)."""
     rows = _iso(batch).to_pylist()
     parts = []
     for row in rows:
         for key, value in row.items():
-            if isinstance(value, float) and math.isnan(value):  # JSON has no NaN
+            if isinstance(value, float) and not math.isfinite(value):  # JSON has no NaN nor Infinity
                 row[key] = None
         parts.append(json.dumps(row, separators=(",", ":"), default=_json_default, allow_nan=False))
     return ",".join(parts)
