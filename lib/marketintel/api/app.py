@@ -417,13 +417,30 @@ def create_app(identity: HubIdentity | None = None, limiter: Limiter | None = No
             )
         await run_in_threadpool(clients.require, who.name, "fundamentals", market, [area])
         client = await run_in_threadpool(clients.user, who.name)
+        knowledge = _instant(as_of, "as_of")
+
+        def read() -> pd.DataFrame:
+            df = queries.fundamentals(client, market, area, variable, begin, finish,
+                                      resolution=_RESOLUTIONS[resolution],  # type: ignore[arg-type]
+                                      as_of=knowledge, allow_empty=True)  # fmt: skip
+            if df.empty:  # a window without data is an empty answer; a variable the area never had is a 400
+                known = feeds.fundamental_variables(client, market, area)
+                unknown = sorted(set(variable) - set(known))
+                if unknown:
+                    raise bad_request(
+                        f"unknown variables {unknown} for {market}/{area}; "
+                        f"known: {', '.join(known) or 'none'}",
+                        allowed=list(known),
+                    )
+            return df
+
         return await respond_frame(
-            request, format,
-            lambda: queries.fundamentals(client, market, area, variable, begin, finish,
-                                         resolution=_RESOLUTIONS[resolution],  # type: ignore[arg-type]
-                                         as_of=_instant(as_of, "as_of"), allow_empty=True),
-            {"market": market, "area": area, "variables": variable}, f"{market}-fundamentals",
-        )  # fmt: skip
+            request,
+            format,
+            read,
+            {"market": market, "area": area, "variables": variable},
+            f"{market}-fundamentals",
+        )
 
     @v1.get("/forecasts", tags=["forecasts"], summary="Stored forecasts of a market's target")
     async def forecasts(
@@ -539,7 +556,64 @@ def create_app(identity: HubIdentity | None = None, limiter: Limiter | None = No
     price_stream.routes(v1, hub, clients, limits)
     app.include_router(v1)
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            app.openapi_schema = document_problems(schema)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+#: the problems every route may answer, for the OpenAPI document (FastAPI's 422 is never sent: bad
+#: parameters are 400 problems)
+PROBLEMS: dict[str, str] = {
+    "400": "A parameter is outside what the route accepts (the detail says what is allowed)",
+    "401": "No token, or one the Hub does not know",
+    "403": "Outside the caller's entitlement (or no export right)",
+    "429": "Over the caller's rate limit (Retry-After)",
+    "503": "The store or the Hub cannot be reached just now (Retry-After)",
+}
+_DATA_TAGS = {"reference", "prices", "curves", "fundamentals", "forecasts", "backtests", "operations"}
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Return the OpenAPI document with the problems the API answers and the four formats of data routes."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    components["Problem"] = {
+        "title": "Problem (RFC 9457)",
+        "type": "object",
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string", "description": "what was wrong and what is allowed"},
+            "instance": {"type": "string"},
+            "allowed": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["type", "title", "status", "detail"],
+    }
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            if "service" in operation.get("tags", []) and "me" not in operation.get("operationId", ""):
+                continue
+            for code, text in PROBLEMS.items():
+                responses.setdefault(code, {"description": text, "content": problem})
+            if _DATA_TAGS & set(operation.get("tags", [])) and "200" in responses:
+                responses["200"]["content"] = {
+                    media.split(";")[0]: {} for media in formats.MEDIA_TYPES.values()
+                } | {"application/json": {}}
+    return schema
 
 
 def _docs_assets() -> str:

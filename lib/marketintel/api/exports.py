@@ -43,7 +43,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from marketintel import config
-from marketintel.api import API_SERVICE, VERSION
+from marketintel.api import API_SERVICE, VERSION, formats
 from marketintel.api.auth import Caller, Who
 from marketintel.api.limiter import Limiter
 from marketintel.api.problems import Problem, bad_request, forbidden, store_problem
@@ -130,6 +130,15 @@ class Job:
             "error": self.error,
             "url": link,
         }
+
+
+def _report(user: str, **fields: Any) -> None:
+    """Report an export event of ``user`` to the audit trail in the background (never delays the answer)."""
+    from marketintel.access.events import report
+
+    threading.Thread(
+        target=report, args=("export", user), kwargs={"caller": "api", **fields}, daemon=True
+    ).start()
 
 
 def folder() -> Path:
@@ -226,15 +235,21 @@ class ExportCenter:
             raise bad_request(f"end ({end}) must be after start ({start})")
         if end - start > pd.Timedelta(days=MAX_EXPORT_DAYS):
             raise bad_request(f"an export covers at most {MAX_EXPORT_DAYS} days", limit_days=MAX_EXPORT_DAYS)
-        entitlement = self.clients.entitlement(who.name)
-        if not entitlement.may_export(request.dataset):
-            raise forbidden(
-                f"{who.name}'s entitlement does not include exports of {request.dataset} "
-                f"(exports allowed: {', '.join(sorted(entitlement.exports)) or 'none'}); ask an admin",
-                allowed=sorted(entitlement.exports),
-            )
-        for market in request.markets:
-            self.clients.require(who.name, request.dataset, market, request.locations or None)
+        try:
+            entitlement = self.clients.entitlement(who.name)
+            if not entitlement.may_export(request.dataset):
+                raise forbidden(
+                    f"{who.name}'s entitlement does not include exports of {request.dataset} "
+                    f"(exports allowed: {', '.join(sorted(entitlement.exports)) or 'none'}); ask an admin",
+                    allowed=sorted(entitlement.exports),
+                )
+            for market in request.markets:
+                self.clients.require(who.name, request.dataset, market, request.locations or None)
+        except Problem as problem:
+            if problem.status == 403:  # a refused export is an audit event, as a refused download is
+                _report(who.name, action=f"export {request.dataset}.{request.format}", target=request.dataset,
+                        outcome="refused", detail=problem.detail)  # fmt: skip
+            raise
         filters = {
             "start": start.isoformat(),
             "end": end.isoformat(),
@@ -273,7 +288,9 @@ class ExportCenter:
             writer: Any = None
             pending: list[pa.RecordBatch] = []  # Parquet: blocks gathered into row groups of ROW_GROUP rows
             last_save = time.monotonic()
-            for batch in feeds.arrow_batches(client, sql, params):
+            for block in feeds.arrow_batches(client, sql, params):
+                # CSV stamps as the API writes them (ISO-8601 UTC, ...T...Z); Parquet keeps timestamp types
+                batch = formats.iso_stamps(block) if job.format == "csv" else block
                 if writer is None:
                     writer = (
                         pacsv.CSVWriter(str(partial), batch.schema)
@@ -347,11 +364,7 @@ class ExportCenter:
         from marketintel.access.events import report
 
         def refuse(why: str) -> Problem:
-            threading.Thread(
-                target=report, args=("export", who.name), daemon=True,
-                kwargs={"caller": "api", "action": "download", "target": job_id, "outcome": "refused",
-                        "detail": why},
-            ).start()  # fmt: skip
+            _report(who.name, action="download", target=job_id, outcome="refused", detail=why)
             return forbidden(f"this export link cannot be used: {why}")
 
         job = self.jobs.get(job_id)

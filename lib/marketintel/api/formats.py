@@ -109,7 +109,7 @@ def frame_batches(df: pd.DataFrame) -> Iterator[pa.RecordBatch]:
         yield from batches
 
 
-def _iso(batch: pa.RecordBatch) -> pa.RecordBatch:
+def iso_stamps(batch: pa.RecordBatch) -> pa.RecordBatch:
     """Return the batch with every timestamp column as ISO-8601 UTC text (``...T...Z``)."""
     columns = []
     fields = []
@@ -135,9 +135,9 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _rows_json(batch: pa.RecordBatch) -> str:
+def rows_json(batch: pa.RecordBatch) -> str:
     """Return a batch's rows as comma-separated JSON objects (NaN and infinities as null)."""
-    rows = _iso(batch).to_pylist()
+    rows = iso_stamps(batch).to_pylist()
     parts = []
     for row in rows:
         for key, value in row.items():
@@ -166,7 +166,7 @@ def encode(batches: Iterable[pa.RecordBatch], fmt: str, meta: Mapping[str, Any])
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            text = _rows_json(batch)
+            text = rows_json(batch)
             yield (text if first else "," + text).encode()
             first = False
         yield b"]}"
@@ -174,7 +174,7 @@ def encode(batches: Iterable[pa.RecordBatch], fmt: str, meta: Mapping[str, Any])
         header = True
         for batch in batches:
             buffer = io.BytesIO()
-            pacsv.write_csv(_iso(batch), buffer, pacsv.WriteOptions(include_header=header))
+            pacsv.write_csv(iso_stamps(batch), buffer, pacsv.WriteOptions(include_header=header))
             header = False
             yield buffer.getvalue()
     elif fmt in ("arrow", "parquet"):

@@ -160,7 +160,7 @@ def routes(router: APIRouter, hub: HubIdentity, clients: Clients, limits: Limite
                 fresh = seen.fresh(df, since)
                 if not fresh.empty:
                     watermark = max(watermark, pd.Timestamp(fresh["ingested_at_utc"].max()))
-                    rows = "[" + formats._rows_json(next(formats.frame_batches(fresh))) + "]"
+                    rows = "[" + formats.rows_json(next(formats.frame_batches(fresh))) + "]"
                     now = pd.Timestamp.now(tz="UTC").isoformat()
                     message = f'{{"type":"rows","sent_at":"{now}","data":{rows}}}'
                     queue.append(message)

@@ -48,6 +48,7 @@ __all__ = [
     "arrow_batches",
     "count_rows",
     "forecasts",
+    "fundamental_variables",
     "last_ingested",
     "markets",
     "new_prices",
@@ -258,6 +259,16 @@ def price_units(
     filters.equals("market", _text(market, "market"))
     filters.any_of("location", _texts(list(locations), "locations"))
     sql = f"SELECT DISTINCT unit FROM {_table(PRICES, _database(database))} {filters.clause()} ORDER BY unit"
+    return [str(r[0]) for r in client.query(sql, parameters=filters.params).result_rows]
+
+
+def fundamental_variables(client: Any, market: str, area: str, *, database: str | None = None) -> list[str]:
+    """Return the variables stored for ``market``/``area`` (as the caller may see them), sorted."""
+    filters = _Filters(FUNDAMENTALS)
+    filters.equals("market", _text(market, "market"))
+    filters.equals("area", _text(area, "area"))
+    table = _table(FUNDAMENTALS, _database(database))
+    sql = f"SELECT DISTINCT variable FROM {table} {filters.clause()} ORDER BY variable"
     return [str(r[0]) for r in client.query(sql, parameters=filters.params).result_rows]
 
 
