@@ -104,10 +104,14 @@ def too_many(detail: str, retry_after_s: float, limit: str) -> Problem:
 
 def store_problem(exc: BaseException) -> Problem | None:
     """Return the problem a store error means, or None if it is not one the API explains."""
+    if isinstance(exc, Problem):  # already one (a full queue of store slots, a refusal)
+        return exc
     if isinstance(exc, StoreNotRunningError):
         return unavailable("Store", f"the store cannot be reached: {exc}")
     text = str(exc)
     name = type(exc).__name__
+    if "TOO_MANY_SIMULTANEOUS_QUERIES" in text or "Code: 202." in text:  # the store's cap on the API's user
+        return unavailable("Store", "the store is busy (too many queries at once); retry shortly", 1)
     if name == "OperationalError" or "Connection refused" in text or "RemoteDisconnected" in text:
         return unavailable("Store", "the store cannot be reached just now; retry after the stated delay")
     if "ACCESS_DENIED" in text or "Code: 497" in text or "entitlement" in text.lower():

@@ -5,21 +5,35 @@ The API is given a reader store user that may act for users (``MI_CLICKHOUSE_URL
 their entitlement and audits the query under their name. Before a read the API checks the market against
 what the caller's entitlement opens (:meth:`Clients.require`), so a market outside it is a 403 that names
 the markets the caller has, never a silent empty result.
+
+The store counts every one of those reads against the API's own store user, whose role caps its
+concurrent queries (``max_concurrent_queries_for_user``, 8 for readers) and refuses the next one. So the
+API holds its reads to that many at once (:data:`STORE_SLOTS`, ``MI_API_STORE_SLOTS``): a read waits for a
+slot up to :data:`SLOT_WAIT_S` (``MI_API_STORE_WAIT_S``) and is then answered 503 "store busy" with
+``Retry-After``; under load requests queue instead of being refused by the store. At most
+:data:`SLOT_QUEUE` reads wait at once (``MI_API_STORE_QUEUE``); beyond that a read is answered 503 at once.
+That bound matters: the reads run on the server's thread pool (40 threads), and a streamed answer gives
+its slot back only when its last blocks are read, on that pool; threads that all wait for slots would
+starve the streams that hold them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from marketintel.api.problems import Problem, bad_request, forbidden, store_problem
+from marketintel.api.problems import Problem, bad_request, forbidden, store_problem, unavailable
 from marketintel.services import feeds
 from marketintel.store.client import connect
+from marketintel.store.endpoint.limits import CONCURRENCY_KEY, DEFAULTS
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +44,167 @@ MAX_CLIENTS = 512
 #: bounds on talking to the store [s]: a restarted store gives a quick 503, not a hang
 CONNECT_TIMEOUT_S = 3.0
 QUERY_TIMEOUT_S = 60.0
+#: reads of the store at once: the store's cap of the API's (reader) user, which it refuses beyond
+STORE_SLOTS = int(os.environ.get("MI_API_STORE_SLOTS", str(DEFAULTS["reader"][CONCURRENCY_KEY])))
+#: how long a read waits for a slot before it is answered 503 "store busy" [s]
+SLOT_WAIT_S = float(os.environ.get("MI_API_STORE_WAIT_S", "5"))
+#: reads that may wait for a slot at once; keep it below the thread pool's 40 threads minus the slots
+SLOT_QUEUE = int(os.environ.get("MI_API_STORE_QUEUE", "16"))
+
+#: client methods that run one statement and return when it is done
+_ONE_SHOT = frozenset(
+    {"command", "query", "query_df", "query_df_arrow", "query_arrow", "query_np", "raw_query"}
+    | {"insert", "insert_df", "insert_arrow", "insert_df_arrow", "raw_insert"}
+)
+#: client methods that return a stream: the statement runs until the stream's context is left
+_STREAMS = frozenset(
+    {"query_arrow_stream", "query_df_stream", "query_df_arrow_stream", "query_np_stream", "raw_stream"}
+    | {"query_row_block_stream", "query_rows_stream", "query_column_block_stream"}
+)
+
+
+class Slots:
+    """The API's concurrent reads of the store (a semaphore with a bounded wait)."""
+
+    def __init__(self, size: int = STORE_SLOTS, wait_s: float = SLOT_WAIT_S, queue: int = SLOT_QUEUE) -> None:
+        self.size = size
+        self.wait_s = wait_s
+        self.queue = queue
+        self.waiting = 0
+        self._lock = threading.Lock()
+        self._sem = threading.BoundedSemaphore(size)
+
+    def acquire(self) -> None:
+        """Take a slot, waiting up to ``wait_s`` behind at most ``queue`` other waiting reads.
+
+        Raises
+        ------
+        Problem
+            503 with ``Retry-After`` when the queue is full or no slot frees in time.
+        """
+        with self._lock:
+            if self._sem.acquire(blocking=False):
+                return
+            if self.waiting >= self.queue:
+                raise self._busy(f"{self.waiting} more reads are waiting for one")
+            self.waiting += 1
+        try:
+            taken = self._sem.acquire(timeout=self.wait_s)
+        finally:
+            with self._lock:
+                self.waiting -= 1
+        if not taken:
+            raise self._busy(f"none freed within {self.wait_s:g} s")
+
+    def _busy(self, why: str) -> Problem:
+        return unavailable(
+            "Store",
+            f"the store is busy: the API's {self.size} store slots are taken and {why}; retry after the "
+            "stated delay",
+            retry_after_s=1,
+        )
+
+    def release(self) -> None:
+        """Give a slot back."""
+        self._sem.release()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold a slot for the block."""
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
+
+
+class _SlotStream:
+    """A store stream's context that gives its slot back when the stream is closed (once)."""
+
+    def __init__(self, stream: Any, slots: Slots) -> None:
+        self._stream = stream
+        self._slots: Slots | None = slots
+
+    def _release(self) -> None:
+        slots, self._slots = self._slots, None
+        if slots is not None:
+            slots.release()
+
+    def __enter__(self) -> Any:
+        try:
+            return self._stream.__enter__()
+        except BaseException:
+            self._release()
+            raise
+
+    def __exit__(self, *exc: Any) -> Any:
+        try:
+            return self._stream.__exit__(*exc)
+        finally:
+            self._release()
+
+    def __iter__(self) -> Any:
+        return iter(self._stream)
+
+    def __del__(self) -> None:  # a stream dropped without its context: never keep the slot
+        self._release()
+
+
+@contextlib.contextmanager
+def _unavailable_as_problem() -> Iterator[None]:
+    """Raise a store that cannot be reached or is busy as its 503 problem.
+
+    Wherever the read was (a check before the route's own error handling, a helper), the answer is then
+    the problem with ``Retry-After``, handled like every other; an exception left to the catch-all
+    handler also gets a 503, but the server then closes the connection, and the proxy's next request on
+    it fails with a 503 of its own, without ``Retry-After``.
+    """
+    try:
+        yield
+    except Problem:
+        raise
+    except Exception as exc:
+        problem = store_problem(exc)
+        if problem is not None and problem.status == 503:
+            raise problem from exc
+        raise
+
+
+class BoundedClient:
+    """A store client whose statements each hold one of the API's :class:`Slots` while they run."""
+
+    def __init__(self, client: Any, slots: Slots) -> None:
+        self._client = client
+        self._slots = slots
+
+    @property
+    def unbounded(self) -> Any:
+        """The clickhouse-connect client itself."""
+        return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if name in _ONE_SHOT:
+
+            def one_shot(*args: Any, **kwargs: Any) -> Any:
+                with self._slots.held(), _unavailable_as_problem():
+                    return attr(*args, **kwargs)
+
+            return one_shot
+        if name in _STREAMS:
+
+            def stream(*args: Any, **kwargs: Any) -> Any:
+                self._slots.acquire()
+                try:
+                    with _unavailable_as_problem():
+                        opened = attr(*args, **kwargs)
+                except BaseException:
+                    self._slots.release()
+                    raise
+                return _SlotStream(opened, self._slots)
+
+            return stream
+        return attr
 
 
 @dataclass(frozen=True)
@@ -76,15 +251,18 @@ class Clients:
         self._users: OrderedDict[str, Any] = OrderedDict()
         self._service: Any = None
         self._entitlements: dict[str, tuple[float, Entitlement]] = {}
+        self.slots = Slots()
 
     def _connect(self, **settings: Any) -> Any:
         try:
-            return connect(
-                autogenerate_session_id=False,
-                connect_timeout=CONNECT_TIMEOUT_S,
-                send_receive_timeout=QUERY_TIMEOUT_S,
-                settings=settings or None,
-            )
+            with self.slots.held():  # connecting asks the store for its version and settings
+                client = connect(
+                    autogenerate_session_id=False,
+                    connect_timeout=CONNECT_TIMEOUT_S,
+                    send_receive_timeout=QUERY_TIMEOUT_S,
+                    settings=settings or None,
+                )
+            return BoundedClient(client, self.slots)
         except Exception as exc:  # the store is down or restarting
             problem = store_problem(exc)
             if problem is not None:
