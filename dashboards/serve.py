@@ -355,19 +355,35 @@ def still_allowed(check: HubUserCheck, token: str | None, page: str) -> bool:
 ENDED = "Your hub session ended (logged out, or your groups changed). Reload the page to log in again."
 
 
+#: the navigation bar's links: a flex row that wraps (an admin's nine pages and "Hub home" do not fit one
+#: line at 1280 px beside the page title), so no link is ever cut at the window's edge
+NAV_STYLE = (
+    "display:flex;flex-wrap:wrap;align-items:center;column-gap:18px;row-gap:2px;font-size:15px;"
+    "line-height:1.5;white-space:normal;padding:4px 0;"
+)
+#: the template's header: its items may shrink below the links' one-line width (they wrap instead)
+HEADER_CSS = "#header-items { min-width: 0; white-space: normal; } #header { flex-wrap: nowrap; }"
+
+
 def navigation(settings: ServeSettings, current: str) -> str:
-    """Return the HTML of the links to the pages the session's user may open (``current`` highlighted)."""
+    """Return the HTML of the links to the pages the session's user may open (``current`` highlighted).
+
+    The links wrap onto a second line when they do not fit beside the title (:data:`NAV_STYLE`).
+    """
     links = []
     for p in registry.pages_for(current_groups(settings)):
         style = "font-weight:bold;text-decoration:underline;" if p.name == current else ""
         links.append(
             f'<a id="nav-{p.name}" href="{settings.prefix}/{p.name}" title="{p.description}" '
-            f'style="color:white;margin-right:18px;{style}">{p.title}</a>'
+            f'style="color:white;white-space:nowrap;{style}">{p.title}</a>'
         )
     base = settings.prefix.rsplit("/services/", 1)[0] if "/services/" in settings.prefix else ""
     hub = base.rstrip("/") + "/"
-    links.append(f'<a id="nav-hub" href="{hub}hub/home" style="color:white;margin-left:12px;">Hub home</a>')
-    return '<nav class="mi-nav" style="font-size:15px;">' + "".join(links) + "</nav>"
+    links.append(
+        f'<a id="nav-hub" href="{hub}hub/home" style="color:white;white-space:nowrap;margin-left:auto;'
+        f'padding-right:8px;">Hub home</a>'
+    )  # at the right end of the last line
+    return f'<nav class="mi-nav" style="{NAV_STYLE}">' + "".join(links) + "</nav>"
 
 
 def page_template(settings: ServeSettings, title: str, current: str, content: Any) -> Any:
@@ -375,6 +391,7 @@ def page_template(settings: ServeSettings, title: str, current: str, content: An
     template = pn.template.BootstrapTemplate(
         title=title, header_background="#1f3f66", collapsed_sidebar=True, sidebar_width=0,
         favicon=f"{settings.prefix}/static/extensions/panel/images/favicon.ico",  # Panel's, served here
+        raw_css=[HEADER_CSS],
     )  # fmt: skip
     template.header.append(pn.pane.HTML(navigation(settings, current), sizing_mode="stretch_width"))  # type: ignore[union-attr]
     template.main.append(content)  # type: ignore[union-attr]
