@@ -169,9 +169,9 @@ class Explorer(Viewer):
         # live row replaces the source's data (a few ms on the server, a small patch to the browser)
         self._price_source = ColumnDataSource(data=_source_data(_EMPTY_PLOT))
         self._price_figure = self._make_price_figure()
-        self._price_pane = pn.pane.Bokeh(
-            self._price_figure, sizing_mode="stretch_width", height=340, visible=False
-        )
+        # the figure joins the page with its first rows: an empty datetime figure, even hidden, hung the
+        # browser (Chromium 150, Bokeh 3.9) of a user who may read no prices (the pilot of a demo without SPP)
+        self._price_pane = pn.pane.Bokeh(None, sizing_mode="stretch_width", height=340, visible=False)
         # fundamentals: one line per variable, each on its own source; the figure is made anew only when
         # the set of variables changes, otherwise the sources get the new data
         self._fundamentals_sources: dict[str, ColumnDataSource] = {}
@@ -406,6 +406,8 @@ class Explorer(Viewer):
             if not self.prices.empty:
                 self._label_price_figure()
                 self._price_source.data = _source_data(plot_frame(self.prices))
+                if self._price_pane.object is None:
+                    self._price_pane.object = self._price_figure
             self._table.value = (
                 display_frame(self._table_rows(self.prices)) if not self.prices.empty else pd.DataFrame()
             )
@@ -524,6 +526,8 @@ class Explorer(Viewer):
             return
         with pn.io.hold():
             self._price_pane.visible = True
+            if self._price_pane.object is None:
+                self._price_pane.object = self._price_figure
             if not event.changed.empty:  # a revised row (rare): everything anew, else only the new rows
                 self._label_price_figure()
                 self._price_source.data = _source_data(plot_frame(self.prices))
