@@ -142,6 +142,9 @@ service_env = {
     "MI_DASHBOARDS_RECHECK_S": os.environ.get("MI_DASHBOARDS_RECHECK_S", "30"),
     # the health page reads flow runs from Prefect's API (the service's environment is filtered)
     "MI_PREFECT_API_URL": mi_config.prefect_api_url(),
+    # "download this view" starts export jobs in the API's download center, acting for the user (with the
+    # service's own Hub token and X-MI-Act-For); the API listens on loopback with its routes under its prefix
+    "MI_API_URL": f"http://127.0.0.1:{ports.service_api}/services/{API_SERVICE}",
     "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
 }
 # the HTTP API and download center (FastAPI): reads as the caller with their Hub token or OAuth login

@@ -7,6 +7,10 @@ knowledge time, live toggle, fundamentals); its widgets are made from them and e
 store again through :mod:`marketintel.services.queries`. A selection with no data or a bad parameter
 shows a message in the page, not a traceback.
 
+"Download this view" (CSV, Parquet) exports the prices and the fundamentals of the selection: behind the
+hub as an export job of the download center, run as the user and downloaded from the ``exports`` page
+(:func:`marketintel.dashboards.page.download_buttons`); a user without the export right sees a note.
+
 With **live** on, the page shows everything published from the window's start on (the end and the
 as-of are set aside) and subscribes to the shared poller of :mod:`marketintel.dashboards.tail`; new rows
 are appended to the plot and the table without a reload.
@@ -32,8 +36,10 @@ from panel.viewable import Viewer
 
 from marketintel.dashboards import tail
 from marketintel.dashboards.data import user_client
+from marketintel.dashboards.page import ExportView, download_buttons
 from marketintel.exceptions import EmptyResultError, MarketIntelError
 from marketintel.services import queries
+from marketintel.services.access import export_rights
 from marketintel.services.queries import QueryLimitError, QueryParameterError
 
 __all__ = ["Explorer"]
@@ -161,6 +167,7 @@ class Explorer(Viewer):
         self._series = pd.DataFrame(columns=["market", "location", "interval_start_utc"])
         self._fundamental_series = pd.DataFrame(columns=["market", "area", "variable", "unit"])
         self._subscription: tail.Subscription | None = None
+        self._exports: bool | frozenset[str] | None = None
         self._loading = False
         self._pending: list[str] = []
         self.prices = pd.DataFrame()
@@ -561,6 +568,46 @@ class Explorer(Viewer):
     def _session_destroyed(self, session_context: Any) -> None:
         self._close_tail()
 
+    # -- downloads ---------------------------------------------------------------------------------------
+    def may_export(self, table: str) -> bool:
+        """Whether the page's user may export data of governed ``table`` (their entitlement's right)."""
+        if self._exports is None:
+            self._exports = export_rights(self._client, self._database)
+        return self._exports is True or (not isinstance(self._exports, bool) and table in self._exports)
+
+    def price_view(self) -> ExportView | None:
+        """Return the prices shown as an export job takes them (None without a selection)."""
+        if not self.market or not self.location:
+            return None
+        start, end, as_of = self._window()
+        note = (
+            "The file holds the stored intervals, not the buckets shown."
+            if self.resolution != "native"
+            else ""
+        )
+        return ExportView("prices", start, end, (str(self.market),), (str(self.location),), as_of, note)
+
+    def fundamentals_view(self) -> ExportView | None:
+        """Return the fundamentals' area as an export job takes it (every variable of the area)."""
+        chosen = self._split_area()
+        if chosen is None:
+            return None
+        start, end, as_of = self._window()
+        note = "The file holds every variable of the area, as stored."
+        return ExportView("fundamentals", start, end, (chosen[0],), (chosen[1],), as_of, note)
+
+    def downloads(self) -> pn.Column:
+        """Return "download this view": the prices' and the fundamentals' buttons."""
+        common = {"may_export": self.may_export}
+        return pn.Column(
+            pn.pane.Markdown("### Download this view", margin=(10, 10, 0, 10)),
+            download_buttons("prices", lambda: self._table_rows(self.prices), "prices", "prices",
+                             export=self.price_view, **common),
+            download_buttons("fundamentals", lambda: self.fundamentals, "fundamentals", "fundamentals",
+                             export=self.fundamentals_view, **common),
+            sizing_mode="stretch_width", css_classes=["mi-downloads"],
+        )  # fmt: skip
+
     # -- page --------------------------------------------------------------------------------------------
     def controls(self) -> pn.Column:
         """Return the widgets of the parameters."""
@@ -589,7 +636,8 @@ class Explorer(Viewer):
         """Return the page: controls on the left; message, prices, fundamentals and rows on the right."""
         main = pn.Column(
             self._alert, self._status, self._price_pane, self._fundamentals_pane,
-            pn.pane.Markdown("### Rows", margin=(0, 10)), self._table, sizing_mode="stretch_width",
+            pn.pane.Markdown("### Rows", margin=(0, 10)), self._table, self.downloads(),
+            sizing_mode="stretch_width",
         )  # fmt: skip
         return pn.Column(
             pn.pane.Markdown(

@@ -15,8 +15,11 @@ gives it:
   traceback);
 - :meth:`say` / :meth:`empty` / :meth:`clear`: one message line (an empty state says what to run to fill
   it);
-- :meth:`downloads`: CSV and Parquet buttons for the frame the page shows (a file download; the
-  platform's export path replaces it once it exists).
+- :meth:`downloads`: CSV and Parquet buttons for what the page shows. For a view of a governed data table
+  the API exports (prices, fundamentals: the page passes an :class:`ExportView`) behind the hub, the
+  buttons start an export job in the download center as the user (:mod:`marketintel.services.exports`)
+  and point to the ``exports`` page, where the file is downloaded with its signed link; otherwise (other
+  tables, a developer's ``--no-auth`` server without the API) they make the file here.
 
 The navigation between pages is the service's template (:func:`marketintel.dashboards.serve`), which knows
 the user's groups; a page does not.
@@ -25,9 +28,11 @@ the user's groups; a page does not.
 from __future__ import annotations
 
 import io
+import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -38,9 +43,10 @@ from panel.viewable import Viewer
 from marketintel.dashboards.data import current_user, report_event, user_client
 from marketintel.exceptions import MarketIntelError
 from marketintel.figures.common import refresh_in_place
+from marketintel.services import exports
 from marketintel.services.access import export_rights
 
-__all__ = ["LOCAL", "UTC", "PageView", "frame_bytes"]
+__all__ = ["LOCAL", "UTC", "ExportView", "PageView", "download_buttons", "exports_page_url", "frame_bytes"]
 
 #: the display-zone choices
 UTC = "UTC"
@@ -68,6 +74,139 @@ def frame_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
         plain.to_parquet(buffer, index=False)
         return buffer.getvalue()
     raise ValueError(f"download format must be 'csv' or 'parquet', got {fmt!r}")
+
+
+#: governed tables whose views "download this view" exports through the API's download center
+JOB_TABLES = frozenset({"prices", "fundamentals"})
+
+
+@dataclass(frozen=True)
+class ExportView:
+    """What a page shows of a governed table, as the download center's export job takes it.
+
+    Attributes
+    ----------
+    dataset : {"prices", "fundamentals"}
+        The table.
+    start, end : pandas.Timestamp
+        Window on the interval start (UTC), ``end`` exclusive.
+    markets, locations : tuple of str
+        Filters (``locations`` are areas for fundamentals).
+    as_of : pandas.Timestamp or None
+        Knowledge time; None: now.
+    note : str
+        What the file holds that differs from the page (e.g. stored intervals, not hourly means), or "".
+    """
+
+    dataset: str
+    start: Any
+    end: Any
+    markets: tuple[str, ...] = ()
+    locations: tuple[str, ...] = ()
+    as_of: Any = None
+    note: str = ""
+
+    def describe(self) -> str:
+        """Return one line: the dataset, its filters and window (UTC)."""
+        where = " ".join([", ".join(self.markets), ", ".join(self.locations)]).strip()
+
+        def day(value: Any) -> str:
+            stamp = pd.Timestamp(value)
+            stamp = stamp.tz_convert("UTC") if stamp.tzinfo else stamp
+            return f"{stamp:%Y-%m-%d}" if stamp == stamp.normalize() else f"{stamp:%Y-%m-%d %H:%M}"
+
+        as_of = f", as known {day(self.as_of)} UTC" if self.as_of is not None else ""
+        window = f"{day(self.start)} to {day(self.end)} UTC"
+        return f"{self.dataset} of {where or 'everything you may read'}, {window}{as_of}"
+
+
+def exports_page_url() -> str:
+    """Return the path of the dashboards' ``exports`` page (under the service's prefix)."""
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/dashboards/")
+    return prefix.rstrip("/") + "/exports"
+
+
+def download_buttons(
+    name: str,
+    frame: Callable[[], pd.DataFrame],
+    label: str = "this view",
+    table: str | None = None,
+    may_export: Callable[[str], bool] | None = None,
+    export: Callable[[], ExportView | None] | None = None,
+) -> pn.Row:
+    """Return "download this view" buttons (CSV and Parquet): :meth:`PageView.downloads` of any page.
+
+    Parameters
+    ----------
+    name, frame, label, table
+        As :meth:`PageView.downloads`.
+    may_export : callable, optional
+        ``may_export(table)``: whether the user has the export right on ``table`` (default: yes).
+    export : callable, optional
+        Returns the view as an export job takes it (called at click time), for a ``table`` of
+        :data:`JOB_TABLES`. With the API configured and a hub user, the buttons start that job.
+    """
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "view"
+    if table is not None and may_export is not None and not may_export(table):
+        note = f"Your entitlement does not include exports of {table}; ask an admin."
+        return pn.Row(pn.pane.Markdown(note, css_classes=["mi-no-export"]), sizing_mode="stretch_width")
+    user = current_user()
+    api = exports.api_config()
+    if export is not None and table in JOB_TABLES and api is not None and user is not None:
+        return _job_buttons(user, api, label, export)
+
+    def fetch(fmt: str) -> io.BytesIO:
+        data = frame()
+        out = frame_bytes(data, fmt)
+        report_event("export", user, action=f"{stem}.{fmt}", target=table or name, rows=len(data),
+                     bytes=len(out))  # fmt: skip
+        return io.BytesIO(out)
+
+    def button(fmt: str) -> pn.widgets.FileDownload:
+        return pn.widgets.FileDownload(
+            callback=lambda: fetch(fmt), filename=f"{stem}.{fmt}",
+            label=f"Download {label} ({fmt.upper()})",
+            width=230, css_classes=[f"mi-download-{fmt}"],
+        )  # fmt: skip
+
+    return pn.Row(button("csv"), button("parquet"), sizing_mode="stretch_width")
+
+
+def _job_buttons(
+    user: str, api: exports.ApiConfig, label: str, export: Callable[[], ExportView | None]
+) -> pn.Row:
+    """Return CSV and Parquet buttons that start export jobs of ``export()`` for ``user``, and a message."""
+    status = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width",
+                           css_classes=["mi-export-status"], margin=(5, 10))  # fmt: skip
+
+    def start(fmt: str) -> None:
+        view = export()
+        if view is None:
+            status.param.update(alert_type="warning", visible=True,
+                                object="Nothing to export: choose a selection first.")  # fmt: skip
+            return
+        try:
+            job = exports.start_export(
+                user, view.dataset, view.start, view.end, view.markets, view.locations, fmt,
+                as_of=view.as_of, api=api,
+            )  # fmt: skip
+        except (exports.ExportError, ValueError) as exc:
+            status.param.update(alert_type="danger", visible=True, object=f"**Export not started.** {exc}")
+            return
+        note = f" {view.note}" if view.note else ""
+        status.param.update(
+            alert_type="success", visible=True,
+            object=(f"**Export started** ({fmt.upper()}, job `{job.id}`): {view.describe()}.{note} "
+                    f"Follow it and download the file in [your exports]({exports_page_url()})."),
+        )  # fmt: skip
+
+    def button(fmt: str) -> pn.widgets.Button:
+        clicked = pn.widgets.Button(label=f"Download {label} ({fmt.upper()})", width=230,
+                                    css_classes=[f"mi-download-{fmt}", "mi-export-job"])  # fmt: skip
+        clicked.on_click(lambda _event: start(fmt))
+        return clicked
+
+    return pn.Row(button("csv"), button("parquet"), status, sizing_mode="stretch_width")
 
 
 class PageView(Viewer):
@@ -195,9 +334,14 @@ class PageView(Viewer):
         return self._exports is True or (not isinstance(self._exports, bool) and table in self._exports)
 
     def downloads(
-        self, name: str, frame: Callable[[], pd.DataFrame], label: str = "this view", table: str | None = None
+        self,
+        name: str,
+        frame: Callable[[], pd.DataFrame],
+        label: str = "this view",
+        table: str | None = None,
+        export: Callable[[], ExportView | None] | None = None,
     ) -> pn.Row:
-        """Return "download this view" buttons (CSV and Parquet) for the frame ``frame()`` returns.
+        """Return "download this view" buttons (CSV and Parquet) for what the page shows.
 
         Parameters
         ----------
@@ -211,28 +355,13 @@ class PageView(Viewer):
         table : str, optional
             The governed table the data comes from (``prices``, ``curves``, ``forecasts`` ...): without the
             export right on it the buttons are replaced by a note. Each download is audited.
+        export : callable, optional
+            For ``prices`` and ``fundamentals``: returns the view as an export job takes it (called at click
+            time). Behind the hub with the API configured (``MI_API_URL``) the buttons start that job in the
+            download center as the user and link to the ``exports`` page; otherwise they make the file
+            from ``frame()`` here.
         """
-        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "view"
-        if table is not None and not self.may_export(table):
-            note = f"Your entitlement does not include exports of {table}; ask an admin."
-            return pn.Row(pn.pane.Markdown(note, css_classes=["mi-no-export"]), sizing_mode="stretch_width")
-        user = current_user()
-
-        def fetch(fmt: str) -> io.BytesIO:
-            data = frame()
-            out = frame_bytes(data, fmt)
-            report_event("export", user, action=f"{stem}.{fmt}", target=table or name, rows=len(data),
-                         bytes=len(out))  # fmt: skip
-            return io.BytesIO(out)
-
-        def button(fmt: str) -> pn.widgets.FileDownload:
-            return pn.widgets.FileDownload(
-                callback=lambda: fetch(fmt), filename=f"{stem}.{fmt}",
-                label=f"Download {label} ({fmt.upper()})",
-                width=230, css_classes=[f"mi-download-{fmt}"],
-            )  # fmt: skip
-
-        return pn.Row(button("csv"), button("parquet"), sizing_mode="stretch_width")
+        return download_buttons(name, frame, label, table, self.may_export, export)
 
     # -- layout ------------------------------------------------------------------------------------------
     def controls(self) -> list[Any]:

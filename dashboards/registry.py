@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 from marketintel.hub import CUSTOMER_GROUPS, GROUPS
 
+#: who may open the market explorer, and so start exports from it and follow them in the exports page
+EXPLORER_GROUPS = frozenset({"traders", "quants", "admins", *CUSTOMER_GROUPS})
+
 
 @dataclass(frozen=True)
 class Page:
@@ -50,8 +53,15 @@ PAGES: dict[str, Page] = {
             "explorer",
             "Market explorer",
             "Prices and fundamentals by market and location, as of any time, with a live tail",
-            frozenset({"traders", "quants", "admins", *CUSTOMER_GROUPS}),
+            EXPLORER_GROUPS,
             "marketintel.dashboards.explorer:Explorer",
+        ),
+        Page(
+            "exports",
+            "Exports",
+            "Your exports from the download center: progress, and links to the finished files",
+            EXPLORER_GROUPS,
+            "marketintel.dashboards.exports:Exports",
         ),
         Page(
             "curves",

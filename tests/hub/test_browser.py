@@ -50,12 +50,17 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize(
     ("user", "links", "lab"),
     [
-        ("demo-trader", ["dashboard-explorer", "dashboard-curves", "dashboard-accuracy"], False),
+        (
+            "demo-trader",
+            ["dashboard-explorer", "dashboard-exports", "dashboard-curves", "dashboard-accuracy"],
+            False,
+        ),
         ("demo-ops", ["dashboard-quality", "dashboard-health"], False),
         (
             "demo-quant",
             [
                 "dashboard-explorer",
+                "dashboard-exports",
                 "dashboard-curves",
                 "dashboard-curve-builder",
                 "dashboard-accuracy",
@@ -67,6 +72,7 @@ pytestmark = pytest.mark.slow
             "demo-admin",
             [
                 "dashboard-explorer",
+                "dashboard-exports",
                 "dashboard-curves",
                 "dashboard-curve-builder",
                 "dashboard-accuracy",
@@ -77,7 +83,7 @@ pytestmark = pytest.mark.slow
             ],
             True,
         ),
-        ("demo-pilot", ["dashboard-explorer"], False),
+        ("demo-pilot", ["dashboard-explorer", "dashboard-exports"], False),
     ],
     ids=["traders", "ops", "quants", "admins", "pilot"],
 )

@@ -24,13 +24,13 @@ def _mode(path: Path) -> int:
 def test_demo_leaves_the_hub_up_with_one_user_per_group_and_private_secrets(platform: Platform) -> None:
     out = platform.demo_stdout
     for line in (
-        "demo-trader  traders: explorer, curves, accuracy",
-        "demo-quant   quants: explorer, curves, curve-builder, accuracy, quality; JupyterLab",
+        "demo-trader  traders: explorer, exports, curves, accuracy",
+        "demo-quant   quants: explorer, exports, curves, curve-builder, accuracy, quality; JupyterLab",
         "demo-ops     ops: quality, health",
-        "demo-admin   admins (Hub admin): explorer, curves, curve-builder, accuracy, quality, access, audit, "
-        "health",
-        "demo-pilot   customers-spp: explorer",
-        "demo-delayed customers-delayed: explorer",
+        "demo-admin   admins (Hub admin): explorer, exports, curves, curve-builder, accuracy, quality, "
+        "access, audit, health",
+        "demo-pilot   customers-spp: explorer, exports",
+        "demo-delayed customers-delayed: explorer, exports",
     ):
         assert line in out, out
     hub = platform.data_dir / "hub"
