@@ -122,7 +122,7 @@ class Client:
         response = self._send("GET", path, params=query, headers={"Accept": ARROW})
         table = pa.ipc.open_stream(response.content).read_all()
         meta = json.loads((table.schema.metadata or {}).get(b"marketintel", b"{}"))
-        df = table.to_pandas(types_mapper=None)
+        df: pd.DataFrame = table.to_pandas(types_mapper=None)
         df.attrs.update(meta)
         return df
 
