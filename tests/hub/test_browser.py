@@ -236,14 +236,18 @@ def test_quant_runs_getting_started_in_jupyterlab_as_themself(platform: Platform
 
 
 def test_voila_renders_getting_started(platform: Platform, screens: Screens) -> None:
-    """Voila in the quant's server executes the notebook and serves its outputs (tables, plot document)."""
+    """Voila in the quant's server executes the notebook and serves its outputs (tables, plot document), and
+    the notebook's API cell reads through the API with the server's own token."""
     page = screens.page("voila")
     open_lab(page, platform, "demo-quant")
     answer = page.goto(f"{platform.url}/user/demo-quant/voila/render/{NOTEBOOK}", timeout=WAIT_MS * 2)
     assert answer is not None and answer.status == 200
     html = answer.text()  # what the server executed and sent, whatever the page's JS does with it
-    assert html.count('class="jp-OutputArea jp-Cell-outputArea"') == 5  # one per code cell
-    assert html.count('class="jp-OutputArea-child"') >= 5
+    assert html.count('class="jp-OutputArea jp-Cell-outputArea"') == 6  # one per code cell
+    assert html.count('class="jp-OutputArea-child"') >= 6
+    # the server's own token opens the API (server_token_scopes, MI_API_URL): the same hourly rows via the API
+    same = re.search(r"hourly rows through the API .*the same as the store\S{1,6}s: \*\*True\*\*", html)
+    assert same, html[-3000:]
     assert re.search(r"Connected to the store at `?http://demo-quant:\*\*\*@", html) and "day_utc" in html
     assert "data-root-id=" in html  # the plot's Bokeh document (in the outputs' JSON)
     assert "application/vnd.jupyter.stderr" not in html and "Traceback" not in html

@@ -231,6 +231,15 @@ def expand(rule: RuleSpec, catalogue: Iterable[Sequence[str]]) -> set[tuple[str,
     return out
 
 
+def _matching_markets(rule: RuleSpec, catalogue: Iterable[Sequence[str]]) -> set[str]:
+    """Return the rule's market names and the catalogue's markets its market patterns match."""
+    gov = GOVERNED[rule.table]
+    column = gov.catalogue.index(gov.fields["markets"])
+    names = {m for m in rule.markets if not _is_glob(m)}
+    globs = [m for m in rule.markets if _is_glob(m)]
+    return names | {row[column] for row in catalogue if any(fnmatch.fnmatchcase(row[column], g) for g in globs)}
+
+
 def compile_user(
     user: str,
     rules: Iterable[RuleSpec],
@@ -269,6 +278,10 @@ def compile_user(
             slot.every = True
         elif not needs_catalogue(rule):
             slot.markets.update(rule.markets)
+        elif set(rule.restrictions()) == {"markets"}:
+            # market patterns only: the markets they match (a market filter, not every key of those markets:
+            # cheaper per row, and a new location of a matching market is in at once)
+            slot.markets.update(_matching_markets(rule, catalogues.get(rule.table, ())))
         else:
             slot.keys |= expand(rule, catalogues.get(rule.table, ()))
         if rule.export:
