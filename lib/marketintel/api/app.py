@@ -21,6 +21,7 @@ import importlib.resources
 import json
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Any, Literal
 
@@ -315,7 +316,7 @@ def create_app(identity: HubIdentity | None = None, limiter: Limiter | None = No
             )
         await run_in_threadpool(clients.require, who.name, "prices", market, places)
         client = await run_in_threadpool(clients.user, who.name)
-        units = await run_in_threadpool(_units, client, market, places)
+        units = await run_in_threadpool(_units, client, who.name, market, places)
 
         def batches() -> Iterator[pa.RecordBatch]:
             for place in places:
@@ -621,10 +622,28 @@ def _docs_assets() -> str:
     return str(importlib.resources.files("fastapi_offline") / "static")
 
 
-def _units(client: Any, market: str, locations: list[str]) -> dict[str, str]:
-    """Return ``{"price": unit}`` of a market's locations (several units: joined with `` | ``)."""
+#: how long the units of a caller's market and locations are reused [s]
+UNITS_TTL_S = 60.0
+_units_seen: dict[tuple[str, str, tuple[str, ...]], tuple[float, dict[str, str]]] = {}
+
+
+def _units(client: Any, user: str, market: str, locations: list[str]) -> dict[str, str]:
+    """Return ``{"price": unit}`` of a market's locations (several units: joined with `` | ``).
+
+    Read as the caller, at most every :data:`UNITS_TTL_S` seconds per caller and selection (a unit changes
+    with a market's definition, not between requests; the read was a sixth of a day of ticks' store time).
+    """
+    key = (user, market, tuple(locations))
+    now = time.monotonic()
+    hit = _units_seen.get(key)
+    if hit is not None and now - hit[0] < UNITS_TTL_S:
+        return hit[1]
     units = feeds.price_units(client, market, locations)
-    return {"price": " | ".join(units)} if units else {}
+    found = {"price": " | ".join(units)} if units else {}
+    if len(_units_seen) > 10_000:
+        _units_seen.clear()
+    _units_seen[key] = (now, found)
+    return found
 
 
 def _lineage(client: Any, product: str, scenario: str, points: pd.DataFrame) -> dict[str, Any]:
