@@ -111,7 +111,11 @@ def is_loopback(ip: str) -> bool:
 
 
 def read_state(hub: Path | None = None) -> RunningHub | None:
-    """Return the hub recorded in ``$MI_DATA_DIR/hub/hub.json`` if its process is alive."""
+    """Return the hub recorded in ``$MI_DATA_DIR/hub/hub.json`` if its process is alive.
+
+    A record whose Hub process is gone (killed, out of memory) is removed, and what that Hub had started in
+    sessions of their own (its proxy, its services) is stopped: they would hold the ports of the next start.
+    """
     path = (hub or paths.hub_dir()) / STATE_FILE
     if not path.exists():
         return None
@@ -121,7 +125,9 @@ def read_state(hub: Path | None = None) -> RunningHub | None:
         path.unlink(missing_ok=True)
         return None
     if not pid_alive(state.pid):
-        path.unlink(missing_ok=True)  # stale: the process is gone
+        for pid in _orphans(path.parent, state):  # stale: the Hub is gone; its proxy and services may not be
+            stop_process_group(pid)
+        path.unlink(missing_ok=True)
         return None
     return state
 
@@ -301,9 +307,49 @@ def down(hub: Path | None = None, timeout_s: float = 30.0) -> RunningHub | None:
     if state is None:
         return None
     stop_process_group(state.pid, timeout_s)
+    # JupyterHub starts its proxy and services in sessions of their own and stops them on its way out; one
+    # that did not stop cleanly may have left some running, holding their ports: stop them too
+    for pid in _orphans(hub, state):
+        stop_process_group(pid, timeout_s)
     with contextlib.suppress(FileNotFoundError):
         (hub / STATE_FILE).unlink()
     return state
+
+
+#: what the hub starts in sessions of their own (matched in their command lines)
+_HUB_CHILDREN = ("configurable-http-proxy", "marketintel.api.serve", "marketintel.dashboards.serve",
+                 "jupyterhub_idle_culler")  # fmt: skip
+
+
+def _orphans(hub: Path, state: RunningHub) -> list[int]:
+    """Return the pids of this hub's proxy and services that still run (after the Hub itself is gone).
+
+    The proxy is the one in ``proxy.pid``; a service is ours when its environment names this hub's API
+    (``JUPYTERHUB_API_URL`` with the hub's port, read from ``/proc``; another user's processes are skipped).
+    """
+    found: list[int] = []
+    proxy = hub / "proxy.pid"
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(proxy.read_text().strip())
+        # a pid file can outlive its process and its number be reused: only a proxy counts
+        if pid_alive(pid) and b"configurable-http-proxy" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            found.append(pid)
+    marker = f"127.0.0.1:{state.api_port}/hub/api".encode()
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) in found:
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            if not any(name.encode() in cmdline for name in _HUB_CHILDREN):
+                continue
+            if marker in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:  # gone, or not ours to read
+            continue
+    return found
 
 
 def describe(state: RunningHub | None) -> tuple[bool, str]:
