@@ -237,7 +237,8 @@ def _matching_markets(rule: RuleSpec, catalogue: Iterable[Sequence[str]]) -> set
     column = gov.catalogue.index(gov.fields["markets"])
     names = {m for m in rule.markets if not _is_glob(m)}
     globs = [m for m in rule.markets if _is_glob(m)]
-    return names | {row[column] for row in catalogue if any(fnmatch.fnmatchcase(row[column], g) for g in globs)}
+    matched = {row[column] for row in catalogue if any(fnmatch.fnmatchcase(row[column], g) for g in globs)}
+    return names | matched
 
 
 def compile_user(
