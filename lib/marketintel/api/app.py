@@ -48,7 +48,7 @@ MAX_LOCATIONS = 50
 #: page sizes of listings [rows]
 DEFAULT_PAGE = 1_000
 MAX_PAGE = 10_000
-_RESOLUTIONS = {"raw": "native", "hourly": "hourly", "daily": "daily"}
+_RESOLUTIONS: dict[str, queries.Resolution] = {"raw": "native", "hourly": "hourly", "daily": "daily"}
 
 Format = Literal["json", "csv", "parquet", "arrow"]
 
@@ -320,7 +320,7 @@ def create_app(identity: HubIdentity | None = None, limiter: Limiter | None = No
 
         def batches() -> Iterator[pa.RecordBatch]:
             for place in places:
-                query = feeds.price_ticks_query(
+                query = queries.price_series_query(
                     client, market, place, begin, finish, resolution=_RESOLUTIONS[resolution],
                     as_of=knowledge, limit=queries.MAX_LIMIT - 1,
                 )  # fmt: skip
@@ -422,7 +422,7 @@ def create_app(identity: HubIdentity | None = None, limiter: Limiter | None = No
 
         def read() -> pd.DataFrame:
             df = queries.fundamentals(client, market, area, variable, begin, finish,
-                                      resolution=_RESOLUTIONS[resolution],  # type: ignore[arg-type]
+                                      resolution=_RESOLUTIONS[resolution],
                                       as_of=knowledge, allow_empty=True)  # fmt: skip
             if df.empty:  # a window without data is an empty answer; a variable the area never had is a 400
                 known = feeds.fundamental_variables(client, market, area)

@@ -20,18 +20,17 @@ starve the streams that hold them.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from marketintel.api.problems import Problem, bad_request, forbidden, store_problem, unavailable
-from marketintel.services import feeds
+from marketintel.services import access, feeds
+from marketintel.services.access import Entitlement
 from marketintel.store.client import connect
 from marketintel.store.endpoint.limits import CONCURRENCY_KEY, DEFAULTS
 
@@ -207,42 +206,6 @@ class BoundedClient:
         return attr
 
 
-@dataclass(frozen=True)
-class Entitlement:
-    """What a caller's entitlement opens in one database.
-
-    Attributes
-    ----------
-    everything : bool
-        Admins and service accounts (``rls:all``).
-    tables : dict
-        Governed table -> its slots (``{"a": all rows, "m": markets, "k": [[market, location], ...]}``).
-    exports : frozenset of str
-        Tables the caller may export.
-    """
-
-    everything: bool
-    tables: dict[str, list[dict[str, Any]]]
-    exports: frozenset[str]
-
-    def markets(self, table: str) -> tuple[bool, set[str], set[tuple[str, str]]]:
-        """Return (all rows, markets, (market, location) keys) the caller may read of ``table``."""
-        if self.everything:
-            return True, set(), set()
-        every = False
-        markets: set[str] = set()
-        keys: set[tuple[str, str]] = set()
-        for slot in self.tables.get(table, []):
-            every = every or bool(slot.get("a"))
-            markets.update(slot.get("m", []))
-            keys.update((str(k[0]), str(k[1])) for k in slot.get("k", []))
-        return every, markets, keys
-
-    def may_export(self, table: str) -> bool:
-        """Whether the caller may export ``table``."""
-        return self.everything or table in self.exports
-
-
 class Clients:
     """Store clients of the API: its own and one per caller (LRU), with their entitlements."""
 
@@ -299,15 +262,9 @@ class Clients:
             return hit[1]
         client = self.user(name)
         try:
-            text = str(client.query("SELECT getSetting('log_comment')").result_rows[0][0])
+            found = access.entitlement(client)
         except Exception as exc:
             raise store_problem(exc) or exc from None
-        if not text.startswith("{"):
-            found = Entitlement(True, {}, frozenset())
-        else:
-            database = getattr(client, "database", None) or "default"
-            compiled = json.loads(text).get("d", {}).get(database, {})
-            found = Entitlement(False, dict(compiled.get("t", {})), frozenset(compiled.get("x", [])))
         self._entitlements[name] = (now, found)
         return found
 
@@ -362,8 +319,3 @@ class Clients:
             if self._service is not None:
                 self._service.close()
                 self._service = None
-
-
-def problem_of(exc: BaseException) -> Problem | None:
-    """Return the problem a store error means (re-exported for the routes)."""
-    return exc if isinstance(exc, Problem) else store_problem(exc)

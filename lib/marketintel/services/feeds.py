@@ -6,8 +6,7 @@ value is a bound parameter and every identifier comes from the store's table spe
 
 - :func:`arrow_batches` runs a statement and yields Arrow record batches as the store sends them
   (``ArrowStream``), so a result of any size passes through with the memory of one block.
-- :func:`price_ticks_query` is the SQL of :func:`marketintel.services.queries.price_series` for one
-  location (the rollup where it answers exactly), to stream rather than to build a frame.
+  (:func:`marketintel.services.queries.price_series_query` gives a price series' statement to stream.)
 - :func:`new_prices` returns the price rows ingested after a watermark: the WebSocket's feed.
 - :func:`forecasts` reads the forecasts table as of a knowledge time.
 - :func:`markets` lists the markets a table holds (for messages that say what is known).
@@ -25,7 +24,6 @@ import pyarrow as pa
 from marketintel.services import queries
 from marketintel.services.queries import (
     QueryParameterError,
-    SeriesQuery,
     _as_of,
     _columns,
     _database,
@@ -39,7 +37,6 @@ from marketintel.services.queries import (
     _texts,
     _window,
 )
-from marketintel.store import rollup
 from marketintel.store.asof import Range, asof_sql
 from marketintel.store.schema import quote_identifier
 from marketintel.store.tables import FORECASTS, FUNDAMENTALS, PRICES, TABLES
@@ -52,7 +49,6 @@ __all__ = [
     "last_ingested",
     "markets",
     "new_prices",
-    "price_ticks_query",
     "table_query",
 ]
 
@@ -94,42 +90,6 @@ def arrow_batches(client: Any, sql: str, params: Mapping[str, Any]) -> Iterator[
     """
     with client.query_arrow_stream(sql, parameters=dict(params)) as stream:
         yield from stream
-
-
-def price_ticks_query(
-    client: Any,
-    market: str,
-    location: str,
-    start: Any,
-    end: Any,
-    *,
-    resolution: str = "native",
-    as_of: Any = None,
-    database: str | None = None,
-    limit: int = 1_000_000,
-) -> SeriesQuery:
-    """Return the SQL of one location's prices (:func:`~marketintel.services.queries.price_series`).
-
-    Hourly and daily reads of the latest knowledge take the hourly rollup where it is exactly up to date,
-    as the frame-returning function does. The statement returns at most ``limit + 1`` rows: the caller
-    can tell a longer series from one of exactly ``limit`` rows.
-    """
-    latest = as_of is None and resolution in ("hourly", "daily")
-    db = _database(database)
-    state = queries.rollup_state(client, db) if latest else None
-    ready = state is not None and state.watermark_block > 0
-    return queries.price_series_sql(
-        market,
-        location,
-        start,
-        end,
-        resolution=resolution,  # type: ignore[arg-type]  # checked by price_series_sql
-        as_of=as_of,
-        database=database,
-        limit=limit,
-        rollup_state=state,
-        rollup_changed=ready and rollup.current_block(client, db) > state.watermark_block,  # type: ignore[union-attr]
-    )
 
 
 def table_query(
@@ -356,18 +316,7 @@ def forecasts(
     count = _limit(limit)
     params["limit"] = count + 1
     columns = _columns(FORECASTS, _FORECAST_COLUMNS)
-    order = ", ".join(
-        quote_identifier(c)
-        for c in (
-            "model",
-            "market",
-            "location",
-            "variable",
-            "statistic",
-            "issue_time_utc",
-            "interval_start_utc",
-        )
-    )
+    order = ", ".join(quote_identifier(c) for c in FORECASTS.natural_key)
     sql = "\n".join(
         [
             f"SELECT {_select(columns)}",

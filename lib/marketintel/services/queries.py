@@ -88,6 +88,7 @@ __all__ = [
     "instruments",
     "latest_prices",
     "price_series",
+    "price_series_query",
     "price_series_sql",
     "quality_results",
     "quarantined_payloads",
@@ -644,11 +645,38 @@ def price_series(
     EmptyResultError
         If nothing matches and ``allow_empty`` is False.
     """
+    query = price_series_query(
+        client, market, location, start, end, resolution=resolution, aggregates=aggregates, tz=tz,
+        as_of=as_of, database=database, limit=limit,
+    )  # fmt: skip
+    df = _run(client, query.sql, query.params, query.columns)
+    return _series_result(df, query.limit, allow_empty, query.what, query.as_of)
+
+
+def price_series_query(
+    client: Any,
+    market: str,
+    location: str,
+    start: Any,
+    end: Any,
+    *,
+    resolution: Resolution = "native",
+    aggregates: Sequence[Aggregate] | None = None,
+    tz: str | None = None,
+    as_of: Any = None,
+    database: str | None = None,
+    limit: int = 1_000_000,
+) -> SeriesQuery:
+    """Return the statement :func:`price_series` runs, with the rollup's state read from ``client``.
+
+    For callers that run it themselves (the API streams it as Arrow blocks). Same parameters and checks
+    as :func:`price_series`; the statement returns at most ``limit + 1`` rows.
+    """
     latest = as_of is None and resolution in ("hourly", "daily")
     db = _database(database)
     state = rollup_state(client, db) if latest else None
     ready = state is not None and state.watermark_block > 0
-    query = price_series_sql(
+    return price_series_sql(
         market,
         location,
         start,
@@ -664,8 +692,6 @@ def price_series(
         # does not have to search the facts for changed hours
         rollup_changed=ready and rollup.current_block(client, db) > state.watermark_block,  # type: ignore[union-attr]
     )
-    df = _run(client, query.sql, query.params, query.columns)
-    return _series_result(df, query.limit, allow_empty, query.what, query.as_of)
 
 
 #: How long the rollup state read by :func:`rollup_state` is reused [s].
