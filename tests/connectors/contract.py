@@ -16,8 +16,10 @@ from marketintel.ingest import registry
 from marketintel.ingest.canonical import LISTING_COLUMNS
 from marketintel.ingest.sdk import LISTING, RawPayload
 from marketintel.store import get_table, validate_frame
+from marketintel.store.tables import FIDELITIES
 
-PLAUSIBLE = {"prices": (-10_000.0, 20_000.0), "fundamentals": (-1e7, 1e7)}  # floors and caps, loosely
+#: floors and caps, loosely (the NEM's market price cap is AUD 20,300/MWh from 2025-07-01)
+PLAUSIBLE = {"prices": (-10_000.0, 25_000.0), "fundamentals": (-1e7, 1e7)}
 
 
 def parse_file(source: str, path: Path) -> tuple[str, pd.DataFrame]:
@@ -56,6 +58,8 @@ class ConnectorContract:
                 assert df["url"].str.startswith("http").all(), f"{name}: listing rows without a URL"
                 continue
             validate_frame(get_table(table), df)  # raises with every problem
+            if "fidelity" in df:
+                assert df["fidelity"].isin(FIDELITIES).all(), f"{name}: fidelity outside {FIDELITIES}"
 
     def test_utc_stamps_forward_sorted_unique(self, frames: list[tuple[str, str, pd.DataFrame]]) -> None:
         catalog = registry.load(self.source)().discover()

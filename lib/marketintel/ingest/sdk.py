@@ -56,6 +56,13 @@ class Dataset:
         publisher's documented format only.
     max_window : str
         Longest history window one request may ask for (pandas offset).
+    lag : str
+        Publication lag: how long after an interval's end the publisher has it (pandas offset; negative
+        for data published ahead of delivery, e.g. day-ahead auction results). ``--follow`` asks for an
+        interval at its end plus this lag.
+    publication : str
+        When the publisher issues it, as a cron in ``timezone`` (``"45 12 * * *"``: daily at 12:45
+        local); the Prefect deployments run on it. Empty when the cadence says it all.
     """
 
     name: str
@@ -65,6 +72,8 @@ class Dataset:
     timezone: str
     verified: bool = False
     max_window: str = "1D"
+    lag: str = "0min"
+    publication: str = ""
 
 
 @dataclass(frozen=True)

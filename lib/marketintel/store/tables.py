@@ -62,6 +62,21 @@ def _source() -> Column:
     return _dim("source", "Connector that produced the row (entry-point name, e.g. 'caiso')")
 
 
+#: ``fidelity`` values: the publisher's own data; a third party's republication or continuation (never mixed
+#: with the exchange's own settlements: its market name differs too); derived by the platform from other
+#: rows; synthetic fill when no source is usable (the routing service's fallback, always flagged).
+FIDELITIES = ("official", "third_party", "derived", "synthetic")
+
+
+def _fidelity() -> Column:
+    return _dim(
+        "fidelity",
+        "How close the row is to the publisher's own data: 'official', 'third_party', 'derived' or"
+        " 'synthetic'",
+        default="'official'",
+    )
+
+
 def _interval() -> tuple[Column, Column]:
     return (
         _utc("interval_start_utc", "Start of the delivery / measurement interval (inclusive)"),
@@ -152,6 +167,7 @@ PRICES = _fact(
             default="''",
         ),
         _source(),
+        _fidelity(),
     ],
     ("market", "location", "interval_start_utc", "interval_end_utc"),
     partition_by="toYYYYMM(interval_start_utc)",
@@ -175,6 +191,7 @@ FUNDAMENTALS = _fact(
         _value("value", "Value of the variable over the interval"),
         _dim("unit", "Unit of value, e.g. 'MW' (average power), 'MWh', 'degC'"),
         _source(),
+        _fidelity(),
     ],
     ("market", "area", "area_to", "variable", "interval_start_utc", "interval_end_utc"),
     partition_by="toYYYYMM(interval_start_utc)",
@@ -200,6 +217,7 @@ FORWARD_QUOTES = _fact(
         _currency(),
         _price_unit(),
         _source(),
+        _fidelity(),
     ],
     ("market", "product", "profile", "trade_date", "contract"),
     partition_by="toYYYYMM(trade_date)",
