@@ -40,6 +40,20 @@ def test_registry_has_the_markets_and_lists_them_on_error() -> None:
         "NBP": "Europe/London",
         "THE": "Europe/Berlin",
         "HENRY_HUB": "America/Chicago",
+        "EEX_BE": "Europe/Brussels",
+        "EEX_CZ": "Europe/Prague",
+        "EEX_SK": "Europe/Bratislava",
+        "EEX_HU": "Europe/Budapest",
+        "EEX_SI": "Europe/Ljubljana",
+        "EEX_HR": "Europe/Zagreb",
+        "EEX_RO": "Europe/Berlin",
+        "EEX_BG": "Europe/Berlin",
+        "TGE_PL": "Europe/Warsaw",
+        "OMIE_PT": "Europe/Madrid",
+        "NEM": "Australia/Brisbane",
+        "JEPX": "Asia/Tokyo",
+        "KPX": "Asia/Seoul",
+        "EMC_SG": "Asia/Singapore",
     }
     assert {name: cal.tz for name, cal in CALENDARS.items()} == expected
     assert get_calendar("eex_de") is CALENDARS["EEX_DE"]
@@ -304,7 +318,7 @@ def test_holiday_rules() -> None:
     ]
     assert [d for d in gb.dates(2021) if d.month == 12] == [D(2021, 12, 27), D(2021, 12, 28)]
     assert D(2025, 4, 26) in get_holiday_rule("NL").dates(2025)  # 27 April 2025 is a Sunday
-    with pytest.raises(KeyError, match="known: AT, DE"):
+    with pytest.raises(KeyError, match="known: AT, AU, BE"):
         get_holiday_rule("XX")
 
 

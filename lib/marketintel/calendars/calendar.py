@@ -251,6 +251,10 @@ class MarketCalendar:
         or ``"base"`` for every hour.
     note : str
         Where the definition comes from and choices made.
+    mtu : tuple of (str, int)
+        The market time unit of the market's day-ahead (or settlement) prices over time: ``(first local
+        date, minutes)`` pairs in date order, e.g. SDAC's ``(("1900-01-01", 60), ("2025-10-01", 15))``.
+        :meth:`periods` counts it (92/96/100 quarter hours on DST days).
     """
 
     name: str
@@ -262,9 +266,15 @@ class MarketCalendar:
     seasons: Seasons | None
     block_style: BlockStyle
     note: str = field(default="", compare=False)
+    mtu: tuple[tuple[str, int], ...] = (("1900-01-01", 60),)
 
     def __post_init__(self) -> None:
         get_holiday_rule(self.holidays)  # fails early, listing the known rules
+        dates = [as_date(d, "mtu date") for d, _ in self.mtu]
+        if not dates or dates != sorted(dates) or any(60 % m and m % 60 for _, m in self.mtu):
+            raise ValueError(
+                f"calendar {self.name}: mtu must be (date, minutes) in date order, got {self.mtu}"
+            )
         if (self.peak is None) != (self.block_style == "none"):
             raise ValueError(f"calendar {self.name}: block_style 'none' goes with peak=None and only with it")
         if self.block_style == "nerc" and self.peak is not None and self.peak.hours_per_day != 16:
@@ -363,6 +373,56 @@ class MarketCalendar:
                 "block": pd.Categorical.from_codes(code, categories=pd.Index(list(self.block_labels))),
             }
         )
+
+    def mtu_minutes(self, day: Any) -> int:
+        """Return the market time unit in force on local date ``day`` [min]."""
+        when = as_date(day, "day")
+        minutes = self.mtu[0][1]
+        for first, m in self.mtu:
+            if as_date(first, "mtu date") <= when:
+                minutes = m
+        return minutes
+
+    def periods(self, start: Any, end: Any, minutes: int | None = None) -> pd.DataFrame:
+        """Return one row per market time unit of the local dates ``start`` .. ``end`` (inclusive).
+
+        Parameters
+        ----------
+        start, end : datetime.date or str
+            First and last local delivery date, both inclusive.
+        minutes : int, optional
+            The period length [min]; default the market's MTU on each day (:attr:`mtu`).
+
+        Returns
+        -------
+        pd.DataFrame
+            ``datetime_utc`` (``datetime64[ms, UTC]``, period start), ``date`` (local delivery date),
+            ``period`` (1..N within the day: 92/96/100 quarter hours, 46/48/50 half hours on DST days) and
+            ``minutes`` [min].
+        """
+        if minutes is not None and (minutes <= 0 or (60 % minutes and minutes % 60)):
+            raise ValueError(f"minutes must divide an hour or be whole hours, got {minutes}")
+        days = self._days(start, end)
+        midnights = local_to_utc(days, self.tz).as_unit("ms").asi8
+        length = np.array([minutes or self.mtu_minutes(d) for d in days[:-1].date], dtype=np.int64) * 60_000
+        counts = np.diff(midnights) // length
+        day_index = np.repeat(np.arange(len(counts)), counts)
+        first = np.cumsum(counts) - counts
+        period = np.arange(int(counts.sum()), dtype=np.int64) - first[day_index]
+        stamps = midnights[:-1][day_index] + period * length[day_index]
+        return pd.DataFrame(
+            {
+                "datetime_utc": pd.to_datetime(stamps, unit="ms", utc=True).as_unit("ms"),
+                "date": days[:-1][day_index],
+                "period": period + 1,
+                "minutes": length[day_index] // 60_000,
+            }
+        )
+
+    def periods_per_day(self, start: Any, end: Any, minutes: int | None = None) -> pd.Series:
+        """Return the number of market time units per local date ``start`` .. ``end`` (:meth:`periods`)."""
+        frame = self.periods(start, end, minutes)
+        return frame.groupby("date").size().rename("periods")
 
     def profile_mask(self, hourly: pd.DataFrame, profile: str) -> BoolArray:
         """Return which rows of an :meth:`hourly` frame belong to ``profile``.
@@ -475,8 +535,18 @@ _ERCOT_PEAK = PeakDefinition(_MON_FRI, first_hour=6, last_hour=21)  # HE07-HE22
 _WECC_PEAK = PeakDefinition(_MON_SAT, first_hour=6, last_hour=21)  # 6x16, HE07-HE22
 
 
+#: SDAC (the single day-ahead coupling) auctions hourly products until 2025-09-30 and 15-minute ones from the
+#: delivery day 2025-10-01 (go-live of the 15-minute MTU)
+SDAC_MTU = (("1900-01-01", 60), ("2025-10-01", 15))
+
+
 def _eu_power(
-    name: str, tz: str, holidays: str, note: str, peak: PeakDefinition = _EEX_PEAK
+    name: str,
+    tz: str,
+    holidays: str,
+    note: str,
+    peak: PeakDefinition = _EEX_PEAK,
+    mtu: tuple[tuple[str, int], ...] = SDAC_MTU,
 ) -> MarketCalendar:
     return MarketCalendar(
         name=name,
@@ -488,6 +558,30 @@ def _eu_power(
         seasons=EU_SEASONS,
         block_style="peak_offpeak",
         note=note,
+        mtu=mtu,
+    )
+
+
+def _spot_power(
+    name: str,
+    tz: str,
+    holidays: str,
+    note: str,
+    mtu: tuple[tuple[str, int], ...],
+    peak: PeakDefinition | None,
+) -> MarketCalendar:
+    """Return a power market on its own local days (APAC), with or without a peak product."""
+    return MarketCalendar(
+        name=name,
+        tz=tz,
+        commodity="power",
+        peak=peak,
+        holidays=holidays,
+        holidays_excluded_from_peak=peak is not None,
+        seasons=None,
+        block_style="none" if peak is None else "peak_offpeak",
+        note=note,
+        mtu=mtu,
     )
 
 
@@ -520,6 +614,13 @@ def _gas(name: str, tz: str, holidays: str, seasons: Seasons, note: str) -> Mark
 
 
 _EEX_NOTE = "EEX Peak: Mon-Fri 08:00-20:00 local, public holidays included in peak"
+_TGE_PEAK = PeakDefinition(_MON_FRI, first_hour=7, last_hour=21)  # 07:00-22:00
+_NEM_PEAK = PeakDefinition(_MON_FRI, first_hour=7, last_hour=21)  # 07:00-22:00 AEST
+_JP_PEAK = PeakDefinition(_MON_FRI, first_hour=8, last_hour=19)  # 08:00-20:00 JST
+_CET_DAY = (
+    "; SDAC delivery days are CET/CEST days for every coupled zone, so the calendar runs on Central European"
+    " time"
+)
 _EAST_NOTE = "5x16 = Mon-Fri HE08-HE23 prevailing time excluding NERC holidays (ICE/NYMEX eastern hubs)"
 
 #: Every calendar by name.
@@ -544,6 +645,65 @@ CALENDARS: dict[str, MarketCalendar] = {
             "UK peak: Mon-Fri 07:00-19:00 UK local time, bank holidays included (ICE/EEX UK Peak); "
             "calendar days, not EFA days (EFA days start 23:00 the evening before)",
             peak=_GB_PEAK,
+        ),
+        _eu_power("EEX_BE", "Europe/Brussels", "BE", _EEX_NOTE),
+        _eu_power("EEX_CZ", "Europe/Prague", "CZ", _EEX_NOTE),
+        _eu_power("EEX_SK", "Europe/Bratislava", "SK", _EEX_NOTE),
+        _eu_power("EEX_HU", "Europe/Budapest", "HU", _EEX_NOTE),
+        _eu_power("EEX_SI", "Europe/Ljubljana", "SI", _EEX_NOTE),
+        _eu_power("EEX_HR", "Europe/Zagreb", "HR", _EEX_NOTE),
+        _eu_power("EEX_RO", "Europe/Berlin", "RO", _EEX_NOTE + _CET_DAY),
+        _eu_power("EEX_BG", "Europe/Berlin", "BG", _EEX_NOTE + _CET_DAY),
+        _eu_power(
+            "TGE_PL",
+            "Europe/Warsaw",
+            "PL",
+            "TGE peak (PEAK5): Mon-Fri 07:00-22:00 local (assumed from TGE's product list, not verified"
+            " against a contract specification); holidays stay peak as in EEX products",
+            peak=_TGE_PEAK,
+        ),
+        _eu_power(
+            "OMIE_PT",
+            "Europe/Madrid",
+            "PT",
+            "OMIE runs MIBEL on Spanish (CET/CEST) time for Portugal too: delivery days are Madrid days, so"
+            " Portugal's wall clock (WET) is an hour behind; peak as OMIE_ES",
+        ),
+        _spot_power(
+            "NEM",
+            "Australia/Brisbane",
+            "AU",
+            "NEM market time is AEST (UTC+10) all year, without DST even where the regions observe it. ASX"
+            " peak load: Mon-Fri 07:00-22:00 AEST excluding national public holidays (assumed from ASX's"
+            " contract list, not verified; state holidays are not in the table). Trading intervals: 30"
+            " minutes until 2021-09-30, 5 minutes from 2021-10-01 (five-minute settlement)",
+            (("1900-01-01", 30), ("2021-10-01", 5)),
+            _NEM_PEAK,
+        ),
+        _spot_power(
+            "JEPX",
+            "Asia/Tokyo",
+            "JP",
+            "JEPX spot: 48 half-hour products per JST day (no DST). Peak as EEX Japanese power futures:"
+            " Mon-Fri 08:00-20:00 JST excluding Japanese holidays (assumed, not verified)",
+            (("1900-01-01", 30),),
+            _JP_PEAK,
+        ),
+        _spot_power(
+            "KPX",
+            "Asia/Seoul",
+            "KR",
+            "KPX: hourly SMP per KST day (no DST); no peak product is traded",
+            (("1900-01-01", 60),),
+            None,
+        ),
+        _spot_power(
+            "EMC_SG",
+            "Asia/Singapore",
+            "SG",
+            "Singapore wholesale market: 48 half-hour periods per SGT day (no DST); no peak product",
+            (("1900-01-01", 30),),
+            None,
         ),
         _na_power("PJM", "America/New_York", _EAST_NOTE),
         _na_power("NYISO", "America/New_York", _EAST_NOTE),

@@ -95,6 +95,10 @@ class HolidayRule:
         One-off holidays, and the new dates of moved ones, with what they were.
     removed : tuple of (datetime.date, str)
         Dates the rules give that were not holidays that year (moved, or made working days), with why.
+    package : str
+        Country code of the kept ``holidays`` package whose national holidays the rule takes instead of its
+        own tables (lunar and equinox holidays, substitute days: Japan, Korea, Singapore, Australia, ...);
+        ``added`` and ``removed`` still apply.
     """
 
     name: str
@@ -104,6 +108,7 @@ class HolidayRule:
     nth_weekdays: tuple[NthWeekday, ...] = ()
     added: tuple[tuple[dt.date, str], ...] = ()
     removed: tuple[tuple[dt.date, str], ...] = ()
+    package: str = ""
 
     def dates(self, year: int) -> list[dt.date]:
         """Return the observed holidays of ``year``, sorted and unique.
@@ -115,6 +120,8 @@ class HolidayRule:
         """
         if not 1900 <= year <= 2200:
             raise ValueError(f"holiday rule {self.name!r}: year must be in 1900..2200, got {year}")
+        if self.package:
+            return self._package_dates(year)
         movable: set[dt.date] = {easter_sunday(year) + dt.timedelta(days=k) for k in self.easter_offsets}
         movable |= {nth_weekday(year, r.month, r.weekday, r.n) for r in self.nth_weekdays}
         observed = set(movable)
@@ -143,6 +150,14 @@ class HolidayRule:
         observed -= {day for day, _ in self.removed if day.year == year}
         observed |= {day for day, _ in self.added if day.year == year}
         return sorted(observed)
+
+    def _package_dates(self, year: int) -> list[dt.date]:
+        import holidays
+
+        found = set(holidays.country_holidays(self.package, years=year))
+        found -= {day for day, _ in self.removed if day.year == year}
+        found |= {day for day, _ in self.added if day.year == year}
+        return sorted(found)
 
     def dates_between(self, start: dt.date, end: dt.date) -> np.ndarray[tuple[int], np.dtype[np.datetime64]]:
         """Return the observed holidays in ``[start, end]`` (both inclusive) as ``datetime64[D]``.
@@ -286,6 +301,31 @@ HOLIDAY_RULES: dict[str, HolidayRule] = {
         ),
     )
 }
+
+
+#: National holidays taken from the ``holidays`` package (no table of our own for these countries).
+_PACKAGE_RULES = {
+    "AU": "Australian national public holidays (state holidays omitted)",
+    "BE": "Belgian public holidays",
+    "BG": "Bulgarian public holidays",
+    "CZ": "Czech public holidays",
+    "HR": "Croatian public holidays",
+    "HU": "Hungarian public holidays",
+    "JP": "Japanese national holidays, with substitute holidays",
+    "KR": "Korean public holidays (lunar New Year and Chuseok included), with substitute holidays",
+    "PL": "Polish public holidays",
+    "PT": "Portuguese national public holidays",
+    "RO": "Romanian public holidays",
+    "SG": "Singapore public holidays, with Monday substitutes",
+    "SI": "Slovenian public holidays",
+    "SK": "Slovak public holidays",
+}
+HOLIDAY_RULES.update(
+    {
+        code: HolidayRule(code, f"{text} (from the holidays package)", package=code)
+        for code, text in _PACKAGE_RULES.items()
+    }
+)
 
 
 def get_holiday_rule(name: str) -> HolidayRule:
