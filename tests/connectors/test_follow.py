@@ -60,3 +60,36 @@ def test_follow_ingests_each_interval_once_after_it_ends(
     assert len(seen) >= 3  # one window per interval, not one batch at the end
     ends = client.query("SELECT DISTINCT interval_end_utc FROM prices FINAL ORDER BY 1").result_rows
     assert [pd.Timestamp(e).strftime("%H:%M") for (e,) in ends] == ["13:40", "13:50", "13:55"]
+
+
+def test_daily_intervals_follow_the_publishers_local_midnight() -> None:
+    from marketintel.ingest.follow import floor_interval, next_interval
+
+    day = pd.Timedelta(days=1)
+    # a CET delivery day starts at 23:00 UTC in winter, 22:00 in summer; the autumn day has 25 hours
+    at = pd.Timestamp("2025-10-26 12:00", tz="UTC")
+    assert floor_interval(at, day, "Europe/Berlin") == pd.Timestamp("2025-10-25 22:00", tz="UTC")
+    assert next_interval(pd.Timestamp("2025-10-25 22:00", tz="UTC"), day, "Europe/Berlin") == pd.Timestamp(
+        "2025-10-26 23:00", tz="UTC"
+    )
+    # AEST days start at 14:00 UTC; five minutes stay on the UTC grid
+    assert floor_interval(pd.Timestamp("2025-01-01 13:59", tz="UTC"), day, "Australia/Brisbane") == (
+        pd.Timestamp("2024-12-31 14:00", tz="UTC")
+    )
+    five = pd.Timedelta(minutes=5)
+    assert floor_interval(pd.Timestamp("2025-01-01 13:59", tz="UTC"), five, "Australia/Brisbane") == (
+        pd.Timestamp("2025-01-01 13:55", tz="UTC")
+    )
+
+
+def test_day_ahead_data_is_asked_for_when_the_auction_has_published_it() -> None:
+    """A negative lag (published before delivery): at 12:50 CET the next delivery day is available."""
+    from marketintel.ingest.follow import floor_interval
+
+    day = pd.Timedelta(days=1)
+    lag = -pd.Timedelta(hours=35, minutes=10)  # day D ends at D+1 00:00; published at D-1 12:50
+    before = pd.Timestamp("2025-01-14 12:49", tz="Europe/Berlin").tz_convert("UTC")
+    after = pd.Timestamp("2025-01-14 12:51", tz="Europe/Berlin").tz_convert("UTC")
+    assert floor_interval(before - lag, day, "Europe/Berlin") == pd.Timestamp("2025-01-14 23:00", tz="UTC")
+    # after publication, the boundary moves to the end of the 15th: delivery day 2025-01-15 is due
+    assert floor_interval(after - lag, day, "Europe/Berlin") == pd.Timestamp("2025-01-15 23:00", tz="UTC")

@@ -73,6 +73,32 @@ class ReplayClock:
         return (instant - self.now()).total_seconds() / self.speed
 
 
+def floor_interval(instant: pd.Timestamp, cadence: pd.Timedelta, tz: str) -> pd.Timestamp:
+    """Return the last interval boundary at or before ``instant`` (UTC).
+
+    Intervals shorter than a day are aligned on UTC (every zone's offset is a whole number of quarter
+    hours, so 5-, 15- and 30-minute grids agree); daily ones on the publisher's local midnight in ``tz``
+    (a CET delivery day starts at 23:00 or 22:00 UTC, an AEST one at 14:00 UTC).
+    """
+    instant = pd.Timestamp(instant).tz_convert("UTC")
+    if cadence < pd.Timedelta(days=1):
+        return instant.floor(cadence)
+    local = instant.tz_convert(tz)
+    days = int(cadence / pd.Timedelta(days=1))
+    midnight = local.normalize()
+    if days > 1:
+        midnight -= pd.DateOffset(days=(midnight.toordinal() % days))
+    return pd.Timestamp(midnight.tz_convert("UTC"))
+
+
+def next_interval(boundary: pd.Timestamp, cadence: pd.Timedelta, tz: str) -> pd.Timestamp:
+    """Return the boundary after ``boundary`` (``floor_interval``'s grid; local days keep 23 or 25 hours)."""
+    if cadence < pd.Timedelta(days=1):
+        return boundary + cadence
+    local = boundary.tz_convert(tz) + pd.DateOffset(days=int(cadence / pd.Timedelta(days=1)))
+    return pd.Timestamp(local.tz_convert("UTC"))
+
+
 def follow(
     ingestor: Ingestor,
     dataset: str,
@@ -81,7 +107,7 @@ def follow(
     *,
     clock: Clock | None = None,
     until_utc: pd.Timestamp | None = None,
-    lag: pd.Timedelta = NO_LAG,
+    lag: pd.Timedelta | None = None,
     on_report: Callable[[RunReport], None] | None = None,
 ) -> list[RunReport]:
     """Ingest ``dataset`` from ``start_utc`` on, window by window as the clock passes each interval's end.
@@ -100,18 +126,21 @@ def follow(
         Default :class:`WallClock`.
     until_utc : pd.Timestamp, optional
         Stop once the intervals ending by this instant are in (default: follow forever).
-    lag : pd.Timedelta
-        Publication lag: an interval ending at ``t`` is asked for at ``t + lag``.
+    lag : pd.Timedelta, optional
+        Publication lag: an interval ending at ``t`` is asked for at ``t + lag`` (default the dataset's
+        :attr:`~marketintel.ingest.sdk.Dataset.lag`; negative for day-ahead data published before delivery).
     on_report : callable, optional
         Receives each :class:`RunReport` as soon as its window is stored.
     """
     clock = clock or WallClock()
-    cadence = pd.Timedelta(ingestor.discover().dataset(dataset).cadence)
+    spec = ingestor.discover().dataset(dataset)
+    cadence = pd.Timedelta(spec.cadence)
+    lag = pd.Timedelta(spec.lag) if lag is None else lag
     start = pd.Timestamp(start_utc).tz_convert("UTC")
     reports: list[RunReport] = []
-    last = None if until_utc is None else pd.Timestamp(until_utc).tz_convert("UTC").floor(cadence)
+    last = None if until_utc is None else floor_interval(pd.Timestamp(until_utc), cadence, spec.timezone)
     while True:
-        available = (clock.now() - lag).floor(cadence)
+        available = floor_interval(clock.now() - lag, cadence, spec.timezone)
         if last is not None:
             available = min(available, last)
         watermark = read_watermark(store, ingestor.source, dataset) or start
@@ -122,5 +151,5 @@ def follow(
                 on_report(report)
         if last is not None and available >= last:
             return reports  # the interval ending at until_utc is in: done
-        due = available + cadence + lag
+        due = next_interval(available, cadence, spec.timezone) + lag
         clock.sleep(max(0.0, (due - clock.now()).total_seconds()))

@@ -142,7 +142,7 @@ def follow_dataset(
     speed : float
         With ``replay``: simulated seconds per real second [-].
     lag : pd.Timedelta, optional
-        Publication lag after each interval's end (default none).
+        Publication lag after each interval's end (default the dataset's ``lag``).
     run_id : str
         The caller's run id for the combined report.
     on_report : callable, optional
@@ -154,7 +154,7 @@ def follow_dataset(
         All windows combined (:meth:`RunReport.combine`): sums, the last watermark.
     """
     from marketintel.ingest import registry
-    from marketintel.ingest.follow import NO_LAG, Clock, ReplayClock, WallClock, follow
+    from marketintel.ingest.follow import Clock, ReplayClock, WallClock, follow
 
     if until is None and replay is not None:
         raise MarketIntelError("a replayed follow needs `until`: the recording ends somewhere")
@@ -174,7 +174,7 @@ def follow_dataset(
     try:
         reports = follow(
             ingestor_class(http=http), dataset, begin, client, clock=clock, until_utc=stop,
-            lag=NO_LAG if lag is None else lag, on_report=stored,
+            lag=lag, on_report=stored,
         )  # fmt: skip
     finally:
         http.close()
