@@ -125,3 +125,16 @@ def test_form_posts_record_and_replay_without_their_volatile_fields(publisher: s
             volatile=("_nstmp_formDate",),
         )
     assert _Publisher.calls == {"/ws": 1}
+
+
+def test_secret_query_parameters_are_sent_but_never_recorded(publisher: str, tmp_path: Path) -> None:
+    rec = HttpClient("record", tmp_path / "rec")
+    params = {"documentType": "A44"}
+    live = rec.get("src", f"{publisher}/api", params, min_interval_s=0, secret_params={"securityToken": "s3"})
+    assert b"securityToken=s3" in live.body  # the server got the token
+    assert "s3" not in live.url and "documentType=A44" in live.url
+    rec.close()
+    index = (tmp_path / "rec" / "index.json").read_text()  # (this test server echoes the query in the body)
+    assert "s3" not in index and "securityToken" not in index
+    replay = HttpClient("replay", tmp_path / "rec")  # replays without the token
+    assert replay.get("src", f"{publisher}/api", params).body == live.body

@@ -120,11 +120,13 @@ class HttpClient:
         *,
         min_interval_s: float = 1.0,
         headers: dict[str, str] | None = None,
+        secret_params: dict[str, str] | None = None,
     ) -> Response:
         """GET ``url`` for ``source``, at most one request per ``min_interval_s`` for that source.
 
-        ``headers`` (API keys, for example) are sent but are not part of the recorded request, so that
-        recordings hold no secrets.
+        ``headers`` and ``secret_params`` (API keys and tokens the publisher wants in the query, such as
+        ENTSO-E's ``securityToken``) are sent but are not part of the recorded request, so that recordings
+        hold no secrets and replay without them.
 
         Raises
         ------
@@ -133,7 +135,7 @@ class HttpClient:
         FetchError
             When retries are exhausted or the publisher answers 4xx (other than 429).
         """
-        return self._fetch("GET", source, url, params, None, min_interval_s, headers, ())
+        return self._fetch("GET", source, url, params, None, min_interval_s, headers, (), secret_params)
 
     def post(
         self,
@@ -169,8 +171,10 @@ class HttpClient:
         min_interval_s: float,
         headers: dict[str, str] | None,
         volatile: tuple[str, ...],
+        secret_params: dict[str, str] | None = None,
     ) -> Response:
         recorded = params if data is None else {k: v for k, v in data.items() if k not in volatile}
+        sent = {**(params or {}), **secret_params} if secret_params else params
         key = request_key(method, url, recorded)
         if self.mode == "replay":
             return self._replay(key, url)
@@ -182,15 +186,18 @@ class HttpClient:
             self.requests += 1
             try:
                 if method == "GET":
-                    resp = self._client.get(url, params=params, headers=headers)
+                    resp = self._client.get(url, params=sent, headers=headers)
                 else:
                     resp = self._client.post(url, params=params, data=data, headers=headers)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 last_problem = f"{type(exc).__name__}: {exc}"
             else:
                 if resp.status_code not in RETRY_STATUSES:
+                    shown = resp.url
+                    for name in secret_params or {}:
+                        shown = shown.copy_remove_param(name)
                     out = Response(
-                        str(resp.url), resp.status_code, resp.content, resp.headers.get("content-type", "")
+                        str(shown), resp.status_code, resp.content, resp.headers.get("content-type", "")
                     )
                     if self.mode == "record":
                         self._record(key, out)
