@@ -1,0 +1,510 @@
+"""AEMO NEM files -> canonical rows. Pure: bytes in, frame out.
+
+Time zone and stamps
+--------------------
+NEM market time is AEST all year: UTC+10:00 with no daylight saving (``Australia/Brisbane``; ``Etc/GMT-10``
+is the same offset). Every MMS stamp (``SETTLEMENTDATE``, ``INTERVAL_DATETIME``, ``RUN_DATETIME``,
+``LASTCHANGED``, the ``C`` header's creation time) is AEST wall clock, converted by subtracting 10 hours.
+
+``SETTLEMENTDATE`` is the **end** of its interval. Evidence: (1) every monthly archive runs from
+``<month>/01 00:05`` to ``<next month>/01 00:00`` (e.g. DISPATCHPRICE 2025-01: 2025/01/01 00:05 ..
+2025/02/01 00:00); (2) ``PERIODID`` counts intervals from midnight with the stamp at their end: TRADINGPRICE
+2021-09 ``09:00`` is PERIODID 18 = 540 min / 30, 2024-08 ``00:05`` is PERIODID 1 and ``00:00`` PERIODID 288;
+(3) the raw ``PUBLIC_DISPATCHSCADA_202109021255`` file was created at 12:50:16 (its ``C`` header) and holds
+SETTLEMENTDATE 12:55: the dispatch run for the interval [12:50, 12:55). So the row stamped 00:05 is
+[00:00, 00:05) AEST = [14:00, 14:05) UTC the day before. Daily reports (``PUBLIC_DAILY``,
+``NEXT_DAY_*``) cover a *trading day*, 04:05 .. 04:00 the next morning.
+
+Interval length: 5 minutes for dispatch tables. TRADINGPRICE and TRADINGREGIONSUM were 30-minute (PERIODID
+1..48) until the 5-minute settlement switch on 2021-10-01 and are 5-minute (PERIODID 1..288) since; the
+length is read per row from PERIODID (``minutes since midnight of the stamp = PERIODID x length``) and a row
+that fits neither is refused. 30-minute prices go to market ``NEM_TRADING_30MIN``, 5-minute ones to
+``NEM_TRADING_5MIN``; dispatch prices to ``NEM_DISPATCH_5MIN``.
+
+``published_at_utc``
+--------------------
+* Actuals that AEMO publishes in real time (dispatch and trading prices, region summaries, unit SCADA,
+  rooftop PV actuals, the aemo.com.au 5-minute data): the interval's end, or ``LASTCHANGED`` when that is
+  later (a value written or revised after the interval, e.g. rooftop PV actuals ~20 minutes after). The
+  dispatch price is in fact known at the start of its interval (``LASTCHANGED`` 00:00:03 for the interval
+  ending 00:05), but one rule for every file that carries it (archive, PUBLIC_DAILY, the web API) makes the
+  same fact one row in the store, and the interval end is never earlier than the real publication.
+* Next-day reports (``NEXT_DAY_DISPATCH``, ``NEXT_DAY_INTERMITTENT_GEN_SCADA``): confidential until the
+  report is issued, so the report's creation time (``C`` header). Archive ``BIDPEROFFER_D``: bids are made
+  public the day after their trading day, so ``05:00`` AEST the day after the trading day ends
+  (``BIDSETTLEMENTDATE + 1 day + 05:00``; NEXT_DAY files appear ~04:10) or ``LASTCHANGED`` if later.
+* Forecasts (``FORECAST_OPERATIONAL_DEMAND_HH``): the file's creation time (``C`` header, 17:33:53 for
+  the recorded run), not ``LOAD_DATE`` (17:27:41, when the forecast was loaded internally).
+* ``MARKET_PRICE_THRESHOLDS``: ``LASTCHANGED`` (when AEMO recorded the threshold).
+
+Tables mapped
+-------------
+* ``DISPATCH,PRICE`` (v1, v4, v5: columns differ; only the common ones are used): ``RRP`` [AUD/MWh] per
+  ``REGIONID`` (``location_type = "region"``). Only ``INTERVENTION = 0`` rows: during an intervention AEMO
+  runs dispatch twice and the *pricing* run (INTERVENTION 0) sets the price; the intervention run's RRP
+  (INTERVENTION 1, 2018-04 has 2,462 such rows) is not a price anyone is paid, so it is dropped (NEMOSIS does
+  the same). FCAS prices (``RAISE6SECRRP`` ...) are ancillary-service prices, not energy prices: not stored
+  (the ``prices`` table holds energy prices; a later FCAS dataset would use markets such as
+  ``NEM_DISPATCH_RAISE6SEC_5MIN``).
+* ``TRADING,PRICE`` (v2, v3): ``RRP`` -> ``NEM_TRADING_30MIN`` / ``NEM_TRADING_5MIN`` (see above).
+* ``DISPATCH,REGIONSUM`` / ``TRADING,REGIONSUM`` and ``DREGION`` of PUBLIC_DAILY: fundamentals, market
+  ``NEM``, area = region: ``TOTALDEMAND`` -> ``demand``, ``AVAILABLEGENERATION``, ``AVAILABLELOAD``,
+  ``DISPATCHABLEGENERATION``, ``DISPATCHABLELOAD``, ``NETINTERCHANGE`` (positive = export: in every row
+  TOTALDEMAND = DISPATCHABLEGENERATION - DISPATCHABLELOAD - NETINTERCHANGE), ``TOTALINTERMITTENTGENERATION``,
+  ``UIGF``, ``DEMAND_AND_NONSCHEDGEN``, ``SS_SOLAR_CLEAREDMW``, ``SS_WIND_CLEAREDMW`` where the version has
+  them [MW]; INTERVENTION 0 only. A blank cell is a value not published, not a row.
+* ``DISPATCH,UNIT_SCADA`` (archive and raw ``PUBLIC_DISPATCHSCADA``): market ``NEM``, area = ``DUID``,
+  variable ``generation`` [MW] (negative for loads and charging batteries). SCADAVALUE is the unit's
+  reading at the start of the dispatch interval; it is stored over that interval ``[SETTLEMENTDATE - 5 min,
+  SETTLEMENTDATE)``.
+* ``ROOFTOP,ACTUAL``: 30-minute, area = region, ``generation_rooftop_pv_measurement`` and
+  ``generation_rooftop_pv_satellite`` (AEMO's two estimates, TYPE column) [MW].
+* ``MARKET_CONFIG,MARKET_PRICE_THRESHOLDS``: reference data as fundamentals, market ``NEM``, area ``NEM``:
+  ``market_price_cap`` (VOLL) and ``market_price_floor`` [AUD/MWh], ``cumulative_price_threshold``
+  (ADMINISTERED_PRICE_THRESHOLD, a sum of 7 days of prices) [AUD/MWh], each over its effective interval
+  ``[EFFECTIVEDATE, next EFFECTIVEDATE)``; the last one until the next 1 July (thresholds are set per
+  financial year). The highest VERSIONNO of an EFFECTIVEDATE wins.
+* ``BID,BIDPEROFFER_D``: per-interval availability offers: ``MAXAVAIL`` ->
+  ``offer_max_availability_<bidtype>``
+  (``_<direction>`` for non-GEN directions) [MW], area = DUID, over the 5-minute ``INTERVAL_DATETIME``
+  interval. The band volumes need the band prices of BIDDAYOFFER_D to mean anything; they are not stored.
+* ``DISPATCH,UNIT_SOLUTION`` (NEXT_DAY_DISPATCH): ``TOTALCLEARED`` -> ``dispatch_target`` per DUID [MW],
+  INTERVENTION 0. ``DEMAND,INTERMITTENT_GEN_SCADA``: ``SCADA_TYPE`` ELAV (elements available) ->
+  ``scada_elements_available`` [count], LOCL (local limit) -> ``scada_local_limit`` [MW], other types
+  ``scada_<type>``.
+* ``OPERATIONAL_DEMAND,FORECAST``: 30-minute, area = region, ``demand_forecast`` (POE50),
+  ``demand_forecast_poe10``, ``demand_forecast_poe90`` [MW]. Operational demand excludes rooftop PV and
+  small non-scheduled generation, so it is close to but not the same quantity as ``TOTALDEMAND``.
+* aemo.com.au visualisation API ``5MIN`` JSON: ``SETTLEMENTDATE`` naive AEST ISO stamps, interval-ending;
+  ``RRP`` -> ``NEM_DISPATCH_5MIN``, and ``TOTALDEMAND`` / ``NETINTERCHANGE`` / ``SCHEDULEDGENERATION`` /
+  ``SEMISCHEDULEDGENERATION`` as fundamentals. Only ``PERIODTYPE = ACTUAL`` rows: the API's FORECAST rows
+  are pre-dispatch forecasts with no issue time in the answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from marketintel.connectors.nem.mms import MMSFile, read_mms
+from marketintel.ingest.canonical import fundamentals_frame, slug
+from marketintel.ingest.sdk import ParseError
+
+TZ = "Australia/Brisbane"
+AEST = pd.Timedelta(hours=10)
+SOURCE = "nem"
+MARKET = "NEM"
+DISPATCH_MARKET = "NEM_DISPATCH_5MIN"
+TRADING_MARKETS = {30: "NEM_TRADING_30MIN", 5: "NEM_TRADING_5MIN"}
+FIVE = pd.Timedelta(minutes=5)
+
+_FUND_ORDER = ["market", "area", "area_to", "variable", "interval_start_utc", "published_at_utc"]
+_PRICE_ORDER = ["market", "location", "interval_start_utc", "published_at_utc"]
+
+REGION_VARIABLES = {
+    "TOTALDEMAND": "demand",
+    "AVAILABLEGENERATION": "available_generation",
+    "AVAILABLELOAD": "available_load",
+    "DISPATCHABLEGENERATION": "dispatchable_generation",
+    "DISPATCHABLELOAD": "dispatchable_load",
+    "NETINTERCHANGE": "net_interchange",
+    "TOTALINTERMITTENTGENERATION": "intermittent_generation",
+    "UIGF": "uigf",
+    "DEMAND_AND_NONSCHEDGEN": "demand_and_nonscheduled_generation",
+    "SS_SOLAR_CLEAREDMW": "semischeduled_solar_cleared",
+    "SS_WIND_CLEAREDMW": "semischeduled_wind_cleared",
+}
+WEB_VARIABLES = {
+    "TOTALDEMAND": "demand",
+    "NETINTERCHANGE": "net_interchange",
+    "SCHEDULEDGENERATION": "scheduled_generation",
+    "SEMISCHEDULEDGENERATION": "semischeduled_generation",
+}
+THRESHOLD_VARIABLES = {
+    "VOLL": "market_price_cap",
+    "MARKETPRICEFLOOR": "market_price_floor",
+    "ADMINISTERED_PRICE_THRESHOLD": "cumulative_price_threshold",
+}
+FORECAST_VARIABLES = {
+    "OPERATIONAL_DEMAND_POE50": "demand_forecast",
+    "OPERATIONAL_DEMAND_POE10": "demand_forecast_poe10",
+    "OPERATIONAL_DEMAND_POE90": "demand_forecast_poe90",
+}
+SCADA_TYPES = {"ELAV": ("scada_elements_available", "count"), "LOCL": ("scada_local_limit", "MW")}
+
+
+# ------------------------------------------------------------------------------------------------------
+# helpers
+# ------------------------------------------------------------------------------------------------------
+def aest_to_utc(values: Any) -> pd.Series:
+    """Return naive AEST wall-clock stamps as UTC instants (``datetime64[ms, UTC]``)."""
+    s = pd.Series(values)
+    if not pd.api.types.is_datetime64_any_dtype(s):
+        try:
+            s = pd.to_datetime(s.astype(str).str.strip('" '), format="%Y/%m/%d %H:%M:%S")
+        except ValueError as exc:
+            raise ParseError(f"unreadable AEST stamp: {exc}") from None
+    return (s - AEST).dt.tz_localize("UTC").astype("datetime64[ms, UTC]")
+
+
+def _table(mms: MMSFile, category: str, table: str, need: list[str]) -> pd.DataFrame:
+    if (category, table) not in mms.tables:
+        found = ", ".join(f"{c},{t}" for c, t in mms.tables) or "none"
+        raise ParseError(f"no {category},{table} table in the file (tables found: {found})")
+    version, arr = mms.tables[(category, table)]
+    missing = [c for c in need if c not in arr.column_names]
+    if missing:
+        raise ParseError(f"{category},{table} v{version}: missing columns {missing}")
+    out: pd.DataFrame = arr.to_pandas()
+    return out
+
+
+def _numeric(df: pd.DataFrame, col: str, what: str) -> pd.Series:
+    s = df[col]
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return s.astype(float)
+    try:
+        return pd.to_numeric(s, errors="raise").astype(float)
+    except (ValueError, TypeError) as exc:
+        raise ParseError(f"{what}: non-numeric {col}: {exc}") from None
+
+
+def _published(end: pd.Series, df: pd.DataFrame) -> pd.Series:
+    """Return the interval end, or LASTCHANGED when that is later (see the module docstring)."""
+    if "LASTCHANGED" not in df or df["LASTCHANGED"].isna().all():
+        return end
+    changed = aest_to_utc(df["LASTCHANGED"])
+    return changed.where(changed > end, end).fillna(end).astype("datetime64[ms, UTC]")
+
+
+def _prices(
+    start: pd.Series, end: pd.Series, market: Any, location: Any, price: pd.Series, published: pd.Series
+) -> pd.DataFrame:
+    n = len(start)
+    out = pd.DataFrame(
+        {
+            "interval_start_utc": start.to_numpy(),
+            "interval_end_utc": end.to_numpy(),
+            "market": market if np.isscalar(market) else np.asarray(market),
+            "location": np.asarray(location),
+            "location_type": "region",
+            "price": price.to_numpy(dtype=float),
+            "energy": np.full(n, np.nan),
+            "congestion": np.full(n, np.nan),
+            "loss": np.full(n, np.nan),
+            "currency": "AUD",
+            "unit": "AUD/MWh",
+            "source": SOURCE,
+            "fidelity": "official",
+            "published_at_utc": published.to_numpy(),
+        }
+    )
+    for col in ("interval_start_utc", "interval_end_utc", "published_at_utc"):
+        out[col] = out[col].astype("datetime64[ms, UTC]")
+    if out.duplicated(["market", "location", "interval_start_utc", "interval_end_utc"]).any():
+        raise ParseError("the same region and interval is priced twice")
+    return out.sort_values(_PRICE_ORDER, ignore_index=True)
+
+
+def _long(
+    df: pd.DataFrame,
+    start: pd.Series,
+    end: pd.Series,
+    area: pd.Series,
+    published: pd.Series,
+    variables: dict[str, str],
+    unit: str | dict[str, str],
+    what: str,
+) -> pd.DataFrame:
+    """Unpivot ``variables`` (column -> variable) of ``df`` to fundamentals rows; blank cells are skipped."""
+    frames = []
+    for col, var in variables.items():
+        if col not in df:
+            continue
+        values = _numeric(df, col, what)
+        keep = values.notna().to_numpy()
+        if not keep.any():
+            continue
+        frames.append(
+            fundamentals_frame(
+                start[keep].to_numpy(), end[keep].to_numpy(), market=MARKET, area=area[keep].to_numpy(),
+                variable=var, value=values[keep].to_numpy(),
+                unit=unit if isinstance(unit, str) else unit[var], source=SOURCE,
+                published=published[keep].to_numpy(),
+            )
+        )  # fmt: skip
+    if not frames:
+        raise ParseError(f"{what}: none of the columns {sorted(variables)} holds a value")
+    return _fund(pd.concat(frames, ignore_index=True), what)
+
+
+def _fund(out: pd.DataFrame, what: str) -> pd.DataFrame:
+    for col in ("interval_start_utc", "interval_end_utc", "published_at_utc"):
+        out[col] = out[col].astype("datetime64[ms, UTC]")
+    out["fidelity"] = "official"
+    key = ["market", "area", "area_to", "variable", "interval_start_utc", "interval_end_utc"]
+    if out.duplicated(key).any():
+        raise ParseError(f"{what}: the same variable, area and interval appears twice")
+    return out.sort_values(_FUND_ORDER, ignore_index=True)
+
+
+def _intervention_zero(df: pd.DataFrame) -> pd.DataFrame:
+    if "INTERVENTION" not in df:
+        return df
+    return df[df["INTERVENTION"].astype("Int64").fillna(0) == 0].reset_index(drop=True)
+
+
+def trading_interval_minutes(end_aest: pd.Series, period: pd.Series) -> np.ndarray[Any, Any]:
+    """Return each trading row's interval length [min] (30 or 5), read from its stamp and PERIODID.
+
+    PERIODID counts intervals from midnight with the stamp at their end (00:00 is the day's last one).
+
+    Raises
+    ------
+    ParseError
+        For a row whose PERIODID fits neither length.
+    """
+    minutes = (end_aest.dt.hour * 60 + end_aest.dt.minute).to_numpy()
+    minutes = np.where(minutes == 0, 1440, minutes)
+    pid = period.to_numpy(dtype="int64")
+    length = np.where(minutes == pid * 30, 30, np.where(minutes == pid * 5, 5, 0))
+    if (length == 0).any():
+        k = int(np.flatnonzero(length == 0)[0])
+        raise ParseError(f"PERIODID {pid[k]} does not fit the stamp {end_aest.iloc[k]} (30- or 5-minute)")
+    return length
+
+
+# ------------------------------------------------------------------------------------------------------
+# table mappings
+# ------------------------------------------------------------------------------------------------------
+def dispatch_price(mms: MMSFile) -> pd.DataFrame:
+    """``DISPATCH,PRICE`` -> ``NEM_DISPATCH_5MIN`` prices (RRP, pricing run only)."""
+    df = _intervention_zero(_table(mms, "DISPATCH", "PRICE", ["SETTLEMENTDATE", "REGIONID", "RRP"]))
+    end = aest_to_utc(df["SETTLEMENTDATE"])
+    return _prices(end - FIVE, end, DISPATCH_MARKET, df["REGIONID"], _numeric(df, "RRP", "DISPATCH,PRICE"),
+                   _published(end, df))  # fmt: skip
+
+
+def trading_price(mms: MMSFile) -> pd.DataFrame:
+    """``TRADING,PRICE`` -> ``NEM_TRADING_30MIN`` (to 2021-09) / ``NEM_TRADING_5MIN`` (2021-10 on) prices."""
+    df = _table(mms, "TRADING", "PRICE", ["SETTLEMENTDATE", "REGIONID", "PERIODID", "RRP"])
+    wall = pd.to_datetime(df["SETTLEMENTDATE"])
+    length = trading_interval_minutes(wall, df["PERIODID"])
+    end = aest_to_utc(wall)
+    start = end - pd.to_timedelta(length, unit="min")
+    market = np.where(length == 30, TRADING_MARKETS[30], TRADING_MARKETS[5])
+    return _prices(
+        start, end, market, df["REGIONID"], _numeric(df, "RRP", "TRADING,PRICE"), _published(end, df)
+    )
+
+
+def region_summary(mms: MMSFile, category: str = "DISPATCH", table: str = "REGIONSUM") -> pd.DataFrame:
+    """``DISPATCH,REGIONSUM``, ``TRADING,REGIONSUM`` or ``DREGION`` -> region fundamentals [MW]."""
+    what = f"{category},{table}"
+    df = _intervention_zero(_table(mms, category, table, ["SETTLEMENTDATE", "REGIONID", "TOTALDEMAND"]))
+    wall = pd.to_datetime(df["SETTLEMENTDATE"])
+    end = aest_to_utc(wall)
+    if category == "TRADING" and "PERIODID" in df:
+        start = end - pd.to_timedelta(trading_interval_minutes(wall, df["PERIODID"]), unit="min")
+    else:
+        start = end - FIVE
+    return _long(df, start, end, df["REGIONID"], _published(end, df), REGION_VARIABLES, "MW", what)
+
+
+def daily_region_price(mms: MMSFile) -> pd.DataFrame:
+    """PUBLIC_DAILY ``DREGION`` -> ``NEM_DISPATCH_5MIN`` prices (and ``TREGION`` -> NEM_TRADING_5MIN)."""
+    frames = []
+    for category in ("DREGION", "TREGION"):
+        if (category, "") not in mms.tables or mms.tables[(category, "")][1].num_rows == 0:
+            continue
+        df = _intervention_zero(_table(mms, category, "", ["SETTLEMENTDATE", "REGIONID", "RRP"]))
+        end = aest_to_utc(df["SETTLEMENTDATE"])
+        market = DISPATCH_MARKET if category == "DREGION" else TRADING_MARKETS[5]
+        frames.append(_prices(end - FIVE, end, market, df["REGIONID"], _numeric(df, "RRP", category),
+                              _published(end, df)))  # fmt: skip
+    if not frames:
+        raise ParseError("PUBLIC_DAILY without DREGION or TREGION rows")
+    return pd.concat(frames, ignore_index=True).sort_values(_PRICE_ORDER, ignore_index=True)
+
+
+def unit_scada(mms: MMSFile) -> pd.DataFrame:
+    """``DISPATCH,UNIT_SCADA`` -> ``generation`` per DUID [MW] over the dispatch interval."""
+    df = _table(mms, "DISPATCH", "UNIT_SCADA", ["SETTLEMENTDATE", "DUID", "SCADAVALUE"])
+    end = aest_to_utc(df["SETTLEMENTDATE"])
+    return _long(df, end - FIVE, end, df["DUID"], _published(end, df), {"SCADAVALUE": "generation"}, "MW",
+                 "DISPATCH,UNIT_SCADA")  # fmt: skip
+
+
+def rooftop_pv(mms: MMSFile) -> pd.DataFrame:
+    """``ROOFTOP,ACTUAL`` -> ``generation_rooftop_pv_<type>`` per region [MW], 30-minute."""
+    df = _table(mms, "ROOFTOP", "ACTUAL", ["INTERVAL_DATETIME", "REGIONID", "POWER", "TYPE"])
+    end = aest_to_utc(df["INTERVAL_DATETIME"])
+    power = _numeric(df, "POWER", "ROOFTOP,ACTUAL")
+    keep = power.notna().to_numpy()
+    out = fundamentals_frame(
+        (end - pd.Timedelta(minutes=30))[keep].to_numpy(), end[keep].to_numpy(), market=MARKET,
+        area=df["REGIONID"][keep].to_numpy(),
+        variable=("generation_rooftop_pv_" + df["TYPE"].astype(str).str.lower())[keep].to_numpy(),
+        value=power[keep].to_numpy(), unit="MW", source=SOURCE,
+        published=_published(end, df)[keep].to_numpy(),
+    )  # fmt: skip
+    return _fund(out, "ROOFTOP,ACTUAL")
+
+
+def market_price_thresholds(mms: MMSFile) -> pd.DataFrame:
+    """``MARKET_CONFIG,MARKET_PRICE_THRESHOLDS`` -> cap, floor and CPT over their effective intervals."""
+    df = _table(mms, "MARKET_CONFIG", "MARKET_PRICE_THRESHOLDS", ["EFFECTIVEDATE", "VERSIONNO", "VOLL"])
+    df = df.sort_values(["EFFECTIVEDATE", "VERSIONNO"]).drop_duplicates("EFFECTIVEDATE", keep="last")
+    df = df.reset_index(drop=True)
+    start = aest_to_utc(df["EFFECTIVEDATE"])
+    last = pd.Timestamp(df["EFFECTIVEDATE"].iloc[-1])
+    july = pd.Timestamp(year=last.year + (last.month >= 7), month=7, day=1)
+    end = pd.concat([start.iloc[1:], aest_to_utc([july])], ignore_index=True)
+    published = aest_to_utc(df["LASTCHANGED"]) if "LASTCHANGED" in df else start
+    return _long(df, start, end, pd.Series(["NEM"] * len(df)), published, THRESHOLD_VARIABLES, "AUD/MWh",
+                 "MARKET_PRICE_THRESHOLDS")  # fmt: skip
+
+
+def bid_per_offer(mms: MMSFile) -> pd.DataFrame:
+    """``BID,BIDPEROFFER_D`` -> ``offer_max_availability_<bidtype>`` per DUID [MW], 5-minute."""
+    need = ["INTERVAL_DATETIME", "DUID", "BIDTYPE", "MAXAVAIL", "SETTLEMENTDATE"]
+    df = _table(mms, "BID", "BIDPEROFFER_D", need)
+    end = aest_to_utc(df["INTERVAL_DATETIME"])
+    day = aest_to_utc(df["BIDSETTLEMENTDATE"] if "BIDSETTLEMENTDATE" in df else df["SETTLEMENTDATE"])
+    public = day + pd.Timedelta(days=1, hours=5)
+    published = _published(public, df)
+    variable = "offer_max_availability_" + df["BIDTYPE"].astype(str).str.lower()
+    if "DIRECTION" in df:
+        direction = df["DIRECTION"].fillna("GEN").astype(str)
+        variable = variable.where(direction == "GEN", variable + "_" + direction.str.lower())
+    value = _numeric(df, "MAXAVAIL", "BIDPEROFFER_D")
+    keep = value.notna().to_numpy()
+    out = fundamentals_frame(
+        (end - FIVE)[keep].to_numpy(), end[keep].to_numpy(), market=MARKET, area=df["DUID"][keep].to_numpy(),
+        variable=variable[keep].to_numpy(), value=value[keep].to_numpy(), unit="MW", source=SOURCE,
+        published=published[keep].to_numpy(),
+    )  # fmt: skip
+    return _fund(out, "BIDPEROFFER_D")
+
+
+def _created_utc(mms: MMSFile, n: int) -> pd.Series:
+    return aest_to_utc([mms.created] * n)
+
+
+def unit_solution(mms: MMSFile) -> pd.DataFrame:
+    """NEXT_DAY_DISPATCH ``DISPATCH,UNIT_SOLUTION`` -> ``dispatch_target`` per DUID [MW]."""
+    df = _intervention_zero(
+        _table(mms, "DISPATCH", "UNIT_SOLUTION", ["SETTLEMENTDATE", "DUID", "TOTALCLEARED"])
+    )
+    end = aest_to_utc(df["SETTLEMENTDATE"])
+    return _long(df, end - FIVE, end, df["DUID"], _created_utc(mms, len(df)),
+                 {"TOTALCLEARED": "dispatch_target"}, "MW", "UNIT_SOLUTION")  # fmt: skip
+
+
+def intermittent_gen_scada(mms: MMSFile) -> pd.DataFrame:
+    """NEXT_DAY_INTERMITTENT_GEN_SCADA -> ``scada_elements_available`` [count], ``scada_local_limit`` [MW]."""
+    need = ["RUN_DATETIME", "DUID", "SCADA_TYPE", "SCADA_VALUE"]
+    df = _table(mms, "DEMAND", "INTERMITTENT_GEN_SCADA", need)
+    end = aest_to_utc(df["RUN_DATETIME"])
+    kind = df["SCADA_TYPE"].astype(str)
+    variable = kind.map(lambda k: SCADA_TYPES.get(k, (f"scada_{slug(k)}", "MW"))[0])
+    unit = kind.map(lambda k: SCADA_TYPES.get(k, ("", "MW"))[1])
+    value = _numeric(df, "SCADA_VALUE", "INTERMITTENT_GEN_SCADA")
+    keep = value.notna().to_numpy()
+    out = fundamentals_frame(
+        (end - FIVE)[keep].to_numpy(), end[keep].to_numpy(), market=MARKET, area=df["DUID"][keep].to_numpy(),
+        variable=variable[keep].to_numpy(), value=value[keep].to_numpy(), unit=unit[keep].to_numpy(),
+        source=SOURCE, published=_created_utc(mms, len(df))[keep].to_numpy(),
+    )  # fmt: skip
+    return _fund(out, "INTERMITTENT_GEN_SCADA")
+
+
+def operational_demand_forecast(mms: MMSFile) -> pd.DataFrame:
+    """``OPERATIONAL_DEMAND,FORECAST`` -> ``demand_forecast`` (POE50, POE10, POE90) per region [MW]."""
+    need = ["REGIONID", "INTERVAL_DATETIME", "OPERATIONAL_DEMAND_POE50"]
+    df = _table(mms, "OPERATIONAL_DEMAND", "FORECAST", need)
+    end = aest_to_utc(df["INTERVAL_DATETIME"])
+    return _long(df, end - pd.Timedelta(minutes=30), end, df["REGIONID"], _created_utc(mms, len(df)),
+                 FORECAST_VARIABLES, "MW", "OPERATIONAL_DEMAND,FORECAST")  # fmt: skip
+
+
+#: dataset -> mapping of a parsed C/I/D file
+MMS_MAPPERS: dict[str, Callable[[MMSFile], pd.DataFrame]] = {
+    "dispatch_price": dispatch_price,
+    "trading_price": trading_price,
+    "dispatch_region_summary": lambda m: region_summary(m, "DISPATCH", "REGIONSUM"),
+    "trading_region_summary": lambda m: region_summary(m, "TRADING", "REGIONSUM"),
+    "unit_scada": unit_scada,
+    "rooftop_pv_actual": rooftop_pv,
+    "market_price_thresholds": market_price_thresholds,
+    "bid_per_offer": bid_per_offer,
+    "daily_dispatch_price": daily_region_price,
+    "daily_region_summary": lambda m: region_summary(m, "DREGION", ""),
+    "next_day_unit_solution": unit_solution,
+    "next_day_intermittent_gen_scada": intermittent_gen_scada,
+    "operational_demand_forecast": operational_demand_forecast,
+}
+
+
+def parse_mms(dataset: str, body: bytes) -> pd.DataFrame:
+    """Map a NEMweb C/I/D file (zip or CSV) of ``dataset`` to canonical rows."""
+    return MMS_MAPPERS[dataset](read_mms(body))
+
+
+# ------------------------------------------------------------------------------------------------------
+# aemo.com.au visualisation API (5MIN)
+# ------------------------------------------------------------------------------------------------------
+def _web_rows(body: bytes) -> pd.DataFrame:
+    if not body.strip():
+        raise ParseError("empty body")
+    if body.lstrip()[:1] == b"<":
+        raise ParseError("an HTML page instead of the visualisation API's JSON")
+    try:
+        doc = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ParseError(f"not JSON (truncated?): {exc}") from None
+    rows = doc.get("5MIN") if isinstance(doc, dict) else None
+    if not isinstance(rows, list):
+        found = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
+        raise ParseError(f"no '5MIN' list in the answer (found {found})")
+    if not rows:
+        raise ParseError("'5MIN' holds no rows")
+    try:
+        tab = pa.Table.from_pylist(rows)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, AttributeError) as exc:
+        raise ParseError(f"'5MIN' rows are not flat records: {exc}") from None
+    missing = [c for c in ("SETTLEMENTDATE", "REGIONID", "PERIODTYPE") if c not in tab.column_names]
+    if missing:
+        raise ParseError(f"changed layout: missing {missing}; found {tab.column_names}")
+    tab = tab.filter(pc.equal(tab["PERIODTYPE"], "ACTUAL"))
+    df: pd.DataFrame = tab.to_pandas()
+    try:
+        wall = pd.to_datetime(df["SETTLEMENTDATE"], format="%Y-%m-%dT%H:%M:%S")
+    except ValueError as exc:
+        raise ParseError(f"unreadable SETTLEMENTDATE (naive AEST ISO expected): {exc}") from None
+    df["_end"] = aest_to_utc(wall)
+    return df
+
+
+def parse_web_price(body: bytes) -> pd.DataFrame:
+    """Map the visualisation API's ``5MIN`` answer to ``NEM_DISPATCH_5MIN`` prices (ACTUAL rows)."""
+    df = _web_rows(body)
+    if "RRP" not in df:
+        raise ParseError("changed layout: no RRP")
+    price = _numeric(df, "RRP", "5MIN")
+    keep = price.notna().to_numpy()
+    end = df["_end"][keep].reset_index(drop=True)
+    return _prices(end - FIVE, end, DISPATCH_MARKET, df["REGIONID"][keep], price[keep], end)
+
+
+def parse_web_region(body: bytes) -> pd.DataFrame:
+    """Map the visualisation API's ``5MIN`` answer to region fundamentals [MW] (ACTUAL rows)."""
+    df = _web_rows(body)
+    end = df["_end"]
+    return _long(df, end - FIVE, end, df["REGIONID"], end, WEB_VARIABLES, "MW", "5MIN")
