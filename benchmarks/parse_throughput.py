@@ -1,7 +1,10 @@
-"""Parse-and-map throughput on the largest recordings, side by side with gridstatus on the same bytes.
+"""Parse-and-map throughput of the largest recordings, beside the peers users have today, on the same bytes.
 
 For each file, the bytes are read once into memory; each side then maps them to its canonical frame
-``--repeats`` times and the median time is reported (rows/s, and the ratio marketintel / gridstatus).
+``--repeats`` times and the median time is reported (rows/s, and the ratio peer / marketintel). The peers:
+gridstatus for the North American operators, entsoe-py's parsers for ENTSO-E XML, NEMOSIS for AEMO's
+MMSDM tables; each in its own venv under ``benchmarks/.work`` (created on first use), run one after the
+other on the same machine.
 
 - marketintel: ``Ingestor.map_to_schema`` (parse, convert stamps to UTC, map columns, sort), in this venv;
 - gridstatus: what ``SPP.get_lmp_day_ahead_hourly`` / ``get_lmp_real_time_5_min_by_location`` do after the
@@ -9,7 +12,11 @@ For each file, the bytes are read once into memory; each side then maps them to 
   (``benchmarks/.work/venv-gridstatus``, created on first use: gridstatus pins pandas 2, the platform
   pandas 3), so each side runs in its own process on the same machine, one after the other.
 
-Run: ``.venv/bin/python benchmarks/parse_throughput.py`` (first run installs gridstatus, about a minute).
+- entsoe-py 0.8.1: its ``entsoe.parsers`` functions on the XML (``benchmarks/peers/entsoe_py_worker.py``);
+- NEMOSIS 3.8.1: what it does to a downloaded archive file (``benchmarks/peers/nemosis_worker.py``).
+
+Run: ``.venv/bin/python benchmarks/parse_throughput.py [--peers gridstatus,entsoe-py,nemosis]`` (the first run
+installs the peers, a few minutes).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchcommon import WORK_DIR, machine_info, write_results
@@ -29,21 +37,26 @@ GRIDSTATUS = "gridstatus==0.37.0"
 #: recorded file -> (source, connector dataset, gridstatus case, its arguments). The largest recordings of
 #: each publisher whose gridstatus parser runs offline on the bytes (its PJM LMP methods need a network
 #: lookup of pnodes, so PJM is measured on its largest feeds without one).
-FILES: dict[str, tuple[str, str, str, list[str]]] = {
-    "spp/DA-LMP-SL-202503190100.csv": ("spp", "lmp_day_ahead_hourly", "spp", ["DAY_AHEAD_HOURLY"]),
-    "spp/RTBM-LMP-SL-202503310840.csv": ("spp", "lmp_real_time_5min", "spp", ["REAL_TIME_5_MIN"]),
+FILES: dict[str, tuple[str, str, str, str, list[str]]] = {
+    "spp/DA-LMP-SL-202503190100.csv": (
+        "spp", "lmp_day_ahead_hourly", "gridstatus", "spp", ["DAY_AHEAD_HOURLY"],
+    ),
+    "spp/RTBM-LMP-SL-202503310840.csv": (
+        "spp", "lmp_real_time_5min", "gridstatus", "spp", ["REAL_TIME_5_MIN"],
+    ),
     "pjm/dataminer_api/hourly_solar_power_forecast_response.json": (
-        "pjm", "solar_forecast_hourly", "pjm", ["get_solar_forecast_hourly", "2024-10-04", "2024-10-07"],
+        "pjm", "solar_forecast_hourly", "gridstatus", "pjm",
+        ["get_solar_forecast_hourly", "2024-10-04", "2024-10-07"],
     ),
     "pjm/dataminer_api/rt_marginal_value_2023-11-05_2023-11-06.json": (
-        "pjm", "constraint_shadow_price_rt_5min", "pjm",
+        "pjm", "constraint_shadow_price_rt_5min", "gridstatus", "pjm",
         ["get_marginal_value_real_time_5_min", "2023-11-05", "2023-11-07"],
     ),
     "isone/api_v1.1/genfuelmix_day_20240310.json": (
-        "isone", "fuel_mix", "isone", ["get_fuel_mix", "2024-03-10"],
+        "isone", "fuel_mix", "gridstatus", "isone", ["get_fuel_mix", "2024-03-10"],
     ),
     "isone/api_v1.1/reliabilityregionloadforecast_day_20241102_all.json": (
-        "isone", "load_forecast_by_region_hourly", "isone",
+        "isone", "load_forecast_by_region_hourly", "gridstatus", "isone",
         ["get_reliability_region_load_forecast", "2024-11-02"],
     ),
 }  # fmt: skip
@@ -87,14 +100,41 @@ print(json.dumps({"median_s": statistics.median(times), "rows": rows, "pandas": 
 """
 
 
-def gridstatus_python() -> Path:
-    venv = WORK_DIR / "venv-gridstatus"
-    python = venv / "bin" / "python"
-    if not python.exists():
-        print(f"creating {venv} with {GRIDSTATUS} (first run only)", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", GRIDSTATUS], check=True)
-    return python
+@dataclass(frozen=True)
+class Peer:
+    """A peer library, pinned, in its own venv, and the worker that times it on a file's bytes."""
+
+    spec: str
+    venv: str
+    worker: str  # Python source: argv = path, case, repeats, *args; prints a JSON line last
+
+    def python(self) -> Path:
+        venv = WORK_DIR / self.venv
+        python = venv / "bin" / "python"
+        if not python.exists():
+            print(f"creating {venv} with {self.spec} (first run only)", flush=True)
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run([str(python), "-m", "pip", "install", "-q", self.spec], check=True)
+        return python
+
+
+PEERS_DIR = Path(__file__).resolve().parent / "peers"
+PEERS = {
+    "gridstatus": Peer(GRIDSTATUS, "venv-gridstatus", GRIDSTATUS_WORKER),
+    "entsoe-py": Peer("entsoe-py==0.8.1", "venv-entsoe", str(PEERS_DIR / "entsoe_py_worker.py")),
+    "nemosis": Peer("nemosis==3.8.1", "venv-nemosis", str(PEERS_DIR / "nemosis_worker.py")),
+}
+
+
+def peer_run(peer: Peer, path: Path, case: str, repeats: int, args: list[str]) -> dict[str, float]:
+    """Time the peer on ``path`` in its own venv (the worker is a file or inline source)."""
+    worker = [peer.worker] if peer.worker.endswith(".py") else ["-c", peer.worker]
+    out = subprocess.run(
+        [str(peer.python()), *worker, str(path), case, str(repeats), *args],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def ours(path: Path, source: str, dataset: str, repeats: int) -> dict[str, float]:
@@ -119,41 +159,48 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, default=15, help="parses per file and side; the median is reported")
     p.add_argument("--output", type=Path, default=None, help="results JSON (default benchmarks/results/)")
+    p.add_argument(
+        "--peers", default="", help="comma-separated peers to run (default all): " + ", ".join(PEERS)
+    )
     args = p.parse_args(argv)
     fixtures = shared_dir() / "fixtures"
     if not fixtures.is_dir():
         print(f"recordings not found under {fixtures} (MI_SHARED_DIR)", file=sys.stderr)
         return 2
-    gs_python = gridstatus_python()
+    wanted = set(args.peers.split(",")) if args.peers else set(PEERS)
+    unknown = wanted - set(PEERS)
+    if unknown:
+        print(f"unknown peers {sorted(unknown)}; known: {', '.join(PEERS)}", file=sys.stderr)
+        return 2
     results = {}
-    for name, (source, dataset, case, case_args) in FILES.items():
+    for name, (source, dataset, peer_name, case, case_args) in FILES.items():
+        if peer_name not in wanted:
+            continue
         path = fixtures / name
         mine = ours(path, source, dataset, args.repeats)
-        out = subprocess.run(
-            [str(gs_python), "-c", GRIDSTATUS_WORKER, str(path), case, str(args.repeats), *case_args],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        theirs = json.loads(out.stdout.strip().splitlines()[-1])
+        theirs = peer_run(PEERS[peer_name], path, case, args.repeats, case_args)
         size_mb = path.stat().st_size / 1e6
         row = {
             "bytes": path.stat().st_size,
+            "peer": f"{peer_name} ({PEERS[peer_name].spec})",
             "marketintel": {**mine, "rows_per_s": round(mine["rows"] / mine["median_s"])},
-            "gridstatus": {**theirs, "rows_per_s": round(theirs["rows"] / theirs["median_s"])},
+            peer_name: {**theirs, "rows_per_s": round(theirs["rows"] / theirs["median_s"])},
             "speedup": round(theirs["median_s"] / mine["median_s"], 2),
         }
         results[name] = row
         print(
             f"{name} ({size_mb:.2f} MB): marketintel {mine['median_s'] * 1000:.1f} ms "
-            f"({row['marketintel']['rows_per_s']:,} rows/s), gridstatus {theirs['median_s'] * 1000:.1f} ms "
-            f"({row['gridstatus']['rows_per_s']:,} rows/s): {row['speedup']}x"
+            f"({row['marketintel']['rows_per_s']:,} rows/s), {peer_name} {theirs['median_s'] * 1000:.1f} ms "
+            f"({row[peer_name]['rows_per_s']:,} rows/s): {row['speedup']}x",
+            flush=True,
         )
     summary = {
         "benchmark": "parse_throughput",
         "machine": machine_info(),
         "repeats": args.repeats,
         "files": results,
-        "goal": ">= 3x gridstatus",
-        "peer": GRIDSTATUS,
+        "goal": ">= 3x each peer on the same bytes",
+        "peers": {name: PEERS[name].spec for name in sorted(wanted)},
     }
     write_results("parse_throughput", summary, args.output)
     return 0
