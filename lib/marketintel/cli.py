@@ -387,10 +387,22 @@ def cmd_connectors_list(_args: argparse.Namespace) -> int:
         return 0
     for name in names:
         catalog = registry.load(name)().discover()
-        print(f"{name}: at most one request per {catalog.rate_limit_s:g} s")
+        verified = sum(ds.verified for ds in catalog.datasets)
+        print(
+            f"{name}: {verified} of {len(catalog.datasets)} datasets verified on recordings; at most one "
+            f"request per {catalog.rate_limit_s:g} s"
+        )
         for ds in catalog.datasets:
             check = "verified against a recording" if ds.verified else "NOT verified (documented format only)"
-            print(f"  {ds.name:<32} -> {ds.table:<12} every {ds.cadence:<6} {ds.timezone:<20} {check}")
+            when = f" published {ds.publication}" if ds.publication else ""
+            print(f"  {ds.name:<32} -> {ds.table:<12} every {ds.cadence:<6} {ds.timezone:<20} {check}{when}")
+    try:
+        from marketintel.connectors import emerging
+    except ImportError:  # a third party's install without the catalogue
+        return 0
+    print("\nemerging markets (no recording here):")
+    for line in emerging.lines():
+        print(f"  {line}")
     return 0
 
 
