@@ -144,13 +144,34 @@ SCADA_TYPES = {"ELAV": ("scada_elements_available", "count"), "LOCL": ("scada_lo
 # ------------------------------------------------------------------------------------------------------
 def aest_to_utc(values: Any) -> pd.Series:
     """Return naive AEST wall-clock stamps as UTC instants (``datetime64[ms, UTC]``)."""
-    s = pd.Series(values)
+    return pd.Series(_stamps(_i8(values)))
+
+
+def _i8(values: Any) -> np.ndarray[Any, Any]:
+    """Return naive AEST stamps (datetimes or ``YYYY/MM/DD HH:MM:SS`` strings) as UTC epoch [ms] (int64).
+
+    Missing stamps become :data:`_NAT`.
+    """
+    s = values if isinstance(values, pd.Series) else pd.Series(values)
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return s.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ms]").view("int64")
     if not pd.api.types.is_datetime64_any_dtype(s):
         try:
             s = pd.to_datetime(s.astype(str).str.strip('" '), format="%Y/%m/%d %H:%M:%S")
         except ValueError as exc:
             raise ParseError(f"unreadable AEST stamp: {exc}") from None
-    return (s - AEST).dt.tz_localize("UTC").astype("datetime64[ms, UTC]")
+    raw = s.to_numpy(dtype="datetime64[ms]").view("int64")
+    return np.where(raw == _NAT, _NAT, raw - _AEST_MS)
+
+
+_NAT = np.iinfo(np.int64).min
+_AEST_MS = 10 * 3600 * 1000
+_FIVE_MS = 5 * 60 * 1000
+_HALF_HOUR_MS = 30 * 60 * 1000
+
+
+def _stamps(i8: np.ndarray[Any, Any]) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(np.asarray(i8, dtype="int64").view("datetime64[ms]")).tz_localize("UTC")
 
 
 def _table(mms: MMSFile, category: str, table: str, need: list[str]) -> pd.DataFrame:
@@ -165,93 +186,121 @@ def _table(mms: MMSFile, category: str, table: str, need: list[str]) -> pd.DataF
     return out
 
 
-def _numeric(df: pd.DataFrame, col: str, what: str) -> pd.Series:
+def _numeric(df: pd.DataFrame, col: str, what: str) -> np.ndarray[Any, Any]:
     s = df[col]
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        return s.astype(float)
+        return s.to_numpy(dtype=float, na_value=np.nan)
     try:
-        return pd.to_numeric(s, errors="raise").astype(float)
+        return pd.to_numeric(s, errors="raise").to_numpy(dtype=float, na_value=np.nan)
     except (ValueError, TypeError) as exc:
         raise ParseError(f"{what}: non-numeric {col}: {exc}") from None
 
 
-def _published(end: pd.Series, df: pd.DataFrame) -> pd.Series:
+def _published(end: np.ndarray[Any, Any], df: pd.DataFrame) -> np.ndarray[Any, Any]:
     """Return the interval end, or LASTCHANGED when that is later (see the module docstring)."""
     if "LASTCHANGED" not in df or df["LASTCHANGED"].isna().all():
         return end
-    changed = aest_to_utc(df["LASTCHANGED"])
-    return changed.where(changed > end, end).fillna(end).astype("datetime64[ms, UTC]")
+    later: np.ndarray[Any, Any] = np.maximum(end, _i8(df["LASTCHANGED"]))  # a missing one (NaT) is smallest
+    return later
+
+
+def _order(keys: list[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
+    """Return the stable order sorting rows by ``keys`` (first key most significant)."""
+    codes = [pd.factorize(k, sort=True)[0] if k.dtype == object else k for k in keys]
+    return np.lexsort(codes[::-1])
+
+
+def _duplicates(sorted_keys: list[np.ndarray[Any, Any]]) -> bool:
+    if len(sorted_keys[0]) < 2:
+        return False
+    same = np.ones(len(sorted_keys[0]) - 1, dtype=bool)
+    for k in sorted_keys:
+        same &= k[1:] == k[:-1]
+    return bool(same.any())
 
 
 def _prices(
-    start: pd.Series, end: pd.Series, market: Any, location: Any, price: pd.Series, published: pd.Series
+    start: np.ndarray[Any, Any],
+    end: np.ndarray[Any, Any],
+    market: Any,
+    location: Any,
+    price: np.ndarray[Any, Any],
+    published: np.ndarray[Any, Any],
 ) -> pd.DataFrame:
     n = len(start)
-    out = pd.DataFrame(
-        {
-            "interval_start_utc": start.to_numpy(),
-            "interval_end_utc": end.to_numpy(),
-            "market": market if np.isscalar(market) else np.asarray(market),
-            "location": np.asarray(location),
-            "location_type": "region",
-            "price": price.to_numpy(dtype=float),
-            "energy": np.full(n, np.nan),
-            "congestion": np.full(n, np.nan),
-            "loss": np.full(n, np.nan),
-            "currency": "AUD",
-            "unit": "AUD/MWh",
-            "source": SOURCE,
-            "fidelity": "official",
-            "published_at_utc": published.to_numpy(),
-        }
+    markets = (
+        np.full(n, market, dtype=object) if isinstance(market, str) else np.asarray(market, dtype=object)
     )
-    for col in ("interval_start_utc", "interval_end_utc", "published_at_utc"):
-        out[col] = out[col].astype("datetime64[ms, UTC]")
-    if out.duplicated(["market", "location", "interval_start_utc", "interval_end_utc"]).any():
+    locations = np.asarray(location, dtype=object)
+    order = _order([markets, locations, start, published, end])
+    markets, locations, start, end, published = (
+        a[order] for a in (markets, locations, start, end, published)
+    )
+    if _duplicates([markets, locations, start, end]):
         raise ParseError("the same region and interval is priced twice")
-    return out.sort_values(_PRICE_ORDER, ignore_index=True)
+    nan = np.full(n, np.nan)
+    return pd.DataFrame(
+        {
+            "interval_start_utc": _stamps(start), "interval_end_utc": _stamps(end), "market": markets,
+            "location": locations, "location_type": "region", "price": np.asarray(price, dtype=float)[order],
+            "energy": nan, "congestion": nan, "loss": nan, "currency": "AUD", "unit": "AUD/MWh",
+            "source": SOURCE, "fidelity": "official", "published_at_utc": _stamps(published),
+        }
+    )  # fmt: skip
+
+
+def _fund(
+    start: np.ndarray[Any, Any],
+    end: np.ndarray[Any, Any],
+    area: Any,
+    variable: Any,
+    value: np.ndarray[Any, Any],
+    unit: Any,
+    published: np.ndarray[Any, Any],
+    what: str,
+) -> pd.DataFrame:
+    n = len(start)
+    areas = np.asarray(area, dtype=object)
+    variables = (
+        np.full(n, variable, dtype=object) if isinstance(variable, str) else np.asarray(variable, object)
+    )
+    units = np.full(n, unit, dtype=object) if isinstance(unit, str) else np.asarray(unit, dtype=object)
+    order = _order([areas, variables, start, published, end])
+    areas, variables, units, start, end, published = (
+        a[order] for a in (areas, variables, units, start, end, published)
+    )
+    if _duplicates([areas, variables, start, end]):
+        raise ParseError(f"{what}: the same variable, area and interval appears twice")
+    out = fundamentals_frame(
+        _stamps(start), _stamps(end), market=MARKET, area=areas, variable=variables,
+        value=np.asarray(value, dtype=float)[order], unit=units, source=SOURCE, published=_stamps(published),
+    )  # fmt: skip
+    out["fidelity"] = "official"
+    return out
 
 
 def _long(
     df: pd.DataFrame,
-    start: pd.Series,
-    end: pd.Series,
-    area: pd.Series,
-    published: pd.Series,
+    start: np.ndarray[Any, Any],
+    end: np.ndarray[Any, Any],
+    area: Any,
+    published: np.ndarray[Any, Any],
     variables: dict[str, str],
-    unit: str | dict[str, str],
+    unit: str,
     what: str,
 ) -> pd.DataFrame:
     """Unpivot ``variables`` (column -> variable) of ``df`` to fundamentals rows; blank cells are skipped."""
-    frames = []
-    for col, var in variables.items():
-        if col not in df:
-            continue
-        values = _numeric(df, col, what)
-        keep = values.notna().to_numpy()
-        if not keep.any():
-            continue
-        frames.append(
-            fundamentals_frame(
-                start[keep].to_numpy(), end[keep].to_numpy(), market=MARKET, area=area[keep].to_numpy(),
-                variable=var, value=values[keep].to_numpy(),
-                unit=unit if isinstance(unit, str) else unit[var], source=SOURCE,
-                published=published[keep].to_numpy(),
-            )
-        )  # fmt: skip
-    if not frames:
-        raise ParseError(f"{what}: none of the columns {sorted(variables)} holds a value")
-    return _fund(pd.concat(frames, ignore_index=True), what)
-
-
-def _fund(out: pd.DataFrame, what: str) -> pd.DataFrame:
-    for col in ("interval_start_utc", "interval_end_utc", "published_at_utc"):
-        out[col] = out[col].astype("datetime64[ms, UTC]")
-    out["fidelity"] = "official"
-    key = ["market", "area", "area_to", "variable", "interval_start_utc", "interval_end_utc"]
-    if out.duplicated(key).any():
-        raise ParseError(f"{what}: the same variable, area and interval appears twice")
-    return out.sort_values(_FUND_ORDER, ignore_index=True)
+    cols = [c for c in variables if c in df]
+    if not cols:
+        raise ParseError(f"{what}: none of the columns {sorted(variables)} is in the table")
+    values = np.column_stack([_numeric(df, c, what) for c in cols])
+    mask = ~np.isnan(values)
+    if not mask.any():
+        raise ParseError(f"{what}: none of the columns {cols} holds a value")
+    rows, var = np.nonzero(mask)
+    names = np.array([variables[c] for c in cols], dtype=object)
+    return _fund(start[rows], end[rows], np.asarray(area, dtype=object)[rows], names[var], values[mask], unit,
+                 published[rows], what)  # fmt: skip
 
 
 def _intervention_zero(df: pd.DataFrame) -> pd.DataFrame:
@@ -260,23 +309,24 @@ def _intervention_zero(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["INTERVENTION"].astype("Int64").fillna(0) == 0].reset_index(drop=True)
 
 
-def trading_interval_minutes(end_aest: pd.Series, period: pd.Series) -> np.ndarray[Any, Any]:
+def trading_interval_minutes(end_i8: np.ndarray[Any, Any], period: Any) -> np.ndarray[Any, Any]:
     """Return each trading row's interval length [min] (30 or 5), read from its stamp and PERIODID.
 
-    PERIODID counts intervals from midnight with the stamp at their end (00:00 is the day's last one).
+    ``end_i8`` are the interval ends as UTC epoch [ms]; PERIODID counts intervals from AEST midnight with
+    the stamp at their end (00:00 is the day's last one).
 
     Raises
     ------
     ParseError
         For a row whose PERIODID fits neither length.
     """
-    minutes = (end_aest.dt.hour * 60 + end_aest.dt.minute).to_numpy()
+    minutes = ((end_i8 + _AEST_MS) // 60_000) % 1440
     minutes = np.where(minutes == 0, 1440, minutes)
-    pid = period.to_numpy(dtype="int64")
+    pid = np.asarray(period, dtype="int64")
     length = np.where(minutes == pid * 30, 30, np.where(minutes == pid * 5, 5, 0))
     if (length == 0).any():
         k = int(np.flatnonzero(length == 0)[0])
-        raise ParseError(f"PERIODID {pid[k]} does not fit the stamp {end_aest.iloc[k]} (30- or 5-minute)")
+        raise ParseError(f"PERIODID {pid[k]} does not fit the stamp {_stamps(end_i8[k : k + 1])[0]} UTC")
     return length
 
 
@@ -286,34 +336,31 @@ def trading_interval_minutes(end_aest: pd.Series, period: pd.Series) -> np.ndarr
 def dispatch_price(mms: MMSFile) -> pd.DataFrame:
     """``DISPATCH,PRICE`` -> ``NEM_DISPATCH_5MIN`` prices (RRP, pricing run only)."""
     df = _intervention_zero(_table(mms, "DISPATCH", "PRICE", ["SETTLEMENTDATE", "REGIONID", "RRP"]))
-    end = aest_to_utc(df["SETTLEMENTDATE"])
-    return _prices(end - FIVE, end, DISPATCH_MARKET, df["REGIONID"], _numeric(df, "RRP", "DISPATCH,PRICE"),
+    end = _i8(df["SETTLEMENTDATE"])
+    rrp = _numeric(df, "RRP", "DISPATCH,PRICE")
+    return _prices(end - _FIVE_MS, end, DISPATCH_MARKET, df["REGIONID"], rrp,
                    _published(end, df))  # fmt: skip
 
 
 def trading_price(mms: MMSFile) -> pd.DataFrame:
     """``TRADING,PRICE`` -> ``NEM_TRADING_30MIN`` (to 2021-09) / ``NEM_TRADING_5MIN`` (2021-10 on) prices."""
     df = _table(mms, "TRADING", "PRICE", ["SETTLEMENTDATE", "REGIONID", "PERIODID", "RRP"])
-    wall = pd.to_datetime(df["SETTLEMENTDATE"])
-    length = trading_interval_minutes(wall, df["PERIODID"])
-    end = aest_to_utc(wall)
-    start = end - pd.to_timedelta(length, unit="min")
-    market = np.where(length == 30, TRADING_MARKETS[30], TRADING_MARKETS[5])
-    return _prices(
-        start, end, market, df["REGIONID"], _numeric(df, "RRP", "TRADING,PRICE"), _published(end, df)
-    )
+    end = _i8(df["SETTLEMENTDATE"])
+    length = trading_interval_minutes(end, df["PERIODID"])
+    market = np.where(length == 30, TRADING_MARKETS[30], TRADING_MARKETS[5]).astype(object)
+    return _prices(end - length * 60_000, end, market, df["REGIONID"], _numeric(df, "RRP", "TRADING,PRICE"),
+                   _published(end, df))  # fmt: skip
 
 
 def region_summary(mms: MMSFile, category: str = "DISPATCH", table: str = "REGIONSUM") -> pd.DataFrame:
     """``DISPATCH,REGIONSUM``, ``TRADING,REGIONSUM`` or ``DREGION`` -> region fundamentals [MW]."""
     what = f"{category},{table}"
     df = _intervention_zero(_table(mms, category, table, ["SETTLEMENTDATE", "REGIONID", "TOTALDEMAND"]))
-    wall = pd.to_datetime(df["SETTLEMENTDATE"])
-    end = aest_to_utc(wall)
+    end = _i8(df["SETTLEMENTDATE"])
     if category == "TRADING" and "PERIODID" in df:
-        start = end - pd.to_timedelta(trading_interval_minutes(wall, df["PERIODID"]), unit="min")
+        start = end - trading_interval_minutes(end, df["PERIODID"]) * 60_000
     else:
-        start = end - FIVE
+        start = end - _FIVE_MS
     return _long(df, start, end, df["REGIONID"], _published(end, df), REGION_VARIABLES, "MW", what)
 
 
@@ -324,9 +371,9 @@ def daily_region_price(mms: MMSFile) -> pd.DataFrame:
         if (category, "") not in mms.tables or mms.tables[(category, "")][1].num_rows == 0:
             continue
         df = _intervention_zero(_table(mms, category, "", ["SETTLEMENTDATE", "REGIONID", "RRP"]))
-        end = aest_to_utc(df["SETTLEMENTDATE"])
+        end = _i8(df["SETTLEMENTDATE"])
         market = DISPATCH_MARKET if category == "DREGION" else TRADING_MARKETS[5]
-        frames.append(_prices(end - FIVE, end, market, df["REGIONID"], _numeric(df, "RRP", category),
+        frames.append(_prices(end - _FIVE_MS, end, market, df["REGIONID"], _numeric(df, "RRP", category),
                               _published(end, df)))  # fmt: skip
     if not frames:
         raise ParseError("PUBLIC_DAILY without DREGION or TREGION rows")
@@ -336,25 +383,20 @@ def daily_region_price(mms: MMSFile) -> pd.DataFrame:
 def unit_scada(mms: MMSFile) -> pd.DataFrame:
     """``DISPATCH,UNIT_SCADA`` -> ``generation`` per DUID [MW] over the dispatch interval."""
     df = _table(mms, "DISPATCH", "UNIT_SCADA", ["SETTLEMENTDATE", "DUID", "SCADAVALUE"])
-    end = aest_to_utc(df["SETTLEMENTDATE"])
-    return _long(df, end - FIVE, end, df["DUID"], _published(end, df), {"SCADAVALUE": "generation"}, "MW",
+    end = _i8(df["SETTLEMENTDATE"])
+    return _long(df, end - _FIVE_MS, end, df["DUID"], _published(end, df), {"SCADAVALUE": "generation"}, "MW",
                  "DISPATCH,UNIT_SCADA")  # fmt: skip
 
 
 def rooftop_pv(mms: MMSFile) -> pd.DataFrame:
     """``ROOFTOP,ACTUAL`` -> ``generation_rooftop_pv_<type>`` per region [MW], 30-minute."""
     df = _table(mms, "ROOFTOP", "ACTUAL", ["INTERVAL_DATETIME", "REGIONID", "POWER", "TYPE"])
-    end = aest_to_utc(df["INTERVAL_DATETIME"])
+    end = _i8(df["INTERVAL_DATETIME"])
     power = _numeric(df, "POWER", "ROOFTOP,ACTUAL")
-    keep = power.notna().to_numpy()
-    out = fundamentals_frame(
-        (end - pd.Timedelta(minutes=30))[keep].to_numpy(), end[keep].to_numpy(), market=MARKET,
-        area=df["REGIONID"][keep].to_numpy(),
-        variable=("generation_rooftop_pv_" + df["TYPE"].astype(str).str.lower())[keep].to_numpy(),
-        value=power[keep].to_numpy(), unit="MW", source=SOURCE,
-        published=_published(end, df)[keep].to_numpy(),
-    )  # fmt: skip
-    return _fund(out, "ROOFTOP,ACTUAL")
+    k = ~np.isnan(power)
+    variable = ("generation_rooftop_pv_" + df["TYPE"].astype(str).str.lower()).to_numpy(dtype=object)
+    return _fund((end - _HALF_HOUR_MS)[k], end[k], df["REGIONID"].to_numpy(dtype=object)[k], variable[k],
+                 power[k], "MW", _published(end, df)[k], "ROOFTOP,ACTUAL")  # fmt: skip
 
 
 def market_price_thresholds(mms: MMSFile) -> pd.DataFrame:
@@ -362,39 +404,35 @@ def market_price_thresholds(mms: MMSFile) -> pd.DataFrame:
     df = _table(mms, "MARKET_CONFIG", "MARKET_PRICE_THRESHOLDS", ["EFFECTIVEDATE", "VERSIONNO", "VOLL"])
     df = df.sort_values(["EFFECTIVEDATE", "VERSIONNO"]).drop_duplicates("EFFECTIVEDATE", keep="last")
     df = df.reset_index(drop=True)
-    start = aest_to_utc(df["EFFECTIVEDATE"])
+    start = _i8(df["EFFECTIVEDATE"])
     last = pd.Timestamp(df["EFFECTIVEDATE"].iloc[-1])
     july = pd.Timestamp(year=last.year + (last.month >= 7), month=7, day=1)
-    end = pd.concat([start.iloc[1:], aest_to_utc([july])], ignore_index=True)
-    published = aest_to_utc(df["LASTCHANGED"]) if "LASTCHANGED" in df else start
-    return _long(df, start, end, pd.Series(["NEM"] * len(df)), published, THRESHOLD_VARIABLES, "AUD/MWh",
-                 "MARKET_PRICE_THRESHOLDS")  # fmt: skip
+    end = np.append(start[1:], _i8(pd.Series([july])))
+    published = _i8(df["LASTCHANGED"]) if "LASTCHANGED" in df else start
+    return _long(df, start, end, np.full(len(df), "NEM", dtype=object), published, THRESHOLD_VARIABLES,
+                 "AUD/MWh", "MARKET_PRICE_THRESHOLDS")  # fmt: skip
 
 
 def bid_per_offer(mms: MMSFile) -> pd.DataFrame:
     """``BID,BIDPEROFFER_D`` -> ``offer_max_availability_<bidtype>`` per DUID [MW], 5-minute."""
     need = ["INTERVAL_DATETIME", "DUID", "BIDTYPE", "MAXAVAIL", "SETTLEMENTDATE"]
     df = _table(mms, "BID", "BIDPEROFFER_D", need)
-    end = aest_to_utc(df["INTERVAL_DATETIME"])
-    day = aest_to_utc(df["BIDSETTLEMENTDATE"] if "BIDSETTLEMENTDATE" in df else df["SETTLEMENTDATE"])
-    public = day + pd.Timedelta(days=1, hours=5)
-    published = _published(public, df)
+    end = _i8(df["INTERVAL_DATETIME"])
+    day = _i8(df["BIDSETTLEMENTDATE"] if "BIDSETTLEMENTDATE" in df else df["SETTLEMENTDATE"])
+    published = _published(day + (29 * 3600 * 1000), df)  # trading day + 1 day + 05:00
     variable = "offer_max_availability_" + df["BIDTYPE"].astype(str).str.lower()
     if "DIRECTION" in df:
         direction = df["DIRECTION"].fillna("GEN").astype(str)
         variable = variable.where(direction == "GEN", variable + "_" + direction.str.lower())
     value = _numeric(df, "MAXAVAIL", "BIDPEROFFER_D")
-    keep = value.notna().to_numpy()
-    out = fundamentals_frame(
-        (end - FIVE)[keep].to_numpy(), end[keep].to_numpy(), market=MARKET, area=df["DUID"][keep].to_numpy(),
-        variable=variable[keep].to_numpy(), value=value[keep].to_numpy(), unit="MW", source=SOURCE,
-        published=published[keep].to_numpy(),
-    )  # fmt: skip
-    return _fund(out, "BIDPEROFFER_D")
+    k = ~np.isnan(value)
+    return _fund((end - _FIVE_MS)[k], end[k], df["DUID"].to_numpy(dtype=object)[k],
+                 variable.to_numpy(dtype=object)[k], value[k], "MW", published[k],
+                 "BIDPEROFFER_D")  # fmt: skip
 
 
-def _created_utc(mms: MMSFile, n: int) -> pd.Series:
-    return aest_to_utc([mms.created] * n)
+def _created(mms: MMSFile, n: int) -> np.ndarray[Any, Any]:
+    return np.full(n, _i8(pd.Series([mms.created]))[0], dtype="int64")
 
 
 def unit_solution(mms: MMSFile) -> pd.DataFrame:
@@ -402,8 +440,8 @@ def unit_solution(mms: MMSFile) -> pd.DataFrame:
     df = _intervention_zero(
         _table(mms, "DISPATCH", "UNIT_SOLUTION", ["SETTLEMENTDATE", "DUID", "TOTALCLEARED"])
     )
-    end = aest_to_utc(df["SETTLEMENTDATE"])
-    return _long(df, end - FIVE, end, df["DUID"], _created_utc(mms, len(df)),
+    end = _i8(df["SETTLEMENTDATE"])
+    return _long(df, end - _FIVE_MS, end, df["DUID"], _created(mms, len(df)),
                  {"TOTALCLEARED": "dispatch_target"}, "MW", "UNIT_SOLUTION")  # fmt: skip
 
 
@@ -411,27 +449,43 @@ def intermittent_gen_scada(mms: MMSFile) -> pd.DataFrame:
     """NEXT_DAY_INTERMITTENT_GEN_SCADA -> ``scada_elements_available`` [count], ``scada_local_limit`` [MW]."""
     need = ["RUN_DATETIME", "DUID", "SCADA_TYPE", "SCADA_VALUE"]
     df = _table(mms, "DEMAND", "INTERMITTENT_GEN_SCADA", need)
-    end = aest_to_utc(df["RUN_DATETIME"])
+    end = _i8(df["RUN_DATETIME"])
     kind = df["SCADA_TYPE"].astype(str)
-    variable = kind.map(lambda k: SCADA_TYPES.get(k, (f"scada_{slug(k)}", "MW"))[0])
-    unit = kind.map(lambda k: SCADA_TYPES.get(k, ("", "MW"))[1])
+    variable = kind.map(lambda k: SCADA_TYPES.get(k, (f"scada_{slug(k)}", "MW"))[0]).to_numpy(dtype=object)
+    unit = kind.map(lambda k: SCADA_TYPES.get(k, ("", "MW"))[1]).to_numpy(dtype=object)
     value = _numeric(df, "SCADA_VALUE", "INTERMITTENT_GEN_SCADA")
-    keep = value.notna().to_numpy()
-    out = fundamentals_frame(
-        (end - FIVE)[keep].to_numpy(), end[keep].to_numpy(), market=MARKET, area=df["DUID"][keep].to_numpy(),
-        variable=variable[keep].to_numpy(), value=value[keep].to_numpy(), unit=unit[keep].to_numpy(),
-        source=SOURCE, published=_created_utc(mms, len(df))[keep].to_numpy(),
-    )  # fmt: skip
-    return _fund(out, "INTERMITTENT_GEN_SCADA")
+    k = ~np.isnan(value)
+    return _fund((end - _FIVE_MS)[k], end[k], df["DUID"].to_numpy(dtype=object)[k], variable[k], value[k],
+                 unit[k], _created(mms, len(df))[k], "INTERMITTENT_GEN_SCADA")  # fmt: skip
 
 
 def operational_demand_forecast(mms: MMSFile) -> pd.DataFrame:
     """``OPERATIONAL_DEMAND,FORECAST`` -> ``demand_forecast`` (POE50, POE10, POE90) per region [MW]."""
     need = ["REGIONID", "INTERVAL_DATETIME", "OPERATIONAL_DEMAND_POE50"]
     df = _table(mms, "OPERATIONAL_DEMAND", "FORECAST", need)
-    end = aest_to_utc(df["INTERVAL_DATETIME"])
-    return _long(df, end - pd.Timedelta(minutes=30), end, df["REGIONID"], _created_utc(mms, len(df)),
+    end = _i8(df["INTERVAL_DATETIME"])
+    return _long(df, end - _HALF_HOUR_MS, end, df["REGIONID"], _created(mms, len(df)),
                  FORECAST_VARIABLES, "MW", "OPERATIONAL_DEMAND,FORECAST")  # fmt: skip
+
+
+_STAMPS = ["SETTLEMENTDATE", "INTERVAL_DATETIME", "RUN_DATETIME", "EFFECTIVEDATE", "LASTCHANGED"]
+_KEYS = ["REGIONID", "DUID", "INTERVENTION", "PERIODID", "VERSIONNO", "BIDTYPE", "DIRECTION", "TYPE"]
+#: dataset -> the columns its mapping reads (the reader converts only these)
+COLUMNS: dict[str, set[str]] = {
+    "dispatch_price": {"RRP"},
+    "trading_price": {"RRP"},
+    "dispatch_region_summary": set(REGION_VARIABLES),
+    "trading_region_summary": set(REGION_VARIABLES),
+    "unit_scada": {"SCADAVALUE"},
+    "rooftop_pv_actual": {"POWER"},
+    "market_price_thresholds": set(THRESHOLD_VARIABLES),
+    "bid_per_offer": {"MAXAVAIL", "BIDSETTLEMENTDATE"},
+    "daily_dispatch_price": {"RRP"},
+    "daily_region_summary": set(REGION_VARIABLES),
+    "next_day_unit_solution": {"TOTALCLEARED"},
+    "next_day_intermittent_gen_scada": {"SCADA_TYPE", "SCADA_VALUE"},
+    "operational_demand_forecast": set(FORECAST_VARIABLES),
+}
 
 
 #: dataset -> mapping of a parsed C/I/D file
@@ -454,7 +508,7 @@ MMS_MAPPERS: dict[str, Callable[[MMSFile], pd.DataFrame]] = {
 
 def parse_mms(dataset: str, body: bytes) -> pd.DataFrame:
     """Map a NEMweb C/I/D file (zip or CSV) of ``dataset`` to canonical rows."""
-    return MMS_MAPPERS[dataset](read_mms(body))
+    return MMS_MAPPERS[dataset](read_mms(body, COLUMNS[dataset] | set(_STAMPS) | set(_KEYS)))
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -488,7 +542,7 @@ def _web_rows(body: bytes) -> pd.DataFrame:
         wall = pd.to_datetime(df["SETTLEMENTDATE"], format="%Y-%m-%dT%H:%M:%S")
     except ValueError as exc:
         raise ParseError(f"unreadable SETTLEMENTDATE (naive AEST ISO expected): {exc}") from None
-    df["_end"] = aest_to_utc(wall)
+    df["_end"] = wall.to_numpy(dtype="datetime64[ms]").view("int64") - _AEST_MS
     return df
 
 
@@ -498,13 +552,15 @@ def parse_web_price(body: bytes) -> pd.DataFrame:
     if "RRP" not in df:
         raise ParseError("changed layout: no RRP")
     price = _numeric(df, "RRP", "5MIN")
-    keep = price.notna().to_numpy()
-    end = df["_end"][keep].reset_index(drop=True)
-    return _prices(end - FIVE, end, DISPATCH_MARKET, df["REGIONID"][keep], price[keep], end)
+    k = ~np.isnan(price)
+    end = df["_end"].to_numpy()[k]
+    return _prices(
+        end - _FIVE_MS, end, DISPATCH_MARKET, df["REGIONID"].to_numpy(dtype=object)[k], price[k], end
+    )
 
 
 def parse_web_region(body: bytes) -> pd.DataFrame:
     """Map the visualisation API's ``5MIN`` answer to region fundamentals [MW] (ACTUAL rows)."""
     df = _web_rows(body)
-    end = df["_end"]
-    return _long(df, end - FIVE, end, df["REGIONID"], end, WEB_VARIABLES, "MW", "5MIN")
+    end = df["_end"].to_numpy()
+    return _long(df, end - _FIVE_MS, end, df["REGIONID"], end, WEB_VARIABLES, "MW", "5MIN")
