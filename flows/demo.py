@@ -2,7 +2,8 @@
 
 Store up, migrate, a Nord Pool sample loaded and summarised; then, unless ``--no-pipeline``, the local
 Prefect server and every flow once on recorded data, each rendering its report under ``reports/``:
-ingestion of real-time and day-ahead SPP LMP, ISO-NE regional load forecasts and NYMEX settlements
+ingestion of real-time and day-ahead SPP LMP, ISO-NE regional load forecasts, NYMEX settlements, OMIE's
+Iberian day-ahead prices on their first 15-minute day and AEMO's NEM dispatch prices
 (offline by default: this machine reaches package registries only, so ingestion replays the publishers'
 recorded responses from ``../shared/fixtures`` and says so); curves from the shared reference cases and
 from the recorded Henry Hub settlements; a LEAR backtest on the benchmark data; data-quality checks on the
@@ -198,6 +199,12 @@ def steps() -> list[tuple[str, str, Any]]:
         ("ingest", "NYMEX settlements of 2014-12-29",
          IngestParams(source="cme", dataset="futures_settlements", start="2014-12-29T05:00:00Z",
                       end="2014-12-30T05:00:00Z")),
+        ("ingest", "OMIE day-ahead, Spain and Portugal, 2025-10-01 (first 15-minute day)",
+         IngestParams(source="omie", dataset="marginal_price_15min", start="2025-09-30T22:00:00Z",
+                      end="2025-10-01T22:00:00Z")),
+        ("ingest", "AEMO NEM 5-minute dispatch prices, 2025-01-01 AEST, NSW1 and SA1",
+         IngestParams(source="nem", dataset="dispatch_price", start="2024-12-31T14:00:00Z",
+                      end="2025-01-01T14:00:00Z")),
         ("build_curves", "German base, daily, shared case A (exact reference)",
          CurvesParams(quotes=str(curves / "caseA_daily" / "contracts.csv"), calendar="EEX_DE",
                       start="2025-02-01", end="2027-12-31", curve_name="DE_BASE_DAILY_CASE_A")),

@@ -71,6 +71,21 @@ def _cme_settlements() -> list[tuple[str, Path]]:
     return [(URL, shared_dir() / "fixtures" / "cme" / "nymex_future__tradedate_20141229.csv")]
 
 
+def _omie_day() -> list[tuple[str, Path]]:
+    from marketintel.connectors.omie.ingestor import OMIEIngestor
+
+    url, _ = OMIEIngestor().request("marginal_price_15min", pd.Timestamp("2025-10-01", tz="Europe/Madrid"))
+    return [(url, shared_dir() / "fixtures" / "omie" / "INT_PBC_EV_H_1_01_10_2025_01_10_2025.TXT")]
+
+
+def _nem_dispatch_price() -> list[tuple[str, Path]]:
+    from marketintel.connectors.nem.ingestor import NEMIngestor
+
+    url = NEMIngestor.archive_url("DISPATCHPRICE", "2025-01")
+    name = "PUBLIC_ARCHIVE%23DISPATCHPRICE%23FILE01%23202501010000.zip"
+    return [(url, shared_dir() / "fixtures" / "aemo_nem" / "mmsdm" / name)]
+
+
 RECORDINGS: dict[tuple[str, str], Recording] = {
     ("spp", "lmp_real_time_5min"): Recording(
         "spp", "lmp_real_time_5min", pd.Timestamp("2025-03-31 13:35", tz="UTC"),
@@ -90,6 +105,17 @@ RECORDINGS: dict[tuple[str, str], Recording] = {
         "cme", "futures_settlements", pd.Timestamp("2014-12-29 05:00", tz="UTC"),
         pd.Timestamp("2014-12-30 05:00", tz="UTC"), _cme_settlements,
         "NYMEX daily settlements of trade date 2014-12-29 (Henry Hub, PJM/ERCOT/MISO/NYISO power)",
+    ),
+    ("omie", "marginal_price_15min"): Recording(
+        "omie", "marginal_price_15min", pd.Timestamp("2025-09-30 22:00", tz="UTC"),
+        pd.Timestamp("2025-10-01 22:00", tz="UTC"), _omie_day,
+        "OMIE marginal prices of Spain and Portugal, 2025-10-01: the first day of the 15-minute MTU",
+    ),
+    ("nem", "dispatch_price"): Recording(
+        "nem", "dispatch_price", pd.Timestamp("2024-12-31 14:00", tz="UTC"),
+        pd.Timestamp("2025-01-03 14:00", tz="UTC"), _nem_dispatch_price,
+        "AEMO NEM 5-minute dispatch prices of NSW1 and SA1, 2025-01-01..03 AEST (MMSDM archive, "
+        "filtered to some regions and days of the month by its origin)",
     ),
 }  # fmt: skip
 

@@ -90,6 +90,38 @@ def test_follow_dataset_returns_one_combined_report(service_store: Any, replay: 
     assert len(report.quarantined) == 1 and report.watermark_utc == pd.Timestamp("2025-03-31 13:55", tz="UTC")
 
 
+def test_the_demos_european_and_australian_days_replay_through_the_runner(
+    service_store: Any, replay: Any
+) -> None:
+    """OMIE's first 15-minute day and a NEM day of dispatch prices, from their recordings, as `make demo`."""
+    from marketintel.services.ingest import ingest_window
+
+    omie = ingest_window(
+        "omie", "marginal_price_15min", "2025-09-30T22:00Z", "2025-10-01T22:00Z",
+        replay=replay("omie", "marginal_price_15min"),
+    )  # fmt: skip
+    assert (omie.payloads, omie.rows, omie.quarantined) == (1, 2 * 96, [])
+    nem = ingest_window(
+        "nem",
+        "dispatch_price",
+        "2024-12-31T14:00Z",
+        "2025-01-01T14:00Z",
+        replay=replay("nem", "dispatch_price"),
+    )
+    # the archive month holds five days of NSW1 and SA1 (filtered by the recording's origin): all are stored
+    assert (nem.payloads, nem.rows, nem.quarantined) == (1, 2 * 5 * 288, [])
+    per_day = service_store.query(
+        "SELECT location, count() FROM prices FINAL WHERE market = 'NEM_DISPATCH_5MIN'"
+        " AND interval_start_utc >= '2024-12-31 14:00:00' AND interval_start_utc < '2025-01-01 14:00:00'"
+        " GROUP BY location ORDER BY location"
+    ).result_rows
+    assert per_day == [("NSW1", 288), ("SA1", 288)]  # one AEST day of 5-minute intervals per region
+    units = service_store.query(
+        "SELECT DISTINCT market, currency, unit FROM prices FINAL WHERE source IN ('omie', 'nem') ORDER BY 1"
+    ).result_rows
+    assert units == [("NEM_DISPATCH_5MIN", "AUD", "AUD/MWh"), ("OMIE_DAY_AHEAD_15MIN", "EUR", "EUR/MWh")]
+
+
 def test_follow_dataset_refuses_a_replay_without_an_end(replay: Any) -> None:
     from marketintel.services.ingest import follow_dataset
 
