@@ -226,7 +226,10 @@ class EIAIngestor(Ingestor):
         offset = 0
         while True:
             url, params = self.request(request.dataset, request.start_utc, request.end_utc, offset=offset)
-            resp = self.http.get("eia", url, params, min_interval_s=RATE_LIMIT_S)
+            shown = {k: v for k, v in (params or {}).items() if k != "api_key"}
+            secret = {"api_key": params["api_key"]} if params and "api_key" in params else None
+            # the key is sent, never recorded: recordings replay without it
+            resp = self.http.get("eia", url, shown, min_interval_s=RATE_LIMIT_S, secret_params=secret)
             now = pd.Timestamp.now(tz="UTC")
             try:
                 answer = json.loads(resp.body).get("response", {})
@@ -235,7 +238,6 @@ class EIAIngestor(Ingestor):
                 total, rows = 0, 0  # not an answer: map_to_schema will say why
             offset += rows
             last = rows == 0 or offset >= total
-            shown = {k: v for k, v in (params or {}).items() if k != "api_key"}
             yield RawPayload(
                 "eia", request.dataset, url, resp.body, now, resp.status, resp.content_type,
                 request.start_utc if last else None, min(request.end_utc, now) if last else None,
