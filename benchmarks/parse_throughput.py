@@ -59,6 +59,25 @@ FILES: dict[str, tuple[str, str, str, str, list[str]]] = {
         "isone", "load_forecast_by_region_hourly", "gridstatus", "isone",
         ["get_reliability_region_load_forecast", "2024-11-02"],
     ),
+    # AEMO MMSDM monthly archives (filtered excerpts, ~1 MB unzipped each), NEMOSIS's case = its table name
+    "aemo_nem/mmsdm/PUBLIC_ARCHIVE%23DISPATCHREGIONSUM%23FILE01%23202412010000.zip": (
+        "nem", "dispatch_region_summary", "nemosis", "DISPATCHREGIONSUM", [],
+    ),
+    "aemo_nem/mmsdm/PUBLIC_DVD_DISPATCHREGIONSUM_202001010000.zip": (
+        "nem", "dispatch_region_summary", "nemosis", "DISPATCHREGIONSUM", [],
+    ),
+    "aemo_nem/mmsdm/PUBLIC_DVD_DISPATCHPRICE_201804010000.zip": (
+        "nem", "dispatch_price", "nemosis", "DISPATCHPRICE", [],
+    ),
+    "aemo_nem/mmsdm/PUBLIC_ARCHIVE%23DISPATCHPRICE%23FILE01%23202501010000.zip": (
+        "nem", "dispatch_price", "nemosis", "DISPATCHPRICE", [],
+    ),
+    "aemo_nem/mmsdm/PUBLIC_ARCHIVE%23TRADINGPRICE%23FILE01%23202408010000.zip": (
+        "nem", "trading_price", "nemosis", "TRADINGPRICE", [],
+    ),
+    "aemo_nem/mmsdm/PUBLIC_DVD_TRADINGPRICE_202110010000.zip": (
+        "nem", "trading_price", "nemosis", "TRADINGPRICE", [],
+    ),
 }  # fmt: skip
 
 #: each case maps the file's bytes exactly as gridstatus does after its download: the HTTP layer is replaced
