@@ -118,7 +118,7 @@ def read_periods(body: bytes) -> pd.DataFrame:
     wall = pd.DatetimeIndex(day + pd.to_timedelta((period - 1) * 30, unit="min"))
     start = local_to_utc(wall, TZ).as_unit("ms")
     raw["interval_start_utc"] = start
-    raw["interval_end_utc"] = start + pd.Timedelta(minutes=30)
+    raw["interval_end_utc"] = (start + pd.Timedelta(minutes=30)).as_unit("ms")
     return raw
 
 
@@ -155,8 +155,8 @@ def parse_prices(body: bytes) -> pd.DataFrame:
         frames.append(
             pd.DataFrame(
                 {
-                    "interval_start_utc": raw["interval_start_utc"].to_numpy(),
-                    "interval_end_utc": raw["interval_end_utc"].to_numpy(),
+                    "interval_start_utc": raw["interval_start_utc"].array,
+                    "interval_end_utc": raw["interval_end_utc"].array,
                     "market": market,
                     "location": AREA,
                     "location_type": location_type,
@@ -169,7 +169,7 @@ def parse_prices(body: bytes) -> pd.DataFrame:
                     "revision": "",
                     "source": SOURCE,
                     "fidelity": "official",
-                    "published_at_utc": raw["interval_end_utc"].to_numpy(),
+                    "published_at_utc": raw["interval_end_utc"].array,
                 }
             )
         )
@@ -184,15 +184,15 @@ def parse_demand(body: bytes) -> pd.DataFrame:
         raise ParseError(f"no demand column: expected one of {sorted(FUNDAMENTAL_COLUMNS)} (spaces ignored)")
     frames = [
         fundamentals_frame(
-            raw["interval_start_utc"].to_numpy(),
-            raw["interval_end_utc"].to_numpy(),
+            raw["interval_start_utc"].array,
+            raw["interval_end_utc"].array,
             market="EMC",
             area=AREA,
             variable=variable,
             value=_numeric(raw, col).to_numpy(),
             unit="MW",
             source=SOURCE,
-            published=raw["interval_end_utc"].to_numpy(),
+            published=raw["interval_end_utc"].array,
         )
         for col, variable in present.items()
     ]

@@ -167,10 +167,9 @@ def read_summary(body: bytes) -> pd.DataFrame:
     wall = pd.DatetimeIndex(day + pd.to_timedelta((slot - 1) * 30, unit="min"))
     start = local_to_utc(wall, TZ).as_unit("ms")
     raw["interval_start_utc"] = start
-    raw["interval_end_utc"] = start + pd.Timedelta(minutes=30)
-    raw["published_at_utc"] = (
-        local_to_utc(pd.DatetimeIndex(day), TZ).as_unit("ms") - PUBLISHED_BEFORE_DELIVERY
-    )
+    raw["interval_end_utc"] = (start + pd.Timedelta(minutes=30)).as_unit("ms")
+    published = local_to_utc(pd.DatetimeIndex(day), TZ) - PUBLISHED_BEFORE_DELIVERY
+    raw["published_at_utc"] = published.as_unit("ms")
     return raw
 
 
@@ -196,8 +195,8 @@ def parse_spot_prices(body: bytes) -> pd.DataFrame:
         frames.append(
             pd.DataFrame(
                 {
-                    "interval_start_utc": raw["interval_start_utc"].to_numpy(),
-                    "interval_end_utc": raw["interval_end_utc"].to_numpy(),
+                    "interval_start_utc": raw["interval_start_utc"].array,
+                    "interval_end_utc": raw["interval_end_utc"].array,
                     "market": PRICE_MARKET,
                     "location": location,
                     "location_type": location_type,
@@ -210,7 +209,7 @@ def parse_spot_prices(body: bytes) -> pd.DataFrame:
                     "revision": "",
                     "source": SOURCE,
                     "fidelity": "official",
-                    "published_at_utc": raw["published_at_utc"].to_numpy(),
+                    "published_at_utc": raw["published_at_utc"].array,
                 }
             )
         )
@@ -230,9 +229,9 @@ def parse_spot_volumes(body: bytes) -> pd.DataFrame:
         mwh = _numeric(raw, col).to_numpy() / KWH_PER_MWH
         frames.append(
             fundamentals_frame(
-                raw["interval_start_utc"].to_numpy(), raw["interval_end_utc"].to_numpy(),
+                raw["interval_start_utc"].array, raw["interval_end_utc"].array,
                 market=VOLUME_MARKET, area="SYSTEM", variable=variable, value=mwh,
-                unit="MWh", source=SOURCE, published=raw["published_at_utc"].to_numpy(),
+                unit="MWh", source=SOURCE, published=raw["published_at_utc"].array,
             )
         )  # fmt: skip
     return pd.concat(frames, ignore_index=True).sort_values(_FUND_ORDER, ignore_index=True)

@@ -76,6 +76,12 @@ def test_first_and_last_usep_with_their_utc_intervals() -> None:
     assert (df["published_at_utc"] == df["interval_end_utc"]).all()
 
 
+def test_stamps_are_millisecond_utc() -> None:
+    df = parse_file("emcsg", JAN)[1]
+    for col in ("interval_start_utc", "interval_end_utc", "published_at_utc"):
+        assert str(df[col].dtype) == "datetime64[ms, UTC]", col
+
+
 def test_lcp_is_its_own_market() -> None:
     _, df = parse_file("emcsg", JAN)
     lcp = df[df["market"] == "EMC_LCP_30MIN"]

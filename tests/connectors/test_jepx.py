@@ -94,6 +94,12 @@ def test_first_and_last_prices_with_their_utc_intervals(prices: pd.DataFrame) ->
     assert at_first["HOKKAIDO"] == 9.02 and at_first["HOKURIKU"] == 7.15 and at_first["KYUSHU"] == 7.15
 
 
+def test_stamps_are_millisecond_utc() -> None:
+    df = _map("spot_prices_30min", SPOT.read_bytes())
+    for col in ("interval_start_utc", "interval_end_utc", "published_at_utc"):
+        assert str(df[col].dtype) == "datetime64[ms, UTC]", col
+
+
 def test_published_the_day_before_delivery_at_10_05_jst(prices: pd.DataFrame) -> None:
     # delivery day 2024-04-01: auction closes 2024-03-31 10:00 JST, results ~10:05 JST = 01:05 UTC
     first_day = prices[prices["interval_start_utc"] < pd.Timestamp("2024-04-01 15:00", tz=UTC)]
