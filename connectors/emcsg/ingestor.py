@@ -69,17 +69,22 @@ class EMCSGIngestor(Ingestor):
         return PRICE_INFO_URL, {"downloadRealtime": "true"}
 
     def pull_or_subscribe(self, request: PullRequest) -> Iterator[RawPayload]:
-        """Yield the current download once; it covers the part of the window that has passed."""
+        """Yield the current download once.
+
+        It holds the current Singapore day only, so its window is the part of the request within today that
+        has passed (none when the request lies before today: history is not served by this download).
+        """
         if self.http is None:
             raise ParseError("emcsg: no HTTP client given (HttpClient live, record or replay)")
         url, params = self.request(request.dataset)
         resp = self.http.get("emcsg", url, params, min_interval_s=RATE_LIMIT_S)
         now = pd.Timestamp.now(tz="UTC")
+        start = max(request.start_utc, now.tz_convert(TZ).normalize().tz_convert("UTC"))
         end = min(request.end_utc, now.floor("30min"))
-        covered = end > request.start_utc
+        covered = end > start
         yield RawPayload(
             "emcsg", request.dataset, url, resp.body, now, resp.status, resp.content_type,
-            request.start_utc if covered else None, end if covered else None, meta=params,
+            start if covered else None, end if covered else None, meta=params,
         )  # fmt: skip
 
     def map_to_schema(self, raw: RawPayload) -> pd.DataFrame:

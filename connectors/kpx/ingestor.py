@@ -93,11 +93,13 @@ class KPXIngestor(Ingestor):
             url, params = self.request(request.dataset)
             resp = self.http.get("kpx", url, params, min_interval_s=RATE_LIMIT_S)
             now = pd.Timestamp.now(tz="UTC")
+            # the page holds today's readings (and a week-old day's): it covers the passed part of today
+            start = max(request.start_utc, now.tz_convert(TZ).normalize().tz_convert("UTC"))
             end = min(request.end_utc, now)
-            covered = end > request.start_utc
+            covered = end > start
             yield RawPayload(
                 "kpx", request.dataset, url, resp.body, now, resp.status, resp.content_type,
-                request.start_utc if covered else None, end if covered else None, meta=params,
+                start if covered else None, end if covered else None, meta=params,
             )  # fmt: skip
             return
         page = self.http.get(

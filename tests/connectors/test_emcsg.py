@@ -149,3 +149,23 @@ def test_request_and_schedule() -> None:
     assert ing.request("usep_30min") == (PRICE_INFO_URL, {"downloadRealtime": "true"})
     ds = ing.discover().dataset("usep_30min")
     assert ds.timezone == "Asia/Singapore" and ds.publication == "*/30 * * * *" and ds.verified
+
+
+def test_the_realtime_download_covers_only_the_passed_part_of_today() -> None:
+    class Http:
+        def get(self, *args: object, **kwargs: object) -> object:
+            from types import SimpleNamespace
+
+            return SimpleNamespace(body=JAN.read_bytes(), status=200, content_type="text/csv")
+
+    from marketintel.ingest.sdk import PullRequest
+
+    now = pd.Timestamp.now(tz=UTC)
+    past = PullRequest("usep_30min", now - pd.Timedelta(days=9), now - pd.Timedelta(days=8))
+    (payload,) = EMCSGIngestor(Http()).pull_or_subscribe(past)
+    assert payload.window_start_utc is None and payload.window_end_utc is None
+    today = PullRequest("usep_30min", now - pd.Timedelta(days=2), now + pd.Timedelta(days=1))
+    (payload,) = EMCSGIngestor(Http()).pull_or_subscribe(today)
+    midnight = now.tz_convert("Asia/Singapore").normalize().tz_convert(UTC)
+    if now.floor("30min") > midnight:
+        assert payload.window_start_utc == midnight and payload.window_end_utc == now.floor("30min")
