@@ -122,3 +122,22 @@ def test_a_payload_the_mapping_could_place_only_in_part_is_kept_as_partial(db_cl
     assert "partial toy://2024-01-02.csv" in str(report)
     rows = db_client.query("SELECT url, reason FROM raw_payloads FINAL WHERE status = 'partial'").result_rows
     assert rows == [("toy://2024-01-02.csv", "hour ending 1 left out: it cannot be placed")]
+
+
+def test_an_answer_with_no_rows_yet_is_not_checkpointed_and_asked_again(db_client: Any) -> None:
+    """A day the publisher has not published (a valid answer with no rows) stops the run before it."""
+    not_yet = {"2024-01-04": b"interval_start_utc,price\n"}  # the header alone: nothing published yet
+    lines: list[str] = []
+    report = ingest(
+        ToyIngestor(overrides=not_yet), PullRequest("daily", *JAN), db_client, progress=lines.append
+    )
+    assert (report.payloads, report.rows, report.quarantined) == (4, 3 * 24, [])
+    assert report.watermark_utc == pd.Timestamp("2024-01-04", tz="UTC")
+    assert report.waiting_for == ("toy://2024-01-04.csv", pd.Timestamp("2024-01-04", tz="UTC"))
+    assert "not checkpointed" in str(report) and "no rows yet" in lines[-1]
+    assert read_watermark(db_client, "toy", "daily") == pd.Timestamp("2024-01-04", tz="UTC")
+    status = db_client.query("SELECT status FROM raw_payloads FINAL WHERE url = 'toy://2024-01-04.csv'")
+    assert status.result_rows == [("no_data",)]
+    later = ingest(ToyIngestor(), PullRequest("daily", *JAN), db_client)  # now published: no gap
+    assert later.resumed_from_utc == pd.Timestamp("2024-01-04", tz="UTC") and later.rows == 7 * 24
+    assert _prices(db_client) == (240, 240)

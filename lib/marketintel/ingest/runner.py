@@ -40,6 +40,8 @@ class RunReport:
     partial: list[tuple[str, str]] = field(default_factory=list)  # (url, what was left out and why)
 
     instruments: int = 0  # instruments seen for the first time and registered in ``instruments``
+    #: the window the publisher answered with no rows (not published yet): not checkpointed, asked again
+    waiting_for: tuple[str, pd.Timestamp | None] | None = None
 
     @classmethod
     def combine(cls, reports: list[RunReport], *, source: str, dataset: str, run_id: str = "") -> RunReport:
@@ -68,6 +70,7 @@ class RunReport:
             seconds=sum(r.seconds for r in reports),
             partial=[p for r in reports for p in r.partial],
             instruments=sum(r.instruments for r in reports),
+            waiting_for=reports[-1].waiting_for,
         )
 
     def __str__(self) -> str:
@@ -80,6 +83,9 @@ class RunReport:
         ]
         lines += [f"  quarantined {url}: {reason}" for url, reason in self.quarantined]
         lines += [f"  partial {url}: {reason}" for url, reason in self.partial]
+        if self.waiting_for is not None:
+            url, start = self.waiting_for
+            lines.append(f"  no rows yet from {start} ({url}): not checkpointed, the next run asks again")
         return "\n".join(lines)
 
 
@@ -203,7 +209,14 @@ def ingest(
         try:
             frame = ingestor.map_to_schema(raw)
             if frame.empty:
-                raise ParseError("the payload holds no rows")
+                # an answer without rows (ENTSO-E's acknowledgement 999, Nord Pool's 204): the publisher has
+                # nothing for this window *yet*. Checkpointing it would leave a gap behind the watermark, so
+                # the run stops here and the next one asks again.
+                archive(client, raw, "no_data", "the publisher's answer holds no rows")
+                report.waiting_for = (raw.url, raw.window_start_utc)
+                if progress:
+                    progress(f"  {raw.url}: no rows yet; stopping here, the next run asks again")
+                break
             validate_frame(spec, frame)
         except (ParseError, SchemaError, ValueError, KeyError) as exc:
             reason = f"{type(exc).__name__}: {exc}"
