@@ -4,7 +4,13 @@
 - curves after each exchange's settlement publication: EEX German power around 17:30 CET, so 18:30
   Europe/Berlin on weekdays; NYMEX Henry Hub settles at 14:30 ET, so 15:00 America/New_York;
 - backtests nightly (03:00 Europe/Oslo, after the Nord Pool day is complete);
-- data quality hourly, a few minutes past the hour.
+- data quality hourly, a few minutes past the hour;
+- the world's live publishers on their own publication schedules, read from each dataset's
+  ``publication`` cron and time zone (:func:`published`): day-ahead prices after the SDAC auction
+  (ENTSO-E and Nord Pool at 12:50 CET, OMIE at 13:05 Madrid), JEPX after its 10:00 JST auction, NEM
+  dispatch prices every 5 minutes (AEST), EMC's USEP every half hour (SGT). Day-ahead runs ask from
+  yesterday to the day after tomorrow: the runner resumes from the watermark and stops at the first day
+  not yet published, so a late auction is asked again at the next run and never leaves a gap.
 
 Relative windows (``now-15min``, ``now``) in the parameters are resolved by the flows at run time.
 """
@@ -17,6 +23,29 @@ from prefect.schedules import Cron
 
 from marketintel.flows.params import BacktestParams, CurvesParams, DataQualityParams, IngestParams
 from marketintel.flows.pipeline import FLOWS
+
+
+def published(source: str, dataset: str) -> tuple[str, str]:
+    """Return the cron and time zone the publisher issues ``dataset`` on (its ``Dataset.publication``).
+
+    Raises
+    ------
+    ValueError
+        When the dataset declares no publication schedule.
+    """
+    from marketintel.ingest import registry
+
+    spec = registry.load(source)().discover().dataset(dataset)
+    if not spec.publication:
+        raise ValueError(f"{source}/{dataset} declares no publication schedule (Dataset.publication)")
+    return spec.publication, spec.timezone
+
+
+def _live(source: str, dataset: str, name: str, start: str, end: str) -> tuple[str, str, str, str, Any]:
+    cron, tz = published(source, dataset)
+    return ("ingest", name, cron, tz,
+            IngestParams(source=source, dataset=dataset, start=start, end=end, replay=False))  # fmt: skip
+
 
 #: (flow, deployment name, cron, time zone, parameters)
 SCHEDULES: list[tuple[str, str, str, str, Any]] = [
@@ -51,6 +80,11 @@ SCHEDULES: list[tuple[str, str, str, str, Any]] = [
         "data_quality", "spp-rtbm-hub-hourly", "7 * * * *", "America/Chicago",
         DataQualityParams(start="now-1d", end="now"),
     ),
+    _live("nordpool", "day_ahead_15min", "nordpool-day-ahead-after-sdac", "today-1d", "today+2d"),
+    _live("omie", "marginal_price_15min", "omie-day-ahead-after-sdac", "today-1d", "today+2d"),
+    _live("jepx", "spot_prices_30min", "jepx-spot-after-auction", "today-1d", "today+2d"),
+    _live("nem", "dispatch_price", "nem-dispatch-price-every-5-min", "now-30min", "now"),
+    _live("emcsg", "usep_30min", "emc-usep-every-30-min", "now-2h", "now"),
 ]  # fmt: skip
 
 
