@@ -100,8 +100,10 @@ Cassettes (BrokenRecord.jl YAML) hold ``responses[0].body`` (the document) and `
 
 from __future__ import annotations
 
+import itertools
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -450,8 +452,33 @@ def _empty(table: str) -> pd.DataFrame:
     return out
 
 
-def _finish(frame: pd.DataFrame, order: list[str], key: list[str], what: str) -> pd.DataFrame:
+def _order_segments(
+    keys: Sequence[tuple[str, ...]], counts: list[int], starts: np.ndarray[Any, Any]
+) -> tuple[np.ndarray[Any, Any], bool]:
+    """Return the row order that sorts segments by (key, first start), and whether that order is final.
+
+    Rows of a segment share their key and have strictly increasing starts, so ordering the few segments
+    orders the rows; the order is final (sorted, no repeated interval) when consecutive segments of one
+    key do not overlap. Otherwise the frame is sorted and de-duplicated row by row.
+    """
+    offs = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    segs = [k for k in range(len(keys)) if counts[k]]
+    segs.sort(key=lambda k: (keys[k], int(starts[offs[k]])))
+    if not segs:
+        return np.zeros(0, dtype=np.int64), True
+    perm = np.concatenate([np.arange(offs[k], offs[k + 1]) for k in segs])
+    clean = all(
+        keys[a] != keys[b] or starts[offs[b]] > starts[offs[a + 1] - 1] for a, b in itertools.pairwise(segs)
+    )
+    return perm, clean
+
+
+def _finish(
+    frame: pd.DataFrame, order: list[str], key: list[str], what: str, presorted: bool = False
+) -> pd.DataFrame:
     """Drop identical repeats, refuse conflicting ones, sort by the table's order."""
+    if presorted:
+        return frame
     dup = frame.duplicated(key, keep=False)
     if dup.any():
         valcol = "price" if "price" in frame else "value"
@@ -473,6 +500,7 @@ def _price_frame(
     currency: np.ndarray[Any, Any],
     unit: np.ndarray[Any, Any],
     published: np.ndarray[Any, Any],
+    presorted: bool = False,
 ) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
@@ -507,6 +535,7 @@ def _fund_frame(
     value: np.ndarray[Any, Any],
     unit: np.ndarray[Any, Any] | str,
     published: np.ndarray[Any, Any],
+    presorted: bool = False,
 ) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
@@ -524,7 +553,7 @@ def _fund_frame(
         }
     )
     key = [*_FUND_ORDER[:-1], "interval_end_utc", "published_at_utc"]
-    return _finish(frame, _FUND_ORDER, key, "fundamentals")
+    return _finish(frame, _FUND_ORDER, key, "fundamentals", presorted)
 
 
 def _price_unit(currency: str, measure: str) -> str:
@@ -572,21 +601,24 @@ def _prices(doc: _Doc) -> pd.DataFrame:
     for rule in set(rules):
         sel = np.repeat(np.asarray([r == rule for r in rules]), counts)
         published[sel] = published_day_before(start[sel], *rule)
+    perm, clean = _order_segments([(f[0], f[1]) for f in fields], counts, start)
+    seg_of_row = seg_of_row[perm]
 
     def col(i: int) -> np.ndarray[Any, Any]:
-        return np.asarray([f[i] for f in fields], dtype=object)[seg_of_row]
+        out: np.ndarray[Any, Any] = np.asarray([f[i] for f in fields], dtype=object)[seg_of_row]
+        return out
 
-    zones = col(1)
     return _price_frame(
-        start,
-        rows["end"],
+        start[perm],
+        rows["end"][perm],
         col(0),
-        zones,
+        col(1),
         np.asarray([location_type(f[1]) for f in fields], dtype=object)[seg_of_row],
-        rows["value"],
+        rows["value"][perm],
         col(2),
         col(3),
-        published,
+        published[perm],
+        clean,
     )
 
 
@@ -691,15 +723,19 @@ def _fundamentals(doc: _Doc) -> pd.DataFrame:
         sel = np.isin(series_of_row, [k for k, r in enumerate(rules) if r == rule])
         published[sel] = _published(rule, start[sel], end[sel])
     unit = [UNITS.get(h.get("quantity_Measure_Unit.name", "MAW").upper(), "MW") for h in headers]
+    seg_keys = [(fields[k][0], area_to[k], fields[k][2]) for k, _, _ in segments]
+    perm, clean = _order_segments(seg_keys, [n for _, _, n in segments], start)
+    series_of_row = series_of_row[perm]
     return _fund_frame(
-        start,
-        end,
+        start[perm],
+        end[perm],
         np.asarray([f[0] for f in fields], dtype=object)[series_of_row],
         np.asarray(area_to, dtype=object)[series_of_row],
         np.asarray([f[2] for f in fields], dtype=object)[series_of_row],
-        value,
+        value[perm],
         np.asarray(unit, dtype=object)[series_of_row],
-        published,
+        published[perm],
+        clean,
     )
 
 
