@@ -141,3 +141,20 @@ def test_an_answer_with_no_rows_yet_is_not_checkpointed_and_asked_again(db_clien
     later = ingest(ToyIngestor(), PullRequest("daily", *JAN), db_client)  # now published: no gap
     assert later.resumed_from_utc == pd.Timestamp("2024-01-04", tz="UTC") and later.rows == 7 * 24
     assert _prices(db_client) == (240, 240)
+
+
+def test_an_empty_answer_without_a_window_is_archived_and_the_run_goes_on(db_client: Any) -> None:
+    """One zone of several without rows (its window rides on the day's last payload) does not stop a run."""
+
+    class Zones(ToyIngestor):
+        def pull_or_subscribe(self, request: PullRequest) -> Iterator[RawPayload]:
+            for raw in super().pull_or_subscribe(request):
+                yield RawPayload("toy", raw.dataset, raw.url + "#other-zone", b"interval_start_utc,price\n",
+                                 raw.fetched_at_utc)  # fmt: skip
+                yield raw
+
+    report = ingest(Zones(), PullRequest("daily", *JAN), db_client)
+    assert (report.payloads, report.rows, report.waiting_for) == (20, 240, None)
+    assert read_watermark(db_client, "toy", "daily") == JAN[1]
+    status = db_client.query("SELECT status, count() FROM raw_payloads FINAL GROUP BY status ORDER BY 1")
+    assert status.result_rows == [("no_data", 1), ("ok", 10)]  # the ten empty bodies are one payload

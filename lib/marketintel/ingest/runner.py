@@ -211,8 +211,13 @@ def ingest(
             if frame.empty:
                 # an answer without rows (ENTSO-E's acknowledgement 999, Nord Pool's 204): the publisher has
                 # nothing for this window *yet*. Checkpointing it would leave a gap behind the watermark, so
-                # the run stops here and the next one asks again.
+                # the run stops here and the next one asks again. A payload that carries no window (one
+                # zone of several, the window riding on the last) is only archived: the run goes on.
                 archive(client, raw, "no_data", "the publisher's answer holds no rows")
+                if raw.window_end_utc is None:
+                    if progress:
+                        progress(f"  {raw.url}: no rows")
+                    continue
                 report.waiting_for = (raw.url, raw.window_start_utc)
                 if progress:
                     progress(f"  {raw.url}: no rows yet; stopping here, the next run asks again")
