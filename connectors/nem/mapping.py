@@ -85,7 +85,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -152,6 +152,11 @@ def _i8(values: Any) -> np.ndarray[Any, Any]:
 
     Missing stamps become :data:`_NAT`.
     """
+    if isinstance(values, pa.ChunkedArray | pa.Array):
+        if pa.types.is_timestamp(values.type) and values.type.tz is None:
+            raw = pc.cast(values.cast(pa.timestamp("ms")), pa.int64()).fill_null(_NAT).to_numpy()
+            return np.where(raw == _NAT, _NAT, raw - _AEST_MS)
+        values = values.to_pandas()
     s = values if isinstance(values, pd.Series) else pd.Series(values)
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         return s.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ms]").view("int64")
@@ -168,13 +173,26 @@ _NAT = np.iinfo(np.int64).min
 _AEST_MS = 10 * 3600 * 1000
 _FIVE_MS = 5 * 60 * 1000
 _HALF_HOUR_MS = 30 * 60 * 1000
+_UTC_MS = pa.timestamp("ms", tz="UTC")
+
+#: a mapped table: the reader's Arrow table (hot paths) or its pandas conversion
+Frame: TypeAlias = pa.Table | pd.DataFrame
 
 
 def _stamps(i8: np.ndarray[Any, Any]) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(np.asarray(i8, dtype="int64").view("datetime64[ms]")).tz_localize("UTC")
 
 
-def _table(mms: MMSFile, category: str, table: str, need: list[str]) -> pd.DataFrame:
+def _utc(i8: np.ndarray[Any, Any]) -> pa.Array:
+    """UTC epoch [ms] (``_NAT`` for missing) as an Arrow ``timestamp[ms, UTC]`` column."""
+    return pa.array(np.asarray(i8, dtype="int64").view("datetime64[ms]"), from_pandas=True).cast(_UTC_MS)
+
+
+def _has(df: Frame, col: str) -> bool:
+    return col in (df.column_names if isinstance(df, pa.Table) else df.columns)
+
+
+def _table(mms: MMSFile, category: str, table: str, need: list[str]) -> pa.Table:
     if (category, table) not in mms.tables:
         found = ", ".join(f"{c},{t}" for c, t in mms.tables) or "none"
         raise ParseError(f"no {category},{table} table in the file (tables found: {found})")
@@ -182,12 +200,18 @@ def _table(mms: MMSFile, category: str, table: str, need: list[str]) -> pd.DataF
     missing = [c for c in need if c not in arr.column_names]
     if missing:
         raise ParseError(f"{category},{table} v{version}: missing columns {missing}")
-    out: pd.DataFrame = arr.to_pandas()
-    return out
+    return arr
 
 
-def _numeric(df: pd.DataFrame, col: str, what: str) -> np.ndarray[Any, Any]:
-    s = df[col]
+def _numeric(df: Frame, col: str, what: str) -> np.ndarray[Any, Any]:
+    if isinstance(df, pa.Table):
+        c = df.column(col)
+        if pa.types.is_integer(c.type) or pa.types.is_floating(c.type) or pa.types.is_null(c.type):
+            out: np.ndarray[Any, Any] = pc.cast(c, pa.float64()).to_numpy()
+            return out
+        s: pd.Series = c.to_pandas()
+    else:
+        s = df[col]
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         return s.to_numpy(dtype=float, na_value=np.nan)
     try:
@@ -196,12 +220,67 @@ def _numeric(df: pd.DataFrame, col: str, what: str) -> np.ndarray[Any, Any]:
         raise ParseError(f"{what}: non-numeric {col}: {exc}") from None
 
 
-def _published(end: np.ndarray[Any, Any], df: pd.DataFrame) -> np.ndarray[Any, Any]:
+def _published(end: np.ndarray[Any, Any], df: Frame) -> np.ndarray[Any, Any]:
     """Return the interval end, or LASTCHANGED when that is later (see the module docstring)."""
-    if "LASTCHANGED" not in df or df["LASTCHANGED"].isna().all():
+    if not _has(df, "LASTCHANGED"):
         return end
-    later: np.ndarray[Any, Any] = np.maximum(end, _i8(df["LASTCHANGED"]))  # a missing one (NaT) is smallest
+    changed = df["LASTCHANGED"]
+    blank = (
+        changed.null_count == len(changed) if isinstance(changed, pa.ChunkedArray) else changed.isna().all()
+    )
+    if blank:
+        return end
+    later: np.ndarray[Any, Any] = np.maximum(end, _i8(changed))  # a missing one (NaT) is smallest
     return later
+
+
+class _Labels:
+    """A string column as sort-ordered integer codes (-1 for missing) and its sorted distinct values.
+
+    Sorting and de-duplicating on the codes is sorting on the strings (Arrow sorts UTF-8 by code point,
+    like Python), without a Python object per row; :meth:`strings` builds the output column by ``take``.
+    """
+
+    __slots__ = ("codes", "names")
+
+    def __init__(self, codes: np.ndarray[Any, Any], names: pa.Array) -> None:
+        self.codes = codes
+        self.names = names
+
+    @classmethod
+    def of(cls, values: Any, n: int) -> _Labels:
+        """Encode a scalar string, an Arrow column, a Series or an array of ``n`` strings."""
+        if isinstance(values, _Labels):
+            return values
+        if isinstance(values, str):
+            return cls(np.zeros(n, dtype=np.int64), pa.array([values], pa.string()))
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        if not isinstance(values, pa.Array):
+            obj = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else values
+            values = pa.array(np.asarray(obj, dtype=object), type=pa.string(), from_pandas=True)
+        enc = values.dictionary_encode()
+        names = enc.dictionary
+        order = pc.sort_indices(names).to_numpy()
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[order] = np.arange(len(names))
+        idx = pc.fill_null(enc.indices, -1).to_numpy().astype(np.int64)
+        codes = rank[idx] if enc.null_count == 0 else np.where(idx >= 0, rank[idx], -1)
+        return cls(codes, names.take(pa.array(order)))
+
+    def keys(self) -> list[np.ndarray[Any, Any]]:
+        """Return the codes as a sort key, or none when every row holds the same string."""
+        return (
+            [] if len(self.names) == 1 and (len(self.codes) == 0 or self.codes.min() == 0) else [self.codes]
+        )
+
+    def take(self, rows: np.ndarray[Any, Any]) -> _Labels:
+        return _Labels(self.codes[rows], self.names)
+
+    def strings(self, order: np.ndarray[Any, Any]) -> pa.Array:
+        codes = self.codes[order]
+        missing = codes < 0
+        return self.names.take(pa.array(codes, mask=missing if missing.any() else None))
 
 
 def _order(keys: list[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
@@ -228,25 +307,29 @@ def _prices(
     published: np.ndarray[Any, Any],
 ) -> pd.DataFrame:
     n = len(start)
-    markets = (
-        np.full(n, market, dtype=object) if isinstance(market, str) else np.asarray(market, dtype=object)
-    )
-    locations = np.asarray(location, dtype=object)
-    order = _order([markets, locations, start, published, end])
-    markets, locations, start, end, published = (
-        a[order] for a in (markets, locations, start, end, published)
-    )
-    if _duplicates([markets, locations, start, end]):
+    markets, locations = _Labels.of(market, n), _Labels.of(location, n)
+    labels = [*markets.keys(), *locations.keys()]
+    order = _order([*labels, start, published, end])
+    start, end, published = start[order], end[order], published[order]
+    if _duplicates([*(k[order] for k in labels), start, end]):
         raise ParseError("the same region and interval is priced twice")
     nan = np.full(n, np.nan)
-    return pd.DataFrame(
+    out: pd.DataFrame = pa.table(
         {
-            "interval_start_utc": _stamps(start), "interval_end_utc": _stamps(end), "market": markets,
-            "location": locations, "location_type": "region", "price": np.asarray(price, dtype=float)[order],
-            "energy": nan, "congestion": nan, "loss": nan, "currency": "AUD", "unit": "AUD/MWh",
-            "source": SOURCE, "fidelity": "official", "published_at_utc": _stamps(published),
+            "interval_start_utc": _utc(start), "interval_end_utc": _utc(end),
+            "market": markets.strings(order), "location": locations.strings(order),
+            "location_type": pa.repeat("region", n),
+            "price": np.asarray(price, dtype=float)[order], "energy": nan, "congestion": nan, "loss": nan,
+            "currency": pa.repeat("AUD", n), "unit": pa.repeat("AUD/MWh", n), "source": pa.repeat(SOURCE, n),
+            "fidelity": pa.repeat("official", n), "published_at_utc": _utc(published),
         }
-    )  # fmt: skip
+    ).to_pandas(split_blocks=True)  # fmt: skip
+    return out
+
+
+#: the ``fundamentals`` columns (:func:`marketintel.ingest.canonical.fundamentals_frame`), then fidelity
+_FUND_COLUMNS = [*fundamentals_frame([], [], market=[], area=[], variable=[], value=[], unit=[], source="",
+                                     published=[]).columns, "fidelity"]  # fmt: skip
 
 
 def _fund(
@@ -260,27 +343,25 @@ def _fund(
     what: str,
 ) -> pd.DataFrame:
     n = len(start)
-    areas = np.asarray(area, dtype=object)
-    variables = (
-        np.full(n, variable, dtype=object) if isinstance(variable, str) else np.asarray(variable, object)
-    )
-    units = np.full(n, unit, dtype=object) if isinstance(unit, str) else np.asarray(unit, dtype=object)
-    order = _order([areas, variables, start, published, end])
-    areas, variables, units, start, end, published = (
-        a[order] for a in (areas, variables, units, start, end, published)
-    )
-    if _duplicates([areas, variables, start, end]):
+    areas, variables, units = _Labels.of(area, n), _Labels.of(variable, n), _Labels.of(unit, n)
+    labels = [*areas.keys(), *variables.keys()]
+    order = _order([*labels, start, published, end])
+    start, end, published = start[order], end[order], published[order]
+    if _duplicates([*(k[order] for k in labels), start, end]):
         raise ParseError(f"{what}: the same variable, area and interval appears twice")
-    out = fundamentals_frame(
-        _stamps(start), _stamps(end), market=MARKET, area=areas, variable=variables,
-        value=np.asarray(value, dtype=float)[order], unit=units, source=SOURCE, published=_stamps(published),
-    )  # fmt: skip
-    out["fidelity"] = "official"
+    columns = {
+        "interval_start_utc": _utc(start), "interval_end_utc": _utc(end), "market": pa.repeat(MARKET, n),
+        "area": areas.strings(order), "area_to": pa.repeat("", n), "variable": variables.strings(order),
+        "value": np.asarray(value, dtype=float)[order], "unit": units.strings(order),
+        "source": pa.repeat(SOURCE, n), "published_at_utc": _utc(published),
+        "fidelity": pa.repeat("official", n),
+    }  # fmt: skip
+    out: pd.DataFrame = pa.table({c: columns[c] for c in _FUND_COLUMNS}).to_pandas(split_blocks=True)
     return out
 
 
 def _long(
-    df: pd.DataFrame,
+    df: Frame,
     start: np.ndarray[Any, Any],
     end: np.ndarray[Any, Any],
     area: Any,
@@ -290,7 +371,7 @@ def _long(
     what: str,
 ) -> pd.DataFrame:
     """Unpivot ``variables`` (column -> variable) of ``df`` to fundamentals rows; blank cells are skipped."""
-    cols = [c for c in variables if c in df]
+    cols = [c for c in variables if _has(df, c)]
     if not cols:
         raise ParseError(f"{what}: none of the columns {sorted(variables)} is in the table")
     values = np.column_stack([_numeric(df, c, what) for c in cols])
@@ -298,15 +379,18 @@ def _long(
     if not mask.any():
         raise ParseError(f"{what}: none of the columns {cols} holds a value")
     rows, var = np.nonzero(mask)
-    names = np.array([variables[c] for c in cols], dtype=object)
-    return _fund(start[rows], end[rows], np.asarray(area, dtype=object)[rows], names[var], values[mask], unit,
-                 published[rows], what)  # fmt: skip
+    names = _Labels.of(np.array([variables[c] for c in cols], dtype=object), len(cols))
+    return _fund(start[rows], end[rows], _Labels.of(area, len(df)).take(rows), names.take(var), values[mask],
+                 unit, published[rows], what)  # fmt: skip
 
 
-def _intervention_zero(df: pd.DataFrame) -> pd.DataFrame:
-    if "INTERVENTION" not in df:
+def _intervention_zero(df: pa.Table) -> pa.Table:
+    if "INTERVENTION" not in df.column_names:
         return df
-    return df[df["INTERVENTION"].astype("Int64").fillna(0) == 0].reset_index(drop=True)
+    col = df.column("INTERVENTION")
+    if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_null(col.type)):
+        col = pa.chunked_array([pa.array(col.to_pandas().astype("Int64"), type=pa.int64())])
+    return df.filter(pc.equal(pc.fill_null(pc.cast(col, pa.float64()), 0), 0))
 
 
 def trading_interval_minutes(end_i8: np.ndarray[Any, Any], period: Any) -> np.ndarray[Any, Any]:
@@ -357,7 +441,7 @@ def region_summary(mms: MMSFile, category: str = "DISPATCH", table: str = "REGIO
     what = f"{category},{table}"
     df = _intervention_zero(_table(mms, category, table, ["SETTLEMENTDATE", "REGIONID", "TOTALDEMAND"]))
     end = _i8(df["SETTLEMENTDATE"])
-    if category == "TRADING" and "PERIODID" in df:
+    if category == "TRADING" and _has(df, "PERIODID"):
         start = end - trading_interval_minutes(end, df["PERIODID"]) * 60_000
     else:
         start = end - _FIVE_MS
@@ -390,7 +474,7 @@ def unit_scada(mms: MMSFile) -> pd.DataFrame:
 
 def rooftop_pv(mms: MMSFile) -> pd.DataFrame:
     """``ROOFTOP,ACTUAL`` -> ``generation_rooftop_pv_<type>`` per region [MW], 30-minute."""
-    df = _table(mms, "ROOFTOP", "ACTUAL", ["INTERVAL_DATETIME", "REGIONID", "POWER", "TYPE"])
+    df = _table(mms, "ROOFTOP", "ACTUAL", ["INTERVAL_DATETIME", "REGIONID", "POWER", "TYPE"]).to_pandas()
     end = _i8(df["INTERVAL_DATETIME"])
     power = _numeric(df, "POWER", "ROOFTOP,ACTUAL")
     k = ~np.isnan(power)
@@ -401,7 +485,8 @@ def rooftop_pv(mms: MMSFile) -> pd.DataFrame:
 
 def market_price_thresholds(mms: MMSFile) -> pd.DataFrame:
     """``MARKET_CONFIG,MARKET_PRICE_THRESHOLDS`` -> cap, floor and CPT over their effective intervals."""
-    df = _table(mms, "MARKET_CONFIG", "MARKET_PRICE_THRESHOLDS", ["EFFECTIVEDATE", "VERSIONNO", "VOLL"])
+    need = ["EFFECTIVEDATE", "VERSIONNO", "VOLL"]
+    df = _table(mms, "MARKET_CONFIG", "MARKET_PRICE_THRESHOLDS", need).to_pandas()
     df = df.sort_values(["EFFECTIVEDATE", "VERSIONNO"]).drop_duplicates("EFFECTIVEDATE", keep="last")
     df = df.reset_index(drop=True)
     start = _i8(df["EFFECTIVEDATE"])
@@ -416,7 +501,7 @@ def market_price_thresholds(mms: MMSFile) -> pd.DataFrame:
 def bid_per_offer(mms: MMSFile) -> pd.DataFrame:
     """``BID,BIDPEROFFER_D`` -> ``offer_max_availability_<bidtype>`` per DUID [MW], 5-minute."""
     need = ["INTERVAL_DATETIME", "DUID", "BIDTYPE", "MAXAVAIL", "SETTLEMENTDATE"]
-    df = _table(mms, "BID", "BIDPEROFFER_D", need)
+    df = _table(mms, "BID", "BIDPEROFFER_D", need).to_pandas()
     end = _i8(df["INTERVAL_DATETIME"])
     day = _i8(df["BIDSETTLEMENTDATE"] if "BIDSETTLEMENTDATE" in df else df["SETTLEMENTDATE"])
     published = _published(day + (29 * 3600 * 1000), df)  # trading day + 1 day + 05:00
@@ -448,7 +533,7 @@ def unit_solution(mms: MMSFile) -> pd.DataFrame:
 def intermittent_gen_scada(mms: MMSFile) -> pd.DataFrame:
     """NEXT_DAY_INTERMITTENT_GEN_SCADA -> ``scada_elements_available`` [count], ``scada_local_limit`` [MW]."""
     need = ["RUN_DATETIME", "DUID", "SCADA_TYPE", "SCADA_VALUE"]
-    df = _table(mms, "DEMAND", "INTERMITTENT_GEN_SCADA", need)
+    df = _table(mms, "DEMAND", "INTERMITTENT_GEN_SCADA", need).to_pandas()
     end = _i8(df["RUN_DATETIME"])
     kind = df["SCADA_TYPE"].astype(str)
     variable = kind.map(lambda k: SCADA_TYPES.get(k, (f"scada_{slug(k)}", "MW"))[0]).to_numpy(dtype=object)
@@ -508,7 +593,8 @@ MMS_MAPPERS: dict[str, Callable[[MMSFile], pd.DataFrame]] = {
 
 def parse_mms(dataset: str, body: bytes) -> pd.DataFrame:
     """Map a NEMweb C/I/D file (zip or CSV) of ``dataset`` to canonical rows."""
-    return MMS_MAPPERS[dataset](read_mms(body, COLUMNS[dataset] | set(_STAMPS) | set(_KEYS)))
+    stamps = {*_STAMPS, "BIDSETTLEMENTDATE"}
+    return MMS_MAPPERS[dataset](read_mms(body, COLUMNS[dataset] | stamps | set(_KEYS), stamps))
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -12,10 +12,14 @@ Every NEMweb CSV, the MMSDM monthly archive as well as the ``/Reports/Current`` 
 A table's columns depend on its version (``DISPATCH,PRICE`` v1 and v4 have 54 data columns, v5 66: the
 1-second FCAS prices were added), so the columns are read from each ``I`` row, never assumed.
 
-The reader finds the ``I`` and ``C`` lines with ``bytes.find`` (a ``memchr`` scan, no Python loop over rows),
-then hands each table's block of ``D`` lines to Arrow's multi-threaded CSV reader with the ``I`` row's names:
-the file is read once and split by its ``I`` rows. Stamps ``YYYY/MM/DD HH:MM:SS`` (quoted or not) become
-Arrow timestamps there, naive: they are AEST wall clock (see :mod:`marketintel.connectors.nem.mapping`).
+The reader classifies every line by its first byte in one numpy pass over the bytes (no Python loop over
+rows), then hands each table's block of ``D`` lines to Arrow's CSV reader with the ``I`` row's names: the
+file is read once and split by its ``I`` rows; a line of another record type is refused. Only the columns a
+mapping asks for are converted. The stamp columns it names (``YYYY/MM/DD HH:MM:SS``, quoted or not) are read
+as strings and converted by one Arrow ``strptime`` call each, to naive ``timestamp[ms]``: they are AEST wall
+clock (see :mod:`marketintel.connectors.nem.mapping`). Letting the CSV reader try that format on every
+column while inferring types cost more than the rest of the parse. Blocks under 8 MB are parsed on the
+calling thread (the thread pool's start-up costs more than it saves on them).
 Some republished files (NEMOSIS's filtered fixtures) name the sub-category of an ``I`` row ``Unnamed: 2``
 while its ``D`` rows leave it blank; a ``D`` row belongs to the ``I`` row above it, so that is harmless, and
 ``Unnamed: N`` is read as an empty name.
@@ -28,9 +32,13 @@ import re
 import zipfile
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from marketintel.ingest.sdk import ParseError
@@ -89,26 +97,36 @@ def unzip(body: bytes, what: str = "NEMweb file") -> bytes:
         raise ParseError(f"broken zip ({what}): {exc}") from None
 
 
-def _line_starts(text: bytes, prefix: bytes) -> list[int]:
-    """Return the offsets of the lines starting with ``prefix`` (a memchr scan through ``bytes.find``)."""
-    out = [0] if text.startswith(prefix) else []
-    needle = b"\n" + prefix
-    at = text.find(needle)
-    while at >= 0:
-        out.append(at + 1)
-        at = text.find(needle, at + 1)
-    return out
-
-
 def _header(line: bytes) -> list[str]:
     return [c.strip().strip('"') for c in line.decode("utf-8", errors="replace").rstrip("\r\n").split(",")]
 
 
-def read_mms(body: bytes, columns: Collection[str] | None = None) -> MMSFile:
+#: a table block larger than this [bytes] is parsed by Arrow's thread pool; smaller ones (every monthly
+#: archive table filtered to a few days, every Reports/Current file) parse faster on the calling thread
+_THREADED_BYTES = 8 << 20
+
+
+def parse_stamps(values: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """Return ``YYYY/MM/DD HH:MM:SS`` strings as naive ``timestamp[ms]`` (AEST wall clock), nulls kept.
+
+    One ``strptime`` kernel call on the column: letting the CSV reader try the format on every column while
+    it infers types costs several times more. Returns ``None`` when a value is not such a stamp, so the
+    caller keeps the strings and the mapping reports the value.
+    """
+    try:
+        out: pa.ChunkedArray = pc.strptime(values, format=STAMP_FORMAT, unit="ms")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return out
+
+
+def read_mms(body: bytes, columns: Collection[str] | None = None, stamps: Collection[str] = ()) -> MMSFile:
     """Read a C/I/D CSV (zipped or not) into its tables (only ``columns`` of each, when given).
 
     Converting only the columns a mapping uses is most of the reader's speed on wide tables (DISPATCH,
-    REGIONSUM v8 has 125 columns, of which a dozen are stored).
+    REGIONSUM v8 has 125 columns, of which a dozen are stored). Columns named in ``stamps`` become naive
+    ``timestamp[ms]`` (AEST wall clock) through :func:`parse_stamps`, or stay strings when a value is not a
+    stamp; the others take the type Arrow infers.
 
     Raises
     ------
@@ -124,19 +142,25 @@ def read_mms(body: bytes, columns: Collection[str] | None = None) -> MMSFile:
     if len(head) < 7:
         raise ParseError(f"unreadable C header line: {head}")
     try:
-        created = pd.Timestamp(pd.to_datetime(f"{head[5]} {head[6]}", format=STAMP_FORMAT))
+        created = pd.Timestamp(datetime.strptime(f"{head[5]} {head[6]}", STAMP_FORMAT))
     except ValueError:
         raise ParseError(f"unreadable creation stamp in the C header: {head[5]!r} {head[6]!r}") from None
     if b"END OF REPORT" not in text[-200:]:
         raise ParseError('no C,"END OF REPORT" footer: the file is truncated')
-    i_rows = _line_starts(text, b"I,")
-    c_rows = _line_starts(text, b"C,")
+    # every line start and its record type, in one vectorised pass (no Python loop over rows)
+    raw = np.frombuffer(text, dtype=np.uint8)
+    starts = np.flatnonzero(raw[:-1] == 10) + 1
+    kinds = raw[starts]
+    marks = starts[(kinds == ord("I")) | (kinds == ord("C"))]
+    i_rows = [int(k) for k in marks if text[k] == ord("I")]
     if not i_rows:
         raise ParseError("no I (table header) row: not an MMS data file")
-    bounds = [*sorted(i_rows + c_rows), len(text)]
+    bounds = [*(int(k) for k in marks), len(text)]
+    nxt = dict(pairwise(bounds))
+    others = starts[(kinds != ord("D")) & (kinds != ord("I")) & (kinds != ord("C"))]
+    others = others[(raw[others] != 10) & (raw[others] != 13)]  # blank lines are skipped by the CSV reader
     versions: dict[tuple[str, str, int], pa.Table] = {}
     tables: dict[tuple[str, str], tuple[int, pa.Table]] = {}
-    nxt = {b: bounds[k + 1] for k, b in enumerate(bounds[:-1])}
     for start in i_rows:
         line_end = text.find(b"\n", start)
         line_end = len(text) if line_end < 0 else line_end
@@ -148,33 +172,41 @@ def read_mms(body: bytes, columns: Collection[str] | None = None) -> MMSFile:
             version = int(cols[3])
         except ValueError:
             raise ParseError(f"I row {cols[:4]}: version {cols[3]!r} is not a number") from None
-        block = memoryview(text)[line_end + 1 : nxt[start]]
+        stop = nxt[start]
+        odd = others[(others > line_end) & (others < stop)]
+        if len(odd):
+            records = sorted({"D", *(text[k : text.find(b",", k)].decode(errors="replace") for k in odd)})
+            raise ParseError(f"table {category},{table} v{version}: unexpected record types {records}")
+        block = memoryview(text)[line_end + 1 : stop]
         names = ["_record", "_category", "_table", "_version", *cols[4:]]
         if len(set(names)) != len(names):
             raise ParseError(f"table {category},{table} v{version}: repeated column names")
-        keep = names[:1] + [n for n in names[4:] if columns is None or n in columns]
+        keep = [n for n in names[4:] if columns is None or n in columns]
         if not bytes(block[:64]).strip():
             arr = pa.table({n: pa.array([], pa.string()) for n in keep})
         else:
             try:
                 arr = pacsv.read_csv(
                     pa.py_buffer(block),
-                    read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+                    read_options=pacsv.ReadOptions(
+                        column_names=names, block_size=1 << 24, use_threads=len(block) > _THREADED_BYTES
+                    ),
                     parse_options=pacsv.ParseOptions(newlines_in_values=False),
                     convert_options=pacsv.ConvertOptions(
-                        include_columns=None if columns is None else keep,
-                        timestamp_parsers=[STAMP_FORMAT],
+                        include_columns=keep,
                         strings_can_be_null=True,
-                        column_types={"_record": pa.string()},
+                        column_types={n: pa.string() for n in keep if n in stamps},
                     ),
                 )
             except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
                 raise ParseError(
                     f"table {category},{table} v{version}: rows do not fit its I row: {exc}"
                 ) from None
-        records = arr.column("_record").unique().to_pylist()
-        if records and records != ["D"]:
-            raise ParseError(f"table {category},{table} v{version}: unexpected record types {records}")
+            for n in keep:
+                if n in stamps:
+                    parsed = parse_stamps(arr.column(n))
+                    if parsed is not None:
+                        arr = arr.set_column(arr.schema.get_field_index(n), n, parsed)
         versions[(category, table, version)] = arr
         known = tables.get((category, table))
         if known is None or (known[1].num_rows == 0 and arr.num_rows > 0):
