@@ -82,14 +82,14 @@ def _ds(name: str, table: str, description: str, cadence: str, **kw: object) -> 
 DATASETS = (
     _ds("day_ahead_prices", "prices", "Energy prices [12.1.D] A44, day-ahead (SDAC, position 1; other"
         " classification positions such as EXAA in their own market), 60/30/15-minute MTU", "1D",
-        verified=True, max_window="365D", lag="-11h", publication=_DA),
+        verified=True, max_window="365D", lag="-35h10min", publication=_DA),
     _ds("intraday_auction_prices", "prices", "Energy prices [12.1.D] A44 contract A07: SIDC intraday auctions"
         " IDA1..IDA3, 15-minute MTU", "1D", verified=True, max_window="365D", lag="0min",
         publication="30 15,22,10 * * *"),
     _ds("load_actual", "fundamentals", "Actual total load [6.1.A] A65/A16 per bidding zone", "15min",
         verified=True, max_window="365D", lag="1h", publication="*/15 * * * *"),
     _ds("load_forecast_day_ahead", "fundamentals", "Day-ahead total load forecast [6.1.B] A65/A01", "1D",
-        verified=True, max_window="365D", lag="-14h", publication="0 10 * * *"),
+        verified=True, max_window="365D", lag="-38h", publication="0 10 * * *"),
     _ds("load_forecast_week_ahead", "fundamentals", "Week-ahead total load forecast [6.1.C] A65/A31"
         " (min/max)", "7D", verified=False, max_window="365D", lag="-3D", publication="0 10 * * 5"),
     _ds("load_forecast_month_ahead", "fundamentals", "Month-ahead total load forecast [6.1.D] A65/A32"
@@ -103,22 +103,22 @@ DATASETS = (
     _ds("installed_capacity_per_type", "fundamentals", "Installed generation capacity aggregated [14.1.A]"
         " A68/A33", "365D", verified=True, max_window="365D", lag="0min", publication="0 0 1 1 *"),
     _ds("wind_solar_forecast_day_ahead", "fundamentals", "Day-ahead generation forecasts for wind and"
-        " solar [14.1.D] A69/A01", "1D", verified=True, max_window="365D", lag="-6h",
+        " solar [14.1.D] A69/A01", "1D", verified=True, max_window="365D", lag="-30h",
         publication="0 18 * * *"),
     _ds("generation_forecast_day_ahead", "fundamentals", "Day-ahead aggregated generation forecast"
-        " [14.1.C] A71/A01", "1D", verified=True, max_window="365D", lag="-6h", publication="0 18 * * *"),
+        " [14.1.C] A71/A01", "1D", verified=True, max_window="365D", lag="-30h", publication="0 18 * * *"),
     _ds("physical_flows", "fundamentals", "Cross-border physical flows [12.1.G] A11 (area = out_Domain,"
         " area_to = in_Domain)", "15min", verified=True, max_window="365D", lag="1h",
         publication="*/15 * * * *"),
     _ds("net_position_day_ahead", "fundamentals", "Implicit allocations, day-ahead net positions [12.1.E]"
-        " A25/B09 contract A01", "1D", verified=False, max_window="365D", lag="-11h", publication=_DA),
+        " A25/B09 contract A01", "1D", verified=False, max_window="365D", lag="-35h10min", publication=_DA),
     _ds("net_position_intraday", "fundamentals", "Implicit allocations, intraday net positions [12.1.E]"
         " A25/B09 contract A07", "15min", verified=True, max_window="365D", lag="1h",
         publication="*/15 * * * *"),
     _ds("ntc_day_ahead", "fundamentals", "Forecasted day-ahead transfer capacities (NTC) [11.1] A61",
-        "1D", verified=True, max_window="365D", lag="-13h", publication="0 11 * * *"),
+        "1D", verified=True, max_window="365D", lag="-37h", publication="0 11 * * *"),
     _ds("gui_day_ahead_prices", "prices", "Website export 'Energy Prices' CSV (day-ahead, CET/CEST MTU);"
-        " file only, no API", "1D", verified=True, max_window="365D", lag="-11h", publication=_DA),
+        " file only, no API", "1D", verified=True, max_window="365D", lag="-35h10min", publication=_DA),
     _ds("gui_load", "fundamentals", "Website export 'Total Load - Day Ahead / Actual' CSV; file only",
         "1h", verified=True, max_window="365D", lag="1h"),
     _ds("gui_hydro_reservoirs", "fundamentals", "Website export 'Water Reservoirs and Hydro Storage Plants'"

@@ -31,7 +31,7 @@ RATE_LIMIT_S = 5.0
 
 #: results of delivery day D at D-1 10:05 JST: its first slot (ending D 00:30) 14 h 25 min before its end,
 #: every later slot earlier still
-LAG = "-14h25min"
+LAG = "-37h55min"  # published 10:05 JST the day before: 37 h 55 min before the day ends
 PUBLICATION = "10 10 * * *"  # daily at 10:10 JST, five minutes after the results
 DATASETS = (
     Dataset(

@@ -117,7 +117,7 @@ DATASETS = (
         "1D",
         TZ,
         verified=True,
-        lag="-34h",
+        lag="-38h",
         publication="0 10 * * *",
     ),
     Dataset(

@@ -173,4 +173,5 @@ def test_request_of_a_fiscal_year() -> None:
     assert fiscal_year(pd.Timestamp("2025-03-31 15:00", tz=UTC)) == 2025
     ds = ing.discover().dataset("spot_prices_30min")
     assert ds.verified and ds.timezone == "Asia/Tokyo" and ds.publication == "10 10 * * *"
-    assert pd.Timedelta(ds.lag) == -pd.Timedelta(hours=14, minutes=25)
+    # a delivery day D ends at D+1 00:00 JST and was published at D-1 10:05: lag = -(37 h 55 min)
+    assert pd.Timedelta(ds.lag) == -pd.Timedelta(hours=37, minutes=55)

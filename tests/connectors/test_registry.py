@@ -46,3 +46,26 @@ def test_cli_connectors_list_and_unknown_source() -> None:
         check=False,
     )
     assert res.returncode == 2 and "no connector called 'nope'" in res.stderr
+
+
+def test_daily_publication_lags_agree_with_their_publication_time() -> None:
+    """A daily dataset published at H:M local (a cron) has lag = publication - interval end.
+
+    Day-ahead data is published the day before delivery (lag = -(48h - H:M)), same-day results on the day
+    (-(24h - H:M)); ``--follow`` asks for a day at its end plus the lag, so a lag taken from the interval's
+    start would ask a day late.
+    """
+    import re
+
+    wrong = []
+    for name in registry.names():
+        for ds in registry.load(name)().discover().datasets:
+            match = re.fullmatch(r"(\d+) (\d+) \* \* \S+", ds.publication)
+            lag = pd.Timedelta(ds.lag)
+            if ds.cadence != "1D" or lag >= pd.Timedelta(0) or not match:
+                continue
+            at = pd.Timedelta(hours=int(match.group(2)), minutes=int(match.group(1)))
+            expected = [pd.Timedelta(hours=48) - at, pd.Timedelta(hours=24) - at]
+            if min(abs(-lag - e) for e in expected) > pd.Timedelta(minutes=30):
+                wrong.append(f"{name}/{ds.name}: lag {ds.lag} but published at {ds.publication}")
+    assert wrong == []
