@@ -59,6 +59,46 @@ FILES: dict[str, tuple[str, str, str, str, list[str]]] = {
         "isone", "load_forecast_by_region_hourly", "gridstatus", "isone",
         ["get_reliability_region_load_forecast", "2024-11-02"],
     ),
+    # ENTSO-E Transparency XML documents; entsoe-py's case = which of its parsers
+    (
+        "entsoe/xml/generation_161bc_actual_per_psr_NL__"
+        "A75_A16__Aggregated_Generation_per_Type_202409012200-202409022200.xml"
+    ): (
+        "entsoe", "generation_actual_per_type", "entsoe-py", "generation", [],
+    ),
+    (
+        "entsoe/xml/tut_renewables_DE_LU_2024_06_15__"
+        "A75_A16__Aggregated_Generation_per_Type_202406142200-202406152200.xml"
+    ): (
+        "entsoe", "generation_actual_per_type", "entsoe-py", "generation", [],
+    ),
+    "entsoe/xml/emaps__FI_production.xml": (
+        "entsoe", "generation_actual_per_type", "entsoe-py", "generation", [],
+    ),
+    "entsoe/xml/tut_load_actual_BE_week__A65_A16__Actual_Total_Load_202401142300-202401212300.xml": (
+        "entsoe", "load_actual", "entsoe-py", "load", [],
+    ),
+    (
+        "entsoe/xml/tut_load_forecast_BE_week__"
+        "A65_A01__Day-ahead_Total_Load_Forecast_202401142300-202401212300.xml"
+    ): (
+        "entsoe", "load_forecast_day_ahead", "entsoe-py", "load_forecast", [],
+    ),
+    "entsoe/xml_more/ES_A44_intraday_prices.xml": (
+        "entsoe", "intraday_auction_prices", "entsoe-py", "prices", [],
+    ),
+    "entsoe/xml/hassentsoe__DE_60M_15M_overlap.xml": (
+        "entsoe", "day_ahead_prices", "entsoe-py", "prices", [],
+    ),
+    (
+        "entsoe/xml/transmission121_g_cross_border_physical_flows__"
+        "A11__Physical_Flows_202308232200-202308242200.xml"
+    ): (
+        "entsoe", "physical_flows", "entsoe-py", "flows", [],
+    ),
+    "entsoe/xml/market121_d_energy_prices__A44__Energy_Prices_202407272200-202407282200.xml": (
+        "entsoe", "day_ahead_prices", "entsoe-py", "prices", [],
+    ),
     # AEMO MMSDM monthly archives (filtered excerpts, ~1 MB unzipped each), NEMOSIS's case = its table name
     "aemo_nem/mmsdm/PUBLIC_ARCHIVE%23DISPATCHREGIONSUM%23FILE01%23202412010000.zip": (
         "nem", "dispatch_region_summary", "nemosis", "DISPATCHREGIONSUM", [],

@@ -80,6 +80,7 @@ SCHEDULES: list[tuple[str, str, str, str, Any]] = [
         "data_quality", "spp-rtbm-hub-hourly", "7 * * * *", "America/Chicago",
         DataQualityParams(start="now-1d", end="now"),
     ),
+    _live("entsoe", "day_ahead_prices", "entsoe-day-ahead-after-sdac", "today-1d", "today+2d"),
     _live("nordpool", "day_ahead_15min", "nordpool-day-ahead-after-sdac", "today-1d", "today+2d"),
     _live("omie", "marginal_price_15min", "omie-day-ahead-after-sdac", "today-1d", "today+2d"),
     _live("jepx", "spot_prices_30min", "jepx-spot-after-auction", "today-1d", "today+2d"),
