@@ -135,6 +135,23 @@ def _source_data(frame: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+#: the market a visitor lands on when the store has it (the sample of `mi sample`, with its fundamentals);
+#: a link picks another (``explorer?market=NEM_DISPATCH_5MIN&location=NSW1``)
+DEFAULT_MARKET = "NORDPOOL_DA"
+
+
+def _url_choice() -> dict[str, str]:
+    """Return the market and location asked for in the page's URL (``?market=...&location=...``)."""
+    args = getattr(pn.state, "session_args", None) or {}
+    out = {}
+    for name in ("market", "location"):
+        values = args.get(name) or []
+        if values:
+            raw = values[0]
+            out[name] = raw.decode() if isinstance(raw, bytes) else str(raw)
+    return out
+
+
 class Explorer(Viewer):
     """Prices and fundamentals of one market and location over a window, as known at ``as_of``.
 
@@ -162,6 +179,8 @@ class Explorer(Viewer):
     message = param.String(default="", doc="What the page could not show, and why.")
 
     def __init__(self, client: Any = None, database: str | None = None, **params: Any) -> None:
+        for name, value in _url_choice().items():  # a link such as explorer?market=NEM_DISPATCH_5MIN
+            params.setdefault(name, value)
         self._client = client if client is not None else user_client()
         self._database = database
         self._series = pd.DataFrame(columns=["market", "location", "interval_start_utc"])
@@ -228,7 +247,7 @@ class Explorer(Viewer):
         markets = sorted(latest["market"].astype(str).unique())
         self.param.market.objects = markets
         if markets and self.market not in markets:
-            self.market = markets[0]
+            self.market = DEFAULT_MARKET if DEFAULT_MARKET in markets else markets[0]
         if not markets:
             self.message = "The store holds no prices yet: load some (`mi sample` or an ingestion flow)."
 

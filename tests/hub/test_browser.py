@@ -24,6 +24,7 @@ import time
 import pandas as pd
 import pytest
 
+from marketintel.config import shared_dir
 from marketintel.services import queries
 from tests.hub.browsing import (
     ALL_CELLS_RAN,
@@ -150,6 +151,37 @@ def test_trader_opens_the_explorer_with_the_stores_prices(platform: Platform, sc
     for start, price in zip(shown["start"], shown["price"], strict=True):
         assert price == pytest.approx(want.loc[start], abs=1e-9), start
     assert f"{len(expected):,} rows from" in page.get_by_text("rows from").inner_text()
+
+
+@pytest.mark.parametrize(
+    ("market", "location", "step_min"),
+    [("OMIE_DAY_AHEAD_15MIN", "ES", 15), ("NEM_DISPATCH_5MIN", "NSW1", 5)],
+)
+def test_explorer_shows_the_demos_european_and_australian_prices(
+    platform: Platform, screens: Screens, market: str, location: str, step_min: int
+) -> None:
+    """The demo's OMIE day (15-minute MTU) and NEM dispatch prices, opened by link, equal the store's."""
+    if not (shared_dir() / "fixtures").is_dir():
+        pytest.skip("the demo ran without its pipeline (no ../shared): no European or Australian ingest")
+    page = screens.page(f"explorer-{market}")
+    login(page, platform, "demo-trader")
+    page.goto(f"{platform.url}/services/dashboards/explorer?market={market}&location={location}")
+    page.wait_for_function(BOKEH_IDLE)
+    page.get_by_text("rows from").wait_for()
+    screens.snap(page, f"explorer-{market}")
+    state = page.evaluate(EXPLORER_STATE)
+    widgets = state["widgets"]
+    assert (widgets["Market"], widgets["Location"]) == (market, location), widgets
+    assert state["plot_rows"] > 0
+    start, end = (pd.Timestamp(widgets[k], tz="UTC") for k in ("Start [UTC]", "End [UTC] (exclusive)"))
+    expected = queries.price_series(admin_client(platform), market, location, start, end)
+    assert len(expected) > 0
+    steps = expected["interval_start_utc"].diff().dropna().unique()
+    assert list(steps) == [pd.Timedelta(minutes=step_min)]  # the market's own interval, not hours
+    table = state["table"]
+    want = expected.set_index("interval_start_utc")["price"].astype(float)
+    for start_ms, price in zip(table["start_ms"], table["price"], strict=True):
+        assert price == pytest.approx(want.loc[pd.Timestamp(start_ms, unit="ms", tz="UTC")], abs=1e-9)
 
 
 def test_trader_gets_panels_authorization_error_on_quality(platform: Platform, screens: Screens) -> None:
