@@ -522,7 +522,11 @@ def _price_frame(
         }
     )
     return _finish(
-        frame, _PRICE_ORDER, [*_PRICE_ORDER[:-1], "interval_end_utc", "published_at_utc"], "prices"
+        frame,
+        _PRICE_ORDER,
+        [*_PRICE_ORDER[:-1], "interval_end_utc", "published_at_utc"],
+        "prices",
+        presorted,
     )
 
 
