@@ -47,6 +47,10 @@ CORE_TABLES = {
     "data_quality",
     "alerts",
     "alert_acks",
+    "assumptions",
+    "scenario_runs",
+    "routing_trust",
+    "routing_decisions",
 }
 #: Tables of point-in-time facts: they carry published_at_utc and ingested_at_utc.
 FACT_TABLES = {

@@ -628,6 +628,110 @@ class TableRegistry(Mapping[str, TableSpec]):
 
 
 #: The core tables, by name.
+# --------------------------------------------------------------------------------------------------------
+# Scenarios and routing
+# --------------------------------------------------------------------------------------------------------
+ASSUMPTIONS = TableSpec(
+    name="assumptions",
+    description="Named, versioned assumptions scenarios refer to: one row per name and version (append-only)",
+    columns=(
+        _dim("name", "Assumption name, e.g. 'heat_rate', 'load_growth', 'gas_path'"),
+        Column("version", "UInt32", None, "Version of the name: 1, 2, ... (a new value is a new version)"),
+        _dim("kind", "'scalar' (value) or 'series' (points: a path over delivery dates)"),
+        _value("value", "The scalar's value; NULL for a series", "see `unit`", nullable=True),
+        _text(
+            "points",
+            "A series as JSON: [[\"YYYY-MM-DD\", value], ...] in date order; '' for a scalar",
+            default="''",
+        ),
+        _dim("unit", "Unit of the value(s), e.g. 'MMBtu/MWh', '%/year', 'USD/MMBtu'", default="''"),
+        _text("description", "What it is and where it comes from", default="''"),
+        _text("created_by", "Hub user (or service) that wrote the version", default="''"),
+        _utc("created_at_utc", "When the version was written", default=_NOW),
+    ),
+    engine="ReplacingMergeTree",
+    order_by=("name", "version"),
+    natural_key=("name", "version"),
+    version_column="created_at_utc",
+)
+
+SCENARIO_RUNS = TableSpec(
+    name="scenario_runs",
+    description="Tracked scenario runs: one row per run and status update (the latest update wins)",
+    columns=(
+        _text("run_id", "Identifier of the run (UUID)"),
+        _dim("scenario", 'Scenario name as written in its text (`scenario "..."`)'),
+        _text("text", "The scenario's text as run"),
+        _text("text_sha256", "sha256 of the text (hex)"),
+        _text(
+            "inputs_sha256",
+            "sha256 of everything the result depends on (text, assumptions' versions,"
+            " base lineage, code version): equal hashes are reruns of the same inputs",
+            default="''",
+        ),
+        _text("assumptions", "The assumptions' versions used, as JSON {name: version}", default="'{}'"),
+        _text(
+            "base_lineage",
+            "The base curve's lineage as JSON (curve, version, run, as-of; or the quotes"
+            " file and its sha256)",
+            default="'{}'",
+        ),
+        _dim("output_curve", "curves.curve_name the scenario curve was stored under", default="''"),
+        Column("output_version", "UInt32", None, "curves.version written", default="0"),
+        _dim("code_version", "marketintel version (or git revision) that ran it", default="''"),
+        _dim("status", "'running', 'ok', 'failed' or 'reused' (a rerun of the same inputs)"),
+        _text("message", "Warnings or the error of a failed run", default="''"),
+        _text("created_by", "Hub user who ran it", default="''"),
+        _utc("started_at_utc", "When the run started"),
+        _utc("finished_at_utc", "When it finished; NULL while running", nullable=True),
+        _value("duration_s", "Duration of the run", "s", nullable=True),
+        _utc("updated_at_utc", "When this version of the row was written; the version", default=_NOW),
+    ),
+    engine="ReplacingMergeTree",
+    order_by=("scenario", "run_id"),
+    natural_key=("scenario", "run_id"),
+    version_column="updated_at_utc",
+)
+
+ROUTING_TRUST = TableSpec(
+    name="routing_trust",
+    description="Trust scores of the sources of logical series over time: one row per series, source and"
+    " evaluation (history kept)",
+    columns=(
+        _dim("series", "Logical series, e.g. 'NORDIC_DA_FI'"),
+        _dim("source", "Candidate source of the series (connector/dataset)"),
+        _utc("evaluated_at_utc", "When the score was computed"),
+        _value("freshness", "Freshness component in [0, 1]", "-"),
+        _value("completeness", "Completeness component in [0, 1]", "-"),
+        _value("agreement", "Agreement with the other sources on overlapping intervals, in [0, 1]", "-"),
+        _value("reliability", "1 - recent failure rate, in [0, 1]", "-"),
+        _value("score", "Trust score in [0, 1] (formula: marketintel.routing.trust)", "-"),
+        _dim("breaker", "Circuit breaker state: 'closed', 'open' or 'half_open'"),
+        _text("detail", "Inputs of the score as JSON", default="'{}'"),
+    ),
+    engine="ReplacingMergeTree",
+    order_by=("series", "source", "evaluated_at_utc"),
+    natural_key=("series", "source", "evaluated_at_utc"),
+)
+
+ROUTING_DECISIONS = TableSpec(
+    name="routing_decisions",
+    description="Which source's data the router served for each logical series and interval, and why",
+    columns=(
+        _dim("series", "Logical series"),
+        *_interval(),
+        _dim("chosen", "Source served, 'blend' or 'synthetic'"),
+        _text("alternatives", "The other candidates and their state as JSON", default="'[]'"),
+        _text("weights", "Blend weights by source as JSON ({} unless blended)", default="'{}'"),
+        _text("reason", "Why: priority, failover (open / stale / disagrees), blend, synthetic"),
+        _utc("decided_at_utc", "When the decision was made", default=_NOW),
+    ),
+    engine="ReplacingMergeTree",
+    order_by=("series", "interval_start_utc", "decided_at_utc"),
+    natural_key=("series", "interval_start_utc", "decided_at_utc"),
+)
+
+
 TABLES = TableRegistry(
     [
         INSTRUMENTS,
@@ -647,6 +751,10 @@ TABLES = TableRegistry(
         ALERTS,
         ALERT_ACKS,
         ACCESS_RULES,
+        ASSUMPTIONS,
+        SCENARIO_RUNS,
+        ROUTING_TRUST,
+        ROUTING_DECISIONS,
     ]
 )
 
