@@ -12,6 +12,7 @@ from pathlib import Path
 
 from marketintel.config import shared_dir
 from marketintel.flows import runner, server
+from marketintel.flows.deployments import SCHEDULES
 from marketintel.hub import process as hub_process
 from marketintel.store.endpoint import process
 from tests.storeproc import free_port
@@ -63,7 +64,8 @@ def test_demo_runs_twice_without_duplicates_and_says_where_to_look(tmp_path: Pat
                 subprocess.run([*mi, *stop], env=env, timeout=120, check=False, capture_output=True)
     # after the demo every part runs, `mi status` says so; `mi stop` (make stop) leaves nothing running
     assert status.returncode == 0, status.stdout + status.stderr
-    for part in ("store ", "Prefect ", "flow runner ", "serving 6 of 6 deployments READY", "hub "):
+    n = len(SCHEDULES)
+    for part in ("store ", "Prefect ", "flow runner ", f"serving {n} of {n} deployments READY", "hub "):
         assert part in status.stdout, status.stdout
     assert all(p is not None for p in parts), parts
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
@@ -99,8 +101,11 @@ def test_demo_runs_twice_without_duplicates_and_says_where_to_look(tmp_path: Pat
     reports = sorted((tmp_path / "reports").rglob("*.html"))
     flows = {p.parent.parent.name for p in reports}
     assert flows == {"ingest", "build_curves", "backtest", "data_quality"}, out
-    assert len(reports) == 9  # one per step, the failing data-quality run included
+    assert len(reports) == 11  # one per step, the failing data-quality run included
     for step in ("ingest", "build_curves", "backtest"):
         assert re.search(rf"{step}\s+completed", out), out
     assert re.search(r"data_quality\s+FAILED .*\n.*completeness", out)  # the 08:45 interval was served empty
-    assert "6 deployments registered with their schedules" in out and "Prefect UI: http://127.0.0.1:" in out
+    for market in ("OMIE", "NEM"):  # a European and an Australian day from recordings
+        assert re.search(rf"ingest: [^\n]*{market}[^\n]*: completed in", out), out
+    assert f"{n} deployments registered with their schedules" in out
+    assert "Prefect UI: http://127.0.0.1:" in out

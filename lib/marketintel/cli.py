@@ -378,7 +378,9 @@ def register_store(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
 
 
 def cmd_connectors_list(_args: argparse.Namespace) -> int:
-    """List the installed connectors and their datasets."""
+    """List the installed connectors and their datasets, then the catalogues of markets without one."""
+    from importlib.metadata import entry_points
+
     from marketintel.ingest import registry
 
     names = registry.names()
@@ -396,13 +398,12 @@ def cmd_connectors_list(_args: argparse.Namespace) -> int:
             check = "verified against a recording" if ds.verified else "NOT verified (documented format only)"
             when = f" published {ds.publication}" if ds.publication else ""
             print(f"  {ds.name:<32} -> {ds.table:<12} every {ds.cadence:<6} {ds.timezone:<20} {check}{when}")
-    try:
-        from marketintel.connectors import emerging
-    except ImportError:  # a third party's install without the catalogue
-        return 0
-    print("\nemerging markets (no recording here):")
-    for line in emerging.lines():
-        print(f"  {line}")
+    # catalogues of markets without a verified connector (group ``marketintel.catalogues``: a function
+    # returning lines), e.g. the emerging markets of ``marketintel.connectors.emerging``
+    for ep in sorted(entry_points(group="marketintel.catalogues"), key=lambda e: e.name):
+        print(f"\n{ep.name} markets (no recording here):")
+        for line in ep.load()():
+            print(f"  {line}")
     return 0
 
 

@@ -39,6 +39,10 @@ def test_cli_connectors_list_and_unknown_source() -> None:
         check=False,
     )
     assert res.returncode == 0, res.stderr
+    assert "nem: 16 of 16 datasets verified on recordings" in res.stdout
+    assert "emerging markets (no recording here):" in res.stdout
+    assert "connector: ccee (NOT verified: documented format only)" in res.stdout
+    assert "China" in res.stdout and "no connector:" in res.stdout
     res = subprocess.run(
         [sys.executable, "-m", "marketintel.cli", "connectors", "parse", "nope", "x.csv"],
         capture_output=True,

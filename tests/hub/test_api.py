@@ -393,7 +393,9 @@ def test_exports_download_with_their_owners_token_only_and_refusals_are_audited(
             if fmt == "csv"
             else pq.read_table(io.BytesIO(download.content)).to_pandas()
         )
-        assert set(df.columns) == set(stored.columns), sorted(df.columns)
+        # the export holds the table's columns: the series' own, and how close to the publisher each row is
+        assert set(df.columns) == {*stored.columns, "fidelity"}, sorted(df.columns)
+        assert (df["fidelity"] == "official").all()
         df = df.sort_values("interval_start_utc", kind="stable")
         pd.testing.assert_frame_equal(_normalized(df, stored), expected, check_exact=False, rtol=1e-12,
                                       obj=f"export {fmt}")  # fmt: skip

@@ -260,7 +260,8 @@ def test_quant_runs_getting_started_in_jupyterlab_as_themself(platform: Platform
     assert plot.count() == 1
     assert 'data-root-id="' in plot.inner_html()  # HoloViews' Bokeh document (drawn only with the CDN: above)
     daily = cells.filter(has_text="display(table)").locator(".jp-OutputArea-output table")
-    assert "day_utc" in str(daily.text_content()) and "EUR/MWh" in str(daily.text_content())
+    unit = queries.latest_prices(admin_client(platform))["unit"].iloc[0]  # the first series' unit
+    assert "day_utc" in str(daily.text_content()) and unit in str(daily.text_content())
     assert "Connected to the store at http://demo-quant:***@" in str(cells.first.text_content())
     wait_until(
         lambda: queries_by(platform, "demo-quant") > before, "the store's query log shows demo-quant's reads"
