@@ -485,6 +485,13 @@ def register_curves(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     register(sub)
 
 
+def register_scenarios(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``mi scenario ...``."""
+    from marketintel.scenarios.cli import register_scenarios as register
+
+    register(sub)
+
+
 def register_backtest(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``mi backtest ...``."""
     from marketintel.backtest.cli import register_backtest as register
@@ -639,6 +646,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore
     register_store,
     register_connectors,
     register_curves,
+    register_scenarios,
     register_backtest,
     register_platform,
     register_hub,
