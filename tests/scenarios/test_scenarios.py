@@ -1,4 +1,4 @@
-"""The scenario engine end to end on a real store: every statement on the shared curve cases and NYMEX data."""
+"""The scenario engine end to end on a real store: every statement on shared curve cases and NYMEX data."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ from marketintel.services import scenarios as S
 from marketintel.store import migrate
 from tests.storeproc import StoreProcess
 
-CASE_A = "base quotes \"contracts.csv\" daily weights hours calendar EEX_DE from 2025-02-01 to 2027-12-31 as of 2025-01-31"
+CASE_A = (
+    'base quotes "contracts.csv" daily weights hours calendar EEX_DE from 2025-02-01 to 2027-12-31 '
+    "as of 2025-01-31"
+)
 
 
 @pytest.fixture
@@ -40,7 +43,8 @@ def _by_date(frame: pd.DataFrame) -> pd.Series:
 
 
 def _row(comparison: pd.DataFrame, contract: str) -> pd.Series:
-    return comparison.set_index("contract").loc[contract]
+    row: Any = comparison.set_index("contract").loc[contract]
+    return pd.Series(row)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -87,7 +91,7 @@ def test_requote_rebuilds_and_reprices_every_quote(db: Any, case_a: Path) -> Non
     comparison = S.run(text, client=db).comparison.set_index("contract")
     assert comparison.loc["Q-2026-Q1", "scenario_price"] == pytest.approx(110.0, abs=1e-9)
     assert comparison.loc["Cal-2027", "scenario_price"] == pytest.approx(81.5, abs=1e-9)
-    assert comparison.loc["Q-2026-Q1", "requote"] == 110.0 and np.isnan(comparison.loc["M-2026-01", "requote"])
+    assert comparison.loc["Q-2026-Q1", "requote"] == 110.0 and bool(comparison["requote"].isna()["M-2026-01"])
     others = comparison.drop(index=["Q-2026-Q1", "Cal-2027"])
     assert (others["scenario_price"] - others["quote"]).abs().max() < 1e-9  # the other contracts too
     assert comparison.loc["Q-2026-Q1", "base_price"] == pytest.approx(108.5, abs=1e-9)
@@ -104,9 +108,14 @@ def _store_case_a(db: Any, folder: Path, as_of: str, cal_2027: float) -> Any:
     path = folder / f"contracts-{as_of}-{cal_2027}.csv"
     frame.to_csv(path, index=False)
     return build_and_store_curve(
-        quotes=path, as_of=as_of, calendar="EEX_DE", start="2025-02-01", end="2027-12-31",
-        curve_name="DE_CASE_A", client=db,
-    )  # fmt: skip
+        quotes=path,
+        as_of=as_of,
+        calendar="EEX_DE",
+        start="2025-02-01",
+        end="2027-12-31",
+        curve_name="DE_CASE_A",
+        client=db,
+    )
 
 
 def test_base_curve_as_of_picks_the_version_current_then(db: Any, case_a: Path) -> None:
@@ -124,13 +133,16 @@ def test_base_curve_as_of_picks_the_version_current_then(db: Any, case_a: Path) 
     assert cal_2027["2025-02-03"] == pytest.approx(80.5, abs=1e-9)  # still current three days later
     early = S.run('scenario "v1"\nbase curve DE_CASE_A as of 2025-01-31 version 1\n', client=db)
     assert _row(early.comparison, "Cal-2027")["base_price"] == pytest.approx(80.0, abs=1e-9)
-    with pytest.raises(ScenarioError, match=r"no build as of 2025-01-29 or earlier.*2025-01-30 23:00") as info:
+    with pytest.raises(
+        ScenarioError, match=r"no build as of 2025-01-29 or earlier.*2025-01-30 23:00"
+    ) as info:
         S.run('scenario "too-early"\nbase curve DE_CASE_A as of 2025-01-29\n', client=db)
     assert (info.value.line, info.value.column) == (2, 1)
 
 
-def test_the_issue_scenario_on_nymex_henry_hub(db: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               store: StoreProcess, ch_database: str) -> None:  # fmt: skip
+def test_the_issue_scenario_on_nymex_henry_hub(
+    db: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: StoreProcess, ch_database: str
+) -> None:
     from marketintel.flows.recordings import replay_folder
     from marketintel.services.curves import build_and_store_curve
     from marketintel.services.ingest import ingest_window
@@ -139,8 +151,14 @@ def test_the_issue_scenario_on_nymex_henry_hub(db: Any, tmp_path: Path, monkeypa
     folder = tmp_path / "replay"
     replay_folder("cme", "futures_settlements", folder)
     ingest_window("cme", "futures_settlements", "2014-12-29 05:00", "2014-12-30 05:00", replay=folder)
-    build_and_store_curve(product="NG", as_of="2014-12-29", calendar="HENRY_HUB", weights="days",
-                          curve_name="HENRY_HUB_DAILY", client=db)  # fmt: skip
+    build_and_store_curve(
+        product="NG",
+        as_of="2014-12-29",
+        calendar="HENRY_HUB",
+        weights="days",
+        curve_name="HENRY_HUB_DAILY",
+        client=db,
+    )
     text = """scenario "gas-cold-winter"
 base curve HENRY_HUB_DAILY as of 2014-12-29            # the stored curve version current at that time
 shift 2015-01-01..2015-03-31 by +15%                   # curve values on those delivery days x 1.15
@@ -150,7 +168,7 @@ requote M-2015-06 = 3.10                               # replace a quoted contra
     result = S.run(text, client=db)
     comparison = result.comparison.set_index("contract")
     assert comparison.loc["M-2015-06", "scenario_price"] == pytest.approx(3.10, abs=1e-9)
-    untouched = comparison[(pd.to_datetime(comparison["delivery_start"]) >= "2016-03-01")]
+    untouched = comparison[pd.to_datetime(comparison["delivery_start"]) >= pd.Timestamp("2016-03-01")]
     assert len(untouched) > 20 and (untouched["scenario_price"] - untouched["quote"]).abs().max() < 1e-9
     feb = comparison.loc["M-2015-02"]
     assert feb["difference"] != 0.0  # the requote moved February's curve, then the shift scaled it
@@ -158,7 +176,8 @@ requote M-2015-06 = 3.10                               # replace a quoted contra
     assert lineage["curve_name"] == "HENRY_HUB_DAILY" and lineage["quotes"]["product"] == "NG"
     assert lineage["quotes"]["trade_date"] == "2014-12-29" and result.unit == "USD/MMBtu"
     stored = db.query(
-        "SELECT count() FROM curves FINAL WHERE curve_name = 'HENRY_HUB_DAILY' AND scenario = 'gas-cold-winter'"
+        "SELECT count() FROM curves FINAL WHERE curve_name = 'HENRY_HUB_DAILY' "
+        "AND scenario = 'gas-cold-winter'"
     ).result_rows[0][0]
     assert stored == len(result.result)
 
@@ -169,14 +188,39 @@ requote M-2015-06 = 3.10                               # replace a quoted contra
 @pytest.mark.parametrize(
     ("text", "line", "column", "message"),
     [
-        ('scenario "x"\nshfit 2015-01-01..2015-02-01 by +1\n', 2, 1, r"unknown statement 'shfit' \(did you mean 'shift'\?\)"),
-        ('scenario "x"\nshift 2015-01-01 2015-02-01 by +1\n', 2, 18, r"unexpected '2015-02-01'; expected \"\.\.\""),
+        (
+            'scenario "x"\nshfit 2015-01-01..2015-02-01 by +1\n',
+            2,
+            1,
+            r"unknown statement 'shfit' \(did you mean 'shift'\?\)",
+        ),
+        (
+            'scenario "x"\nshift 2015-01-01 2015-02-01 by +1\n',
+            2,
+            18,
+            r"unexpected '2015-02-01'; expected \"\.\.\"",
+        ),
         ('scenario "x"\n\nshift 2015-01-01..2015-02-01 by\n', 3, 32, r"the line ends early; expected one of"),
         ('scenario "x"\nbase curve HH as of 2015-02-30\n', 2, 21, r"2015-02-30 is not a date"),
         ("scenario x\n", 1, 10, r"expected a quoted text"),
-        ('scenario "x"\nbase curve A\nbase curve B\n', 3, 1, r"one base per scenario; the base is set on line 2"),
-        ('scenario "x"\nbase curve A\nshift 2015-01-01..2015-02-01 by +heat_rte\n', 3, 34, r"unknown name 'heat_rte'"),
-        ('scenario "x"\nbase curve A\nshift 2015-03-01..2015-02-01 by +1\n', 3, 1, r"ends \(2015-02-01\) before"),
+        (
+            'scenario "x"\nbase curve A\nbase curve B\n',
+            3,
+            1,
+            r"one base per scenario; the base is set on line 2",
+        ),
+        (
+            'scenario "x"\nbase curve A\nshift 2015-01-01..2015-02-01 by +heat_rte\n',
+            3,
+            34,
+            r"unknown name 'heat_rte'",
+        ),
+        (
+            'scenario "x"\nbase curve A\nshift 2015-03-01..2015-02-01 by +1\n',
+            3,
+            1,
+            r"ends \(2015-02-01\) before",
+        ),
     ],
 )
 def test_syntax_and_meaning_errors_have_positions(text: str, line: int, column: int, message: str) -> None:
@@ -193,7 +237,9 @@ def test_run_raises_the_positioned_syntax_error() -> None:
     assert (info.value.line, info.value.column) == (2, 18)
 
 
-def test_unknown_curves_contracts_and_assumptions_are_named_with_the_known_ones(db: Any, case_a: Path) -> None:
+def test_unknown_curves_contracts_and_assumptions_are_named_with_the_known_ones(
+    db: Any, case_a: Path
+) -> None:
     _store_case_a(db, case_a, "2025-01-30", 79.2)
     S.set_assumption(db, "heat_rate", value=7.5)
     S.set_assumption(db, "load_growth", value=1.2)
@@ -201,10 +247,17 @@ def test_unknown_curves_contracts_and_assumptions_are_named_with_the_known_ones(
     messages = [e.message for e in result.errors]
     assert (result.errors[0].line, result.errors[0].column) == (2, 12)
     assert messages[0] == "unknown curve 'DE_CASE_B'; the store has: DE_CASE_A"
-    assert messages[1] == "unknown assumption 'heat_rte'; the store has: heat_rate, load_growth"  # closest first
+    assert (
+        messages[1] == "unknown assumption 'heat_rte'; the store has: heat_rate, load_growth"
+    )  # closest first
     result = S.check(f'scenario "x"\n{CASE_A}\nrequote Q-2026-Q5 = 1\n', db)
     assert result.errors[0].message.startswith("unknown contract 'Q-2026-Q5'; the base quotes: Q-2026-Q1, ")
     assert (result.errors[0].line, result.errors[0].column) == (3, 9)
+    stored_base = S.check('scenario "x"\nbase curve DE_CASE_A\nrequote Cal-2028 = 1\n', db).errors
+    assert [(e.line, e.column) for e in stored_base] == [(3, 9)]
+    assert stored_base[0].message.startswith(
+        "unknown contract 'Cal-2028'; the base quotes: Cal-2026, Cal-2027"
+    )
     with pytest.raises(UnknownNameError, match=r"the base DE_CASE_A quotes: Cal-2026, Cal-2027"):
         S.run('scenario "x"\nbase curve DE_CASE_A\nrequote Cal-2028 = 1\n', client=db)
     failed = S.runs(db, "x")
@@ -215,7 +268,11 @@ def test_unknown_curves_contracts_and_assumptions_are_named_with_the_known_ones(
 # assumptions, derived series, reruns
 # --------------------------------------------------------------------------------------------------------
 def test_assumption_versions_pin_or_follow_the_latest(db: Any, case_a: Path) -> None:
-    assert [S.set_assumption(db, "heat_rate", value=v, unit="MMBtu/MWh") for v in (7.0, 7.5, 8.0)] == [1, 2, 3]
+    assert [S.set_assumption(db, "heat_rate", value=v, unit="MMBtu/MWh") for v in (7.0, 7.5, 8.0)] == [
+        1,
+        2,
+        3,
+    ]
     listed = S.assumptions(db)
     assert listed["version"].tolist() == [3, 2, 1] and listed["latest"].tolist() == [True, False, False]
     shift = "shift 2026-01-01..2026-01-31 by *heat_rate"
@@ -250,12 +307,19 @@ derive margin = power - base * heat_rate
     in_2026 = np.asarray(days.year == 2026)
     np.testing.assert_allclose(scen[in_2026], base[in_2026] * (1 + path[in_2026] / 100), rtol=1e-15)
     np.testing.assert_array_equal(result.derived["power"]["value"].to_numpy(), scen * 7.5 + path)
-    np.testing.assert_array_equal(result.derived["margin"]["value"].to_numpy(), (scen * 7.5 + path) - base * 7.5)
+    np.testing.assert_array_equal(
+        result.derived["margin"]["value"].to_numpy(), (scen * 7.5 + path) - base * 7.5
+    )
     stored = db.query(
-        "SELECT curve_name, unit, count() FROM curves FINAL WHERE scenario = 'power' GROUP BY curve_name, unit "
+        "SELECT curve_name, unit, count() FROM curves FINAL WHERE scenario = 'power' "
+        "GROUP BY curve_name, unit "
         "ORDER BY curve_name"
     ).result_rows
-    assert stored == [("MARGIN", "EUR/MWh", 1064), ("POWER", "EUR/MWh", 1064), ("contracts_daily", "EUR/MWh", 1064)]
+    assert stored == [
+        ("MARGIN", "EUR/MWh", 1064),
+        ("POWER", "EUR/MWh", 1064),
+        ("contracts_daily", "EUR/MWh", 1064),
+    ]
 
 
 def test_a_rerun_of_the_same_inputs_is_reused(db: Any, case_a: Path) -> None:
@@ -275,7 +339,11 @@ def test_a_rerun_of_the_same_inputs_is_reused(db: Any, case_a: Path) -> None:
     assert third.status == "ok" and third.output_version == 2
     history = S.runs(db, "again")
     assert history["status"].tolist() == ["ok", "reused", "ok"]  # newest first
-    assert history["inputs_sha256"].iloc[1] == history["inputs_sha256"].iloc[2] != history["inputs_sha256"].iloc[0]
+    assert (
+        history["inputs_sha256"].iloc[1]
+        == history["inputs_sha256"].iloc[2]
+        != history["inputs_sha256"].iloc[0]
+    )
     stored = S.compare(db, first.run_id)
     pd.testing.assert_frame_equal(stored, first.comparison, check_exact=False, atol=1e-12, rtol=0)
     two = S.compare(db, third.run_id, first.run_id).set_index("contract")
@@ -285,17 +353,25 @@ def test_a_rerun_of_the_same_inputs_is_reused(db: Any, case_a: Path) -> None:
 # --------------------------------------------------------------------------------------------------------
 # the CLI
 # --------------------------------------------------------------------------------------------------------
-def test_cli_checks_runs_lists_and_assumes(db: Any, case_a: Path, store: StoreProcess, ch_database: str,
-                                           monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                                           tmp_path_factory: pytest.TempPathFactory) -> None:  # fmt: skip
+def test_cli_checks_runs_lists_and_assumes(
+    db: Any,
+    case_a: Path,
+    store: StoreProcess,
+    ch_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     from marketintel.cli import main
 
     monkeypatch.setenv("MI_CLICKHOUSE_URL", f"{store.url}/{ch_database}")
     elsewhere = tmp_path_factory.mktemp("cwd")
     monkeypatch.chdir(elsewhere)  # file names in the scenario are the scenario file's neighbours
     scenario = case_a / "cold.scn"
-    scenario.write_text(f'scenario "cold"\n{CASE_A}\nuse hr\nshift 2026-01-01..2026-03-31 by +15%\n'
-                        'derive power = scenario * hr\n')  # fmt: skip
+    scenario.write_text(
+        f'scenario "cold"\n{CASE_A}\nuse hr\nshift 2026-01-01..2026-03-31 by +15%\n'
+        "derive power = scenario * hr\n"
+    )
     assert main(["scenario", "assume", "hr", "7.5", "--unit", "MMBtu/MWh"]) == 0
     assert "assumption hr@1 = 7.5 [MMBtu/MWh]" in capsys.readouterr().out
     points = case_a / "hr.csv"
@@ -309,9 +385,19 @@ def test_cli_checks_runs_lists_and_assumes(db: Any, case_a: Path, store: StorePr
     printed = capsys.readouterr().out
     assert "cold: ok" in printed and "base_price" in printed and "M-2026-01" in printed
     written = pd.read_csv(out)
-    assert list(written.columns) == ["delivery_start_utc", "delivery_end_utc", "date", "base", "scenario", "power"]
+    assert list(written.columns) == [
+        "delivery_start_utc",
+        "delivery_end_utc",
+        "date",
+        "base",
+        "scenario",
+        "power",
+    ]
     jan = written[written["date"] == "2026-01-15"].iloc[0]
-    assert jan["scenario"] == pytest.approx(jan["base"] * 1.15, rel=1e-15) and jan["power"] == jan["scenario"] * 8.0
+    assert (
+        jan["scenario"] == pytest.approx(jan["base"] * 1.15, rel=1e-15)
+        and jan["power"] == jan["scenario"] * 8.0
+    )
     assert main(["scenario", "runs", "cold"]) == 0
     assert "cold" in capsys.readouterr().out
     bad = case_a / "bad.scn"

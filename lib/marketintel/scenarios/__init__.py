@@ -1,7 +1,8 @@
-'''Scenarios: "what if" cases as short, versioned text, run against a base curve and compared with it.
+"""Scenarios: "what if" cases as short, versioned text, run against a base curve and compared with it.
 
 A scenario is text, one statement per line; ``#`` starts a comment. Keywords are lower case; names are
-letters, digits and ``_``. The grammar is ``grammar.lark`` (lark, LALR); :mod:`.language` parses and checks it,
+letters, digits and ``_``. The grammar is ``grammar.lark`` (lark, LALR); :mod:`.language` parses and checks
+it,
 :mod:`.engine` evaluates it, :mod:`.store` keeps assumptions, runs and output curves;
 :mod:`marketintel.services.scenarios` is the one call per use case (check, run, runs, compare, assumptions).
 
@@ -62,7 +63,7 @@ Example::
     shift 2015-12-01..2016-02-29 by +0.25      # and a dearer next winter [USD/MMBtu]
     requote M-2015-06 = 3.10
     derive power = scenario * heat_rate + spread in "USD/MWh"
-'''
+"""
 
 from marketintel.scenarios.errors import ScenarioError, ScenarioSyntaxError, UnknownNameError
 

@@ -55,14 +55,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out).resolve() if args.out else None
     try:
         with contextlib.chdir(Path(args.file).resolve().parent):
-            result = run(text, user=getpass.getuser(), out_csv=out, progress=lambda line: print(line, flush=True))
+            result = run(
+                text, user=getpass.getuser(), out_csv=out, progress=lambda line: print(line, flush=True)
+            )
     except ScenarioError as exc:
         print(f"{args.file}:{exc.line}:{exc.column}: {exc.detail}", file=sys.stderr)
         return 1
-    table = result.comparison[["contract", "delivery_start", "delivery_end", "base_price", "scenario_price",
-                               "difference", "requote"]]  # fmt: skip
-    print(f"\n{result.scenario}: {result.status} (run {result.run_id}, {result.duration_s:.2f} s) "
-          f"against the base {result.curve_name} [{result.unit}]")  # fmt: skip
+    table = result.comparison[
+        [
+            "contract",
+            "delivery_start",
+            "delivery_end",
+            "base_price",
+            "scenario_price",
+            "difference",
+            "requote",
+        ]
+    ]
+    print(
+        f"\n{result.scenario}: {result.status} (run {result.run_id}, {result.duration_s:.2f} s) "
+        f"against the base {result.curve_name} [{result.unit}]"
+    )
     print(_show(table))
     for name, series in result.derived.items():
         print(f"derived {name}: {len(series):,} points, mean {series['value'].mean():.6g}")
@@ -78,8 +91,18 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if frame.empty:
         print("no scenario runs" + (f" of {args.name!r}" if args.name else ""))
         return 0
-    shown = frame[["run_id", "scenario", "status", "started_at_utc", "duration_s", "output_curve",
-                   "output_version", "assumptions"]].head(args.limit)  # fmt: skip
+    shown = frame[
+        [
+            "run_id",
+            "scenario",
+            "status",
+            "started_at_utc",
+            "duration_s",
+            "output_curve",
+            "output_version",
+            "assumptions",
+        ]
+    ].head(args.limit)
     print(_show(shown))
     return 0
 
@@ -94,16 +117,30 @@ def cmd_assume(args: argparse.Namespace) -> int:
     client = ensure_store().client
     if args.file:
         points = read_points_csv(Path(args.file))
-        version = set_assumption(client, args.name, points=points, unit=args.unit, description=args.description,
-                                 user=getpass.getuser())  # fmt: skip
+        version = set_assumption(
+            client,
+            args.name,
+            points=points,
+            unit=args.unit,
+            description=args.description,
+            user=getpass.getuser(),
+        )
         what = f"{len(points)} points {points.index[0]:%Y-%m-%d} .. {points.index[-1]:%Y-%m-%d}"
     else:
         try:
             value = float(args.value)
         except ValueError:
-            raise MarketIntelError(f"VALUE must be a number, got {args.value!r} (a series: --file CSV)") from None
-        version = set_assumption(client, args.name, value=value, unit=args.unit, description=args.description,
-                                 user=getpass.getuser())  # fmt: skip
+            raise MarketIntelError(
+                f"VALUE must be a number, got {args.value!r} (a series: --file CSV)"
+            ) from None
+        version = set_assumption(
+            client,
+            args.name,
+            value=value,
+            unit=args.unit,
+            description=args.description,
+            user=getpass.getuser(),
+        )
         what = f"{value:g}"
     print(f"assumption {args.name}@{version} = {what}{f' [{args.unit}]' if args.unit else ''}")
     return 0
@@ -117,7 +154,9 @@ def register_scenarios(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("file", help="the scenario file")
     p.add_argument("--store", action="store_true", help="also check curve and assumption names in the store")
     p.set_defaults(func=cmd_check)
-    p = ssub.add_parser("run", help="run a scenario file: store its curves, record the run, print the comparison")
+    p = ssub.add_parser(
+        "run", help="run a scenario file: store its curves, record the run, print the comparison"
+    )
     p.add_argument("file", help="the scenario file")
     p.add_argument("--out", default=None, help="also write base, scenario and derived curves to this CSV")
     p.set_defaults(func=cmd_run)
@@ -128,7 +167,9 @@ def register_scenarios(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p = ssub.add_parser("assume", help="store a new version of an assumption (a value or a dated series)")
     p.add_argument("name", help="assumption name (letters, digits, _)")
     p.add_argument("value", nargs="?", default=None, help="a scalar value")
-    p.add_argument("--file", default=None, help="CSV date,value: a series (each value holds until the next date)")
+    p.add_argument(
+        "--file", default=None, help="CSV date,value: a series (each value holds until the next date)"
+    )
     p.add_argument("--unit", default="", help="unit, e.g. MMBtu/MWh")
     p.add_argument("--description", default="", help="what it is and where it comes from")
     p.set_defaults(func=cmd_assume)

@@ -97,7 +97,9 @@ class Base:
                 raise ScenarioError(f"the base {self.curve_name} cannot be rebuilt")
             self.quotes = self.load_quotes()
         contracts = [
-            dataclasses.replace(c, price=float(requotes[c.name]), bid=None, ask=None) if c.name in requotes else c
+            dataclasses.replace(c, price=float(requotes[c.name]), bid=None, ask=None)
+            if c.name in requotes
+            else c
             for c in self.quotes
         ]
         return build_curve(contracts, self.calendar, **self.build_options)
@@ -159,7 +161,9 @@ def resolve_base(
     if isinstance(statement, BaseQuotes):
         return _base_from_quotes(statement, base_dir or Path.cwd(), say or (lambda _l: None))
     if client is None:
-        raise ScenarioError("`base curve` reads the store: give a store client", statement.line, statement.column)
+        raise ScenarioError(
+            "`base curve` reads the store: give a store client", statement.line, statement.column
+        )
     return _base_from_store(statement, client, say or (lambda _l: None))
 
 
@@ -175,9 +179,13 @@ def choose_calendar(statement: BaseQuotes) -> Any:
     if statement.calendar:
         if statement.calendar.upper() not in CALENDARS:
             raise UnknownNameError(
-                "calendar", statement.calendar, CALENDARS, statement.line, statement.calendar_column,
+                "calendar",
+                statement.calendar,
+                CALENDARS,
+                statement.line,
+                statement.calendar_column,
                 where="calendars",
-            )  # fmt: skip
+            )
         cal = CALENDARS[statement.calendar.upper()]
     elif statement.tz:
         commodity = "gas" if statement.weights == "days" else "power"
@@ -194,8 +202,11 @@ def choose_calendar(statement: BaseQuotes) -> Any:
         try:
             zoneinfo.ZoneInfo(statement.tz)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ScenarioError(f"unknown time zone {statement.tz!r} (an IANA name such as America/New_York)",
-                                statement.line, statement.column) from None  # fmt: skip
+            raise ScenarioError(
+                f"unknown time zone {statement.tz!r} (an IANA name such as America/New_York)",
+                statement.line,
+                statement.column,
+            ) from None
         cal = dataclasses.replace(cal, tz=statement.tz)
     return cal
 
@@ -208,46 +219,72 @@ def _base_from_quotes(statement: BaseQuotes, base_dir: Path, say: Say) -> Base:
     path = Path(statement.path)
     path = path if path.is_absolute() else base_dir / path
     if not path.is_file():
-        raise ScenarioError(f"quotes file {statement.path!r} not found (looked for {path})", statement.line,
-                            statement.column)  # fmt: skip
+        raise ScenarioError(
+            f"quotes file {statement.path!r} not found (looked for {path})", statement.line, statement.column
+        )
     cal = choose_calendar(statement)
     weights = statement.weights or ("days" if cal.commodity == "gas" else "hours")
     try:
         contracts = read_contracts_csv(path, cal)
     except ValueError as exc:
-        raise ScenarioError(f"quotes file {statement.path}: {exc}", statement.line, statement.column) from None
+        raise ScenarioError(
+            f"quotes file {statement.path}: {exc}", statement.line, statement.column
+        ) from None
     shape = None
     if statement.shape:
-        shape_path = Path(statement.shape) if Path(statement.shape).is_absolute() else base_dir / statement.shape
+        shape_path = (
+            Path(statement.shape) if Path(statement.shape).is_absolute() else base_dir / statement.shape
+        )
         shape = _series_csv(shape_path, "shape")
     start = statement.start or min(c.start for c in contracts)
     end = statement.end or max(c.end for c in contracts)
     options: dict[str, Any] = {
-        "start": start, "end": end, "granularity": statement.granularity, "weights": weights, "shape": shape,
-    }  # fmt: skip
-    say(f"base: building a {statement.granularity} curve {start} .. {end} ({cal.name}, {cal.tz}) from "
-        f"{len(contracts)} contracts of {path.name}")  # fmt: skip
+        "start": start,
+        "end": end,
+        "granularity": statement.granularity,
+        "weights": weights,
+        "shape": shape,
+    }
+    say(
+        f"base: building a {statement.granularity} curve {start} .. {end} ({cal.name}, {cal.tz}) from "
+        f"{len(contracts)} contracts of {path.name}"
+    )
     try:
         build = build_curve(contracts, cal, **options)
     except ValueError as exc:
         raise ScenarioError(f"the base cannot be built: {exc}", statement.line, statement.column) from None
-    currency, unit = CSV_UNITS.get(cal.name, ("USD", "USD/MWh") if cal.tz.startswith("America/") else ("EUR", "EUR/MWh"))
+    currency, unit = CSV_UNITS.get(
+        cal.name, ("USD", "USD/MWh") if cal.tz.startswith("America/") else ("EUR", "EUR/MWh")
+    )
     trade_date = statement.trade_date or dt.date.today()
     name = statement.curve_name or f"{path.stem}_{statement.granularity}"
     lineage = {
-        "kind": "quotes", "file": statement.path, "file_sha256": _file_sha256(path),
+        "kind": "quotes",
+        "file": statement.path,
+        "file_sha256": _file_sha256(path),
         "shape_sha256": _file_sha256(shape_path) if statement.shape else "",
-        "input_sha256": build.input_sha256, "curve_name": name, "calendar": cal.name, "tz": cal.tz,
+        "input_sha256": build.input_sha256,
+        "curve_name": name,
+        "calendar": cal.name,
+        "tz": cal.tz,
         "trade_date": str(trade_date),
-    }  # fmt: skip
+    }
     fits = build.fits
     return Base(
-        points=build_points_frame(build), calendar=cal, granularity=statement.granularity, weights=weights,
-        curve_name=name, as_of_utc=as_of_utc(trade_date, cal.tz), currency=currency, unit=unit,
+        points=build_points_frame(build),
+        calendar=cal,
+        granularity=statement.granularity,
+        weights=weights,
+        curve_name=name,
+        as_of_utc=as_of_utc(trade_date, cal.tz),
+        currency=currency,
+        unit=unit,
         contracts=_contracts(fits["contract"], fits["profile"], fits["start"], fits["end"], fits["price"]),
-        lineage=lineage, build=build, build_options=options,
+        lineage=lineage,
+        build=build,
+        build_options=options,
         quotes=[c for c in contracts if c.name in set(fits["contract"])],
-    )  # fmt: skip
+    )
 
 
 def _contracts(names: Any, profiles: Any, starts: Any, ends: Any, quotes: Any) -> pd.DataFrame:
@@ -291,9 +328,12 @@ def pick_version(builds: pd.DataFrame, statement: BaseCurve, tz_of: Callable[[An
         if chosen.empty:
             have = ", ".join(sorted({f"{t:%Y-%m-%d %H:%M}" for t in cutoffs}))
             raise ScenarioError(
-                f"curve {statement.curve} has no build as of {statement.as_of} or earlier; its builds' cutoffs "
-                f"(UTC): {have}", statement.line, statement.column,
-            )  # fmt: skip
+                f"curve {statement.curve} has no build as of {statement.as_of} or earlier; its builds' "
+                f"cutoffs "
+                f"(UTC): {have}",
+                statement.line,
+                statement.column,
+            )
         last = pd.DatetimeIndex(chosen["as_of_utc"]).max()
         chosen = chosen[pd.DatetimeIndex(chosen["as_of_utc"]) == last]
     else:
@@ -304,9 +344,12 @@ def pick_version(builds: pd.DataFrame, statement: BaseCurve, tz_of: Callable[[An
         if match.empty:
             have = ", ".join(str(int(v)) for v in sorted(chosen["version"]))
             raise ScenarioError(
-                f"curve {statement.curve} as of {last:%Y-%m-%d %H:%M} UTC has no version {statement.version}; "
-                f"it has {have}", statement.line, statement.column,
-            )  # fmt: skip
+                f"curve {statement.curve} as of {last:%Y-%m-%d %H:%M} UTC has no version "
+                f"{statement.version}; "
+                f"it has {have}",
+                statement.line,
+                statement.column,
+            )
         return match.iloc[0]
     return chosen.sort_values("version").iloc[-1]
 
@@ -318,8 +361,14 @@ def _base_from_store(statement: BaseCurve, client: Any, say: Say) -> Base:
 
     builds = curve_versions(client, statement.curve, statuses="ok", include_parameters=True, limit=100_000)
     if builds.empty:
-        raise UnknownNameError("curve", statement.curve, stored_curve_names(client), statement.line,
-                               statement.curve_column, where="the store has")  # fmt: skip
+        raise UnknownNameError(
+            "curve",
+            statement.curve,
+            stored_curve_names(client),
+            statement.line,
+            statement.curve_column,
+            where="the store has",
+        )
 
     def tz_of(parameters: Any) -> str:
         return str(get_calendar(json.loads(parameters or "{}").get("calendar") or "EEX_DE").tz)
@@ -330,28 +379,43 @@ def _base_from_store(statement: BaseCurve, client: Any, say: Say) -> Base:
     cutoff = pd.Timestamp(run["as_of_utc"]).tz_convert("UTC")
     raw = curve_points(client, statement.curve, curve_as_of=cutoff, version=int(run["version"]))
     fits = contract_fits(parameters, cal)
-    say(f"base: {statement.curve} as of {cutoff:%Y-%m-%d %H:%M} UTC version {int(run['version'])} "
-        f"({len(raw):,} points, {len(fits)} contracts; run {run['run_id']})")  # fmt: skip
+    say(
+        f"base: {statement.curve} as of {cutoff:%Y-%m-%d %H:%M} UTC version {int(run['version'])} "
+        f"({len(raw):,} points, {len(fits)} contracts; run {run['run_id']})"
+    )
     options: dict[str, Any] = {
-        "start": parameters.get("start"), "end": parameters.get("end"),
-        "granularity": parameters.get("granularity") or "daily", "weights": parameters.get("weights") or "hours",
-        "bid_ask": bool(parameters.get("bid_ask")), "on_inconsistent": parameters.get("on_inconsistent") or "fail",
+        "start": parameters.get("start"),
+        "end": parameters.get("end"),
+        "granularity": parameters.get("granularity") or "daily",
+        "weights": parameters.get("weights") or "hours",
+        "bid_ask": bool(parameters.get("bid_ask")),
+        "on_inconsistent": parameters.get("on_inconsistent") or "fail",
         "tolerance": float(parameters.get("tolerance") or 1e-6),
-    }  # fmt: skip
+    }
     if parameters.get("band_solver"):
         options["band_solver"] = parameters["band_solver"]
     lineage = {
-        "kind": "curve", "curve_name": statement.curve, "as_of_utc": str(cutoff), "version": int(run["version"]),
-        "run_id": str(run["run_id"]), "input_sha256": str(run["input_sha256"]), "calendar": cal.name,
-    }  # fmt: skip
+        "kind": "curve",
+        "curve_name": statement.curve,
+        "as_of_utc": str(cutoff),
+        "version": int(run["version"]),
+        "run_id": str(run["run_id"]),
+        "input_sha256": str(run["input_sha256"]),
+        "calendar": cal.name,
+    }
     base = Base(
         points=points_frame(raw["delivery_start_utc"], raw["delivery_end_utc"], raw["value"], cal.tz),
-        calendar=cal, granularity=options["granularity"], weights=options["weights"], curve_name=statement.curve,
-        as_of_utc=cutoff, currency=str(raw["currency"].iloc[0]) if len(raw) else "",
+        calendar=cal,
+        granularity=options["granularity"],
+        weights=options["weights"],
+        curve_name=statement.curve,
+        as_of_utc=cutoff,
+        currency=str(raw["currency"].iloc[0]) if len(raw) else "",
         unit=str(raw["unit"].iloc[0]) if len(raw) else "",
         contracts=_contracts(fits["contract"], fits["profile"], fits["start"], fits["end"], fits["target"]),
-        lineage=lineage, build_options=options,
-    )  # fmt: skip
+        lineage=lineage,
+        build_options=options,
+    )
     base.load_quotes = lambda: _lineage_quotes(client, base, parameters, statement, say)
     return base
 
@@ -376,10 +440,12 @@ def _lineage_quotes(
     where = f"curve {base.curve_name} version {base.lineage['version']}"
     if core.get("prior_sha256") or core.get("shape_sha256"):
         raise ScenarioError(
-            f"{where} was built with a prior or an hourly shape that the store does not keep, so it cannot be "
-            "rebuilt for a requote; build the base with `base quotes \"FILE\" ... shape \"FILE\"` instead",
-            statement.line, statement.column,
-        )  # fmt: skip
+            f"{where} was built with a prior or an hourly shape that the store does not keep, so it "
+            "cannot be "
+            'rebuilt for a requote; build the base with `base quotes "FILE" ... shape "FILE"` instead',
+            statement.line,
+            statement.column,
+        )
     trade_date = (base.as_of_utc.tz_convert(base.calendar.tz) - pd.Timedelta(days=1)).date()
     products = client.query(
         "SELECT product, market, groupUniqArray(contract) FROM forward_quotes FINAL "
@@ -389,18 +455,31 @@ def _lineage_quotes(
     for product, market, contracts in products:
         if not names <= set(contracts):
             continue
-        quotes = [c for c in contracts_from_quotes(read_quotes(client, product, trade_date, market)) if c.name in names]
+        quotes = [
+            c
+            for c in contracts_from_quotes(read_quotes(client, product, trade_date, market))
+            if c.name in names
+        ]
         if input_hash(quotes, core) == expected:
-            say(f"requote: rebuilding from the stored quotes of {product} ({market}) traded {trade_date}, "
-                "the inputs of the base build (sha256 verified)")  # fmt: skip
+            say(
+                f"requote: rebuilding from the stored quotes of {product} ({market}) traded {trade_date}, "
+                "the inputs of the base build (sha256 verified)"
+            )
             base.lineage["quotes"] = {"product": product, "market": market, "trade_date": str(trade_date)}
             return quotes
     recorded = []
     for row in parameters.get("contracts") or []:
         try:
             start, end = delivery_period(str(row["contract"]), base.calendar)
-            recorded.append(Contract(str(row["contract"]), start, end, str(row.get("profile") or "base"),
-                                     price=float(row["target"])))  # fmt: skip
+            recorded.append(
+                Contract(
+                    str(row["contract"]),
+                    start,
+                    end,
+                    str(row.get("profile") or "base"),
+                    price=float(row["target"]),
+                )
+            )
         except (ValueError, TypeError, KeyError):
             recorded = []
             break
@@ -411,9 +490,10 @@ def _lineage_quotes(
     raise ScenarioError(
         f"{where} cannot be rebuilt for a requote: neither the stored quotes of {trade_date} nor the "
         f"contracts recorded with it hash to its inputs' sha256 {expected[:16]}...; build the base from its "
-        "quotes file with `base quotes \"FILE\" ...`",
-        statement.line, statement.column,
-    )  # fmt: skip
+        'quotes file with `base quotes "FILE" ...`',
+        statement.line,
+        statement.column,
+    )
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -447,7 +527,9 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
 
 
-def evaluate(spec: ScenarioSpec, base: Base, assumptions: dict[str, Assumption], say: Say | None = None) -> Outcome:
+def evaluate(
+    spec: ScenarioSpec, base: Base, assumptions: dict[str, Assumption], say: Say | None = None
+) -> Outcome:
     """Return the scenario curve, the derived series and the comparison with the base.
 
     Raises
@@ -467,8 +549,14 @@ def evaluate(spec: ScenarioSpec, base: Base, assumptions: dict[str, Assumption],
     known = list(base.contracts["contract"])
     for rq in spec.requotes:
         if rq.contract not in known:
-            raise UnknownNameError("contract", rq.contract, known, rq.line, rq.contract_column,
-                                   where=f"the base {base.curve_name} quotes")  # fmt: skip
+            raise UnknownNameError(
+                "contract",
+                rq.contract,
+                known,
+                rq.line,
+                rq.contract_column,
+                where=f"the base {base.curve_name} quotes",
+            )
         series = [r.name for r in rq.value.refs() if r.name not in scalars]
         if series:
             raise ScenarioError(f"a requote takes a number; {series[0]} is a series", rq.line, rq.column)
@@ -488,15 +576,20 @@ def evaluate(spec: ScenarioSpec, base: Base, assumptions: dict[str, Assumption],
         sel = (dates >= np.datetime64(shift.start)) & (dates <= np.datetime64(shift.end))
         if shift.profile != "base":
             if hours is None:
-                raise ScenarioError(f"a daily curve is shifted on whole days: drop `on {shift.profile}`",
-                                    shift.line, shift.column)  # fmt: skip
+                raise ScenarioError(
+                    f"a daily curve is shifted on whole days: drop `on {shift.profile}`",
+                    shift.line,
+                    shift.column,
+                )
             try:
                 sel &= np.asarray(base.calendar.profile_mask(hours, shift.profile), dtype=bool)
             except ValueError as exc:
                 raise ScenarioError(str(exc), shift.line, shift.column) from None
         if not sel.any():
-            warnings.append(f"line {shift.line}: the shift {shift.start}..{shift.end} touches no delivery day of "
-                            f"the curve ({dates[0]} .. {dates[-1]})")  # fmt: skip
+            warnings.append(
+                f"line {shift.line}: the shift {shift.start}..{shift.end} touches no delivery day of "
+                f"the curve ({dates[0]} .. {dates[-1]})"
+            )
             continue
         env = _env(assumptions, dates[sel], shift.line, shift.column)
         amount = np.broadcast_to(np.asarray(shift.amount.evaluate(env), dtype=float), (int(sel.sum()),))
@@ -524,8 +617,9 @@ def evaluate(spec: ScenarioSpec, base: Base, assumptions: dict[str, Assumption],
             env[derive.name] = out
             derived[derive.name] = result.assign(value=out)
             tell(f"line {derive.line}: derived {derive.name} ({len(out):,} points)")
-    comparison = compare_frames(base.points, result, base.contracts, base.calendar, base.granularity,
-                                base.weights, requotes)  # fmt: skip
+    comparison = compare_frames(
+        base.points, result, base.contracts, base.calendar, base.granularity, base.weights, requotes
+    )
     return Outcome(result, derived, comparison, requotes, build, warnings)
 
 
@@ -552,7 +646,8 @@ def _hours_frame(points: pd.DataFrame, calendar: Any) -> pd.DataFrame:
     hours = calendar.hourly(first, last)
     stamps = pd.DatetimeIndex(points["delivery_start_utc"]).tz_convert("UTC").as_unit("ms")
     aligned = hours.set_index(pd.DatetimeIndex(hours["datetime_utc"]).as_unit("ms")).reindex(stamps)
-    return aligned.reset_index(drop=True)
+    out: pd.DataFrame = aligned.reset_index(drop=True)
+    return out
 
 
 def contract_averages(
@@ -579,7 +674,7 @@ def contract_averages(
     else:
         day_weight = np.ones(len(values))
     for i, row in enumerate(contracts.itertuples(index=False)):
-        start, end = np.datetime64(row.start, "D"), np.datetime64(row.end, "D")
+        start, end = np.datetime64(str(row.start), "D"), np.datetime64(str(row.end), "D")
         if start < first or end > last:
             continue
         sel = (dates >= start) & (dates <= end)

@@ -42,17 +42,22 @@ class UnknownNameError(ScenarioError):
         The names that exist, closest first.
     """
 
-    def __init__(self, what: str, name: str, known: Iterable[str], line: int = 0, column: int = 0, *,
-                 where: str = "") -> None:  # fmt: skip
+    def __init__(
+        self, what: str, name: str, known: Iterable[str], line: int = 0, column: int = 0, *, where: str = ""
+    ) -> None:
         self.name = name
         self.known = closest_first(name, known)
-        shown = ", ".join(self.known[:12]) + (f", ... ({len(self.known)} in all)" if len(self.known) > 12 else "")
-        have = f"{where or 'known'}: {shown}" if self.known else f"there are none{' ' + where if where else ''}"
+        shown = ", ".join(self.known[:12]) + (
+            f", ... ({len(self.known)} in all)" if len(self.known) > 12 else ""
+        )
+        have = (
+            f"{where or 'known'}: {shown}" if self.known else f"there are none{' ' + where if where else ''}"
+        )
         super().__init__(f"unknown {what} {name!r}; {have}", line, column)
 
 
 def closest_first(name: str, known: Iterable[str]) -> list[str]:
-    """Return ``known`` ordered by similarity to ``name`` (``difflib`` ratio, case-insensitive), best first."""
+    """Return ``known`` ordered by similarity to ``name`` (``difflib`` ratio, ignoring case), best first."""
     names = sorted(set(known))
     target = name.lower()
 

@@ -55,9 +55,11 @@ class Num(Expr):
     value: float
 
     def evaluate(self, env: dict[str, Value]) -> Value:
+        """See :meth:`Expr.evaluate`."""
         return self.value
 
     def text(self) -> str:
+        """See :meth:`Expr.text`."""
         return f"{self.value:g}"
 
 
@@ -70,12 +72,15 @@ class Ref(Expr):
     column: int = 0
 
     def refs(self) -> list[Ref]:
+        """See :meth:`Expr.refs`."""
         return [self]
 
     def evaluate(self, env: dict[str, Value]) -> Value:
+        """See :meth:`Expr.evaluate`."""
         return env[self.name]
 
     def text(self) -> str:
+        """See :meth:`Expr.text`."""
         return self.name
 
 
@@ -86,12 +91,15 @@ class Neg(Expr):
     operand: Expr
 
     def refs(self) -> list[Ref]:
+        """See :meth:`Expr.refs`."""
         return self.operand.refs()
 
     def evaluate(self, env: dict[str, Value]) -> Value:
+        """See :meth:`Expr.evaluate`."""
         return -self.operand.evaluate(env)
 
     def text(self) -> str:
+        """See :meth:`Expr.text`."""
         return f"-{self.operand.text()}"
 
 
@@ -104,9 +112,11 @@ class BinOp(Expr):
     right: Expr
 
     def refs(self) -> list[Ref]:
+        """See :meth:`Expr.refs`."""
         return self.left.refs() + self.right.refs()
 
     def evaluate(self, env: dict[str, Value]) -> Value:
+        """See :meth:`Expr.evaluate`."""
         a, b = self.left.evaluate(env), self.right.evaluate(env)
         if self.op == "+":
             return a + b
@@ -117,6 +127,7 @@ class BinOp(Expr):
         return a / b
 
     def text(self) -> str:
+        """See :meth:`Expr.text`."""
         return f"({self.left.text()} {self.op} {self.right.text()})"
 
 
@@ -197,9 +208,11 @@ class Shift(Statement):
     amount: Expr
 
     def describe(self) -> str:
-        """The shift in words."""
+        """Return the shift in words."""
         on = "" if self.profile == "base" else f" ({self.profile} hours)"
         amount = self.amount.text()
+        if self.kind == "percent" and isinstance(self.amount, Num):
+            return f"shift: curve on {self.start}..{self.end}{on} times {1 + self.amount.value / 100:g}"
         what = {
             "add": f"plus {amount}",
             "percent": f"times (1 + {amount}/100)",
@@ -339,7 +352,9 @@ def _word_at(text: str, line: int, column: int) -> str:
 def _syntax_error(exc: UnexpectedInput, text: str) -> ScenarioSyntaxError:
     line, column = int(exc.line), int(exc.column)
     if isinstance(exc, UnexpectedEOF):
-        return ScenarioSyntaxError(f"the text ends early; expected {_expected(set(exc.expected))}", line, column)
+        return ScenarioSyntaxError(
+            f"the text ends early; expected {_expected(set(exc.expected))}", line, column
+        )
     got = _word_at(text, line, column)
     if isinstance(exc, UnexpectedToken):
         expected = set(exc.expected)
@@ -384,10 +399,10 @@ def parse(text: str) -> ScenarioSpec:
         raise _syntax_error(exc, text) from None
     statements = [_statement(child) for child in tree.children if isinstance(child, Tree)]
     names = [s for s in statements if isinstance(s, ScenarioName)]
-    bases = [s for s in statements if isinstance(s, BaseCurve | BaseQuotes)]
+    bases: list[BaseCurve | BaseQuotes] = [s for s in statements if isinstance(s, BaseCurve | BaseQuotes)]
     return ScenarioSpec(
         name=names[0].name if names else "",
-        base=bases[0] if bases else None,  # type: ignore[arg-type]
+        base=bases[0] if bases else None,
         uses=[s for s in statements if isinstance(s, Use)],
         shifts=[s for s in statements if isinstance(s, Shift)],
         requotes=[s for s in statements if isinstance(s, Requote)],
@@ -401,13 +416,17 @@ def _date(token: Token) -> dt.date:
     try:
         return dt.date.fromisoformat(str(token))
     except ValueError:
-        raise ScenarioSyntaxError(f"{token} is not a date (YYYY-MM-DD)", token.line or 0, token.column or 0) from None
+        raise ScenarioSyntaxError(
+            f"{token} is not a date (YYYY-MM-DD)", token.line or 0, token.column or 0
+        ) from None
 
 
 def _int(token: Token, what: str) -> int:
     value = int(str(token))
     if value < 1:
-        raise ScenarioSyntaxError(f"{what} must be 1 or more, got {value}", token.line or 0, token.column or 0)
+        raise ScenarioSyntaxError(
+            f"{what} must be 1 or more, got {value}", token.line or 0, token.column or 0
+        )
     return value
 
 
@@ -430,18 +449,22 @@ def _expr(node: Any) -> Expr:
     return BinOp(ops[str(kind)], _expr(node.children[0]), _expr(node.children[1]))  # type: ignore[arg-type]
 
 
-def _statement(tree: Tree) -> Statement:
+def _statement(tree: Tree[Any]) -> Statement:
     line, column = tree.meta.line, tree.meta.column
-    kids = tree.children
+    kids: list[Any] = list(tree.children)
     kind = tree.data
     if kind == "scenario_stmt":
         return ScenarioName(line, column, _string(kids[0]))
     if kind == "base_curve":
         curve, as_of, version = kids
         return BaseCurve(
-            line, column, str(curve), _date(as_of) if as_of is not None else None,
-            _int(version, "version") if version is not None else None, curve.column or 0,
-        )  # fmt: skip
+            line,
+            column,
+            str(curve),
+            _date(as_of) if as_of is not None else None,
+            _int(version, "version") if version is not None else None,
+            curve.column or 0,
+        )
     if kind == "base_quotes":
         return _base_quotes(tree)
     if kind == "use_stmt":
@@ -450,11 +473,20 @@ def _statement(tree: Tree) -> Statement:
     if kind == "shift_stmt":
         start, end, profile, amount = kids
         first, last = _date(start), _date(end)
-        kinds = {"plus": "add", "percent": "percent", "factor": "factor"}
+        kinds: dict[str, Literal["add", "percent", "factor"]] = {
+            "plus": "add",
+            "percent": "percent",
+            "factor": "factor",
+        }
         return Shift(
-            line, column, first, last, str(profile).lower() if profile is not None else "base",
-            kinds[str(amount.data)], _expr(amount.children[0]),  # type: ignore[arg-type]
-        )  # fmt: skip
+            line,
+            column,
+            first,
+            last,
+            str(profile).lower() if profile is not None else "base",
+            kinds[str(amount.data)],
+            _expr(amount.children[0]),
+        )
     if kind == "requote_stmt":
         contract, value = kids
         return Requote(line, column, str(contract), _expr(value), contract.column or 0)
@@ -464,7 +496,9 @@ def _statement(tree: Tree) -> Statement:
     raise ScenarioSyntaxError(f"unknown statement {kind}", line, column)  # pragma: no cover
 
 
-def _base_quotes(tree: Tree) -> BaseQuotes:
+def _base_quotes(tree: Tree[Any]) -> BaseQuotes:
+    path: Any
+    options: list[Any]
     path, *options = tree.children
     values: dict[str, Any] = {}
     seen: dict[str, int] = {}
@@ -472,7 +506,7 @@ def _base_quotes(tree: Tree) -> BaseQuotes:
         if not isinstance(option, Tree):
             continue
         key = str(option.data)
-        tok = option.children[0]
+        tok: Any = option.children[0]
         if key in seen:
             raise ScenarioSyntaxError(
                 f"option {key!r} is given twice in this base statement", tok.line or 0, tok.column or 0
@@ -488,12 +522,15 @@ def _base_quotes(tree: Tree) -> BaseQuotes:
         elif key == "tz":
             values["tz"] = str(tok)
         elif key == "window":
-            values["start"], values["end"] = _date(option.children[0]), _date(option.children[1])
+            first_day: Any = option.children[0]
+            last_day: Any = option.children[1]
+            values["start"], values["end"] = _date(first_day), _date(last_day)
             if values["end"] < values["start"]:
                 raise ScenarioSyntaxError(
                     f"the window ends ({values['end']}) before it starts ({values['start']})",
-                    tok.line or 0, tok.column or 0,
-                )  # fmt: skip
+                    tok.line or 0,
+                    tok.column or 0,
+                )
         elif key == "shape":
             values["shape"] = _string(tok)
         elif key == "trade_date":
@@ -516,54 +553,74 @@ def validate(spec: ScenarioSpec) -> list[ScenarioError]:
     """
     errors: list[ScenarioError] = []
     names = [s for s in spec.statements if isinstance(s, ScenarioName)]
-    bases = [s for s in spec.statements if isinstance(s, BaseCurve | BaseQuotes)]
+    bases: list[BaseCurve | BaseQuotes] = [
+        s for s in spec.statements if isinstance(s, BaseCurve | BaseQuotes)
+    ]
     if not names:
         errors.append(ScenarioError('the scenario has no name: start it with scenario "NAME"', 1, 1))
     for extra in names[1:]:
         errors.append(
-            ScenarioError(f"a second scenario statement; the name is set on line {names[0].line}", extra.line, 1)
+            ScenarioError(
+                f"a second scenario statement; the name is set on line {names[0].line}", extra.line, 1
+            )
         )
     if names and (not names[0].name.strip() or names[0].name.strip().lower() == "base"):
         errors.append(
-            ScenarioError(f"the scenario name {names[0].name!r} is not allowed ('base' is the base curve's)",
-                          names[0].line, names[0].column)
-        )  # fmt: skip
+            ScenarioError(
+                f"the scenario name {names[0].name!r} is not allowed ('base' is the base curve's)",
+                names[0].line,
+                names[0].column,
+            )
+        )
     if not bases:
         errors.append(
             ScenarioError(
-                "the scenario has no base: add `base curve NAME as of YYYY-MM-DD` or `base quotes \"FILE\" ...`",
-                1, 1,
+                "the scenario has no base: add `base curve NAME as of YYYY-MM-DD` or "
+                '`base quotes "FILE" ...`',
+                1,
+                1,
             )
-        )  # fmt: skip
-    for extra in bases[1:]:
+        )
+    for extra_base in bases[1:]:
         errors.append(
-            ScenarioError(f"one base per scenario; the base is set on line {bases[0].line}", extra.line, 1)
+            ScenarioError(
+                f"one base per scenario; the base is set on line {bases[0].line}", extra_base.line, 1
+            )
         )
     declared: dict[str, Use] = {}
     for use in spec.uses:
         if use.name in CURVE_REFERENCES:
-            errors.append(ScenarioError(f"{use.name!r} names a curve, not an assumption", use.line, use.column))
+            errors.append(
+                ScenarioError(f"{use.name!r} names a curve, not an assumption", use.line, use.column)
+            )
         elif use.name in declared:
             errors.append(
-                ScenarioError(f"assumption {use.name!r} is used twice (first on line {declared[use.name].line})",
-                              use.line, use.column)
-            )  # fmt: skip
+                ScenarioError(
+                    f"assumption {use.name!r} is used twice (first on line {declared[use.name].line})",
+                    use.line,
+                    use.column,
+                )
+            )
         else:
             declared[use.name] = use
     for shift in spec.shifts:
         if shift.end < shift.start:
             errors.append(
-                ScenarioError(f"the shift ends ({shift.end}) before it starts ({shift.start})",
-                              shift.line, shift.column)
-            )  # fmt: skip
+                ScenarioError(
+                    f"the shift ends ({shift.end}) before it starts ({shift.start})", shift.line, shift.column
+                )
+            )
         errors += _undeclared(shift.amount, set(declared), "shift")
     requoted: dict[str, Requote] = {}
     for rq in spec.requotes:
         if rq.contract in requoted:
             errors.append(
-                ScenarioError(f"{rq.contract} is requoted twice (first on line {requoted[rq.contract].line})",
-                              rq.line, rq.contract_column)
-            )  # fmt: skip
+                ScenarioError(
+                    f"{rq.contract} is requoted twice (first on line {requoted[rq.contract].line})",
+                    rq.line,
+                    rq.contract_column,
+                )
+            )
         requoted[rq.contract] = rq
         errors += _undeclared(rq.value, set(declared), "requote")
     known = set(declared) | set(CURVE_REFERENCES)
@@ -571,9 +628,12 @@ def validate(spec: ScenarioSpec) -> list[ScenarioError]:
         errors += _undeclared(derive.expr, known, "derive")
         if derive.name in known:
             errors.append(
-                ScenarioError(f"{derive.name!r} is taken (an assumption, a curve or an earlier derive)",
-                              derive.line, derive.column)
-            )  # fmt: skip
+                ScenarioError(
+                    f"{derive.name!r} is taken (an assumption, a curve or an earlier derive)",
+                    derive.line,
+                    derive.column,
+                )
+            )
         known.add(derive.name)
     return sorted(errors, key=lambda e: (e.line, e.column))
 
@@ -584,7 +644,10 @@ def _undeclared(expr: Expr, known: set[str], where: str) -> list[ScenarioError]:
     out: list[ScenarioError] = []
     for ref in expr.refs():
         if ref.name not in known:
-            hint = "declared with `use`" if where != "derive" else "usable here (`use`d, base, scenario, derived)"
+            hint = (
+                "declared with `use`"
+                if where != "derive"
+                else "usable here (`use`d, base, scenario, derived)"
+            )
             out.append(UnknownNameError("name", ref.name, known, ref.line, ref.column, where=hint))
     return out
-

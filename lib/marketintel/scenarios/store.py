@@ -77,7 +77,9 @@ class Assumption:
 
 def _points_json(points: pd.Series) -> str:
     index = pd.DatetimeIndex(pd.to_datetime(points.index))
-    return json.dumps([[d.strftime("%Y-%m-%d"), float(v)] for d, v in zip(index, points.to_numpy(float), strict=True)])
+    return json.dumps(
+        [[d.strftime("%Y-%m-%d"), float(v)] for d, v in zip(index, points.to_numpy(float), strict=True)]
+    )
 
 
 def write_assumption(
@@ -152,7 +154,9 @@ def read_assumptions(client: Any) -> pd.DataFrame:
     return frame
 
 
-def resolve_assumption(client: Any, name: str, version: int | None, line: int = 0, column: int = 0) -> Assumption:
+def resolve_assumption(
+    client: Any, name: str, version: int | None, line: int = 0, column: int = 0
+) -> Assumption:
     """Return assumption ``name`` at ``version`` (None: the latest).
 
     Raises
@@ -182,14 +186,21 @@ def resolve_assumption(client: Any, name: str, version: int | None, line: int = 
     if row["kind"] == "series":
         pairs = json.loads(row["points"] or "[]")
         points = pd.Series(
-            [float(v) for _, v in pairs], index=pd.DatetimeIndex([d for d, _ in pairs]), name=name, dtype=float
+            [float(v) for _, v in pairs],
+            index=pd.DatetimeIndex([d for d, _ in pairs]),
+            name=name,
+            dtype=float,
         )
     value = row["value"]
     return Assumption(
-        name=name, version=int(row["version"]), kind=str(row["kind"]),
-        value=None if value is None or pd.isna(value) else float(value), points=points,
-        unit=str(row["unit"]), description=str(row["description"]),
-    )  # fmt: skip
+        name=name,
+        version=int(row["version"]),
+        kind=str(row["kind"]),
+        value=None if value is None or pd.isna(value) else float(value),
+        points=points,
+        unit=str(row["unit"]),
+        description=str(row["description"]),
+    )
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -234,8 +245,24 @@ def write_scenario_curve(
 
     Parameters
     ----------
+    client : clickhouse_connect.driver.Client
+        The store.
     points : pd.DataFrame
         ``delivery_start_utc, delivery_end_utc, value`` [UTC], [unit].
+    curve_name, scenario : str
+        ``curves.curve_name`` and ``curves.scenario`` (the scenario's name).
+    as_of_utc : pd.Timestamp
+        The base's information cutoff [UTC].
+    currency, unit : str
+        Of the values.
+    run_id : str
+        ``scenario_runs.run_id`` (also ``curves.run_id`` and ``curve_runs.run_id``).
+    parameters : dict
+        Recorded as ``curve_runs.parameters`` (base lineage, contracts, requotes).
+    inputs_sha256 : str
+        The run's inputs hash (``curve_runs.input_sha256``).
+    started_at_utc : pd.Timestamp
+        When the run started [UTC].
 
     Returns
     -------

@@ -1,4 +1,4 @@
-"""Scenarios for every front end: check a scenario's text, run it (tracked), list and compare runs, assumptions.
+"""Scenarios for every front end: check a scenario's text, run it (tracked), compare runs, assumptions.
 
 A scenario is short text in the language of :mod:`marketintel.scenarios` (a base curve, shifts, requotes,
 assumptions, derived series). :func:`run` evaluates it and records the run in ``scenario_runs`` with the
@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from marketintel.exceptions import MarketIntelError
@@ -101,7 +100,8 @@ class ScenarioResult:
     comparison : pd.DataFrame
         Contract by contract: ``contract, delivery_start, delivery_end`` (local dates, inclusive),
         ``base_price, scenario_price`` (each curve's average over the contract), ``difference`` (scenario -
-        base), plus ``profile``, ``quote`` (the base's) and ``requote`` (the new quote, NaN where none) [unit].
+        base), plus ``profile``, ``quote`` (the base's) and ``requote`` (the new quote, NaN where none)
+        [unit].
     derived : dict of str to pd.DataFrame
         Each ``derive`` series, as ``result`` [its unit].
     message : str
@@ -178,7 +178,9 @@ def check(text: str, client: Any = None) -> CheckResult:
     errors: list[Exception] = list(validate(spec))
     statements = [describe(s) for s in spec.statements]
     if not errors:
-        errors += _check_names(spec, client) if (client is not None or isinstance(spec.base, BaseQuotes)) else []
+        errors += (
+            _check_names(spec, client) if (client is not None or isinstance(spec.base, BaseQuotes)) else []
+        )
     found = sorted((_as_dsl(e) for e in errors), key=lambda e: (e.line, e.column))
     return CheckResult(not found, spec.name, found, statements)
 
@@ -201,16 +203,18 @@ def _check_names(spec: Any, client: Any) -> list[Exception]:
         return errors
     try:
         if isinstance(spec.base, BaseCurve):
-            base = resolve_base(spec.base, client)
+            known = list(resolve_base(spec.base, client).contracts["contract"])
         else:  # a quotes file: read it, without building the curve
-            base = _quotes_contracts(spec.base)
+            known = _quotes_contracts(spec.base)
     except ScenarioError as exc:
         return [*errors, exc]
-    known = list(base)
     for rq in spec.requotes:
         if rq.contract not in known:
-            errors.append(UnknownNameError("contract", rq.contract, known, rq.line, rq.contract_column,
-                                           where="the base quotes"))  # fmt: skip
+            errors.append(
+                UnknownNameError(
+                    "contract", rq.contract, known, rq.line, rq.contract_column, where="the base quotes"
+                )
+            )
     return errors
 
 
@@ -221,12 +225,17 @@ def _quotes_contracts(statement: Any) -> list[str]:
 
     path = Path(statement.path)
     if not path.is_file():
-        raise ScenarioError(f"quotes file {statement.path!r} not found (looked for {path.resolve()})",
-                            statement.line, statement.column)  # fmt: skip
+        raise ScenarioError(
+            f"quotes file {statement.path!r} not found (looked for {path.resolve()})",
+            statement.line,
+            statement.column,
+        )
     try:
         contracts = read_contracts_csv(path, choose_calendar(statement))
     except ValueError as exc:
-        raise ScenarioError(f"quotes file {statement.path}: {exc}", statement.line, statement.column) from None
+        raise ScenarioError(
+            f"quotes file {statement.path}: {exc}", statement.line, statement.column
+        ) from None
     return [c.name for c in contracts]
 
 
@@ -245,11 +254,24 @@ def _first_error(text: str) -> Any:
 # run
 # --------------------------------------------------------------------------------------------------------
 def inputs_sha256(text: str, versions: dict[str, int], lineage: dict[str, Any], code_version: str) -> str:
-    """Return the sha256 of everything a run's result depends on (the text, the assumptions' versions, the
-    base's identity (stored build, or quotes and shape files' sha256 and the build's inputs), the code).
+    """Return the sha256 of everything a run's result depends on: the ``scenario_runs.inputs_sha256``.
+
+    That is the text, the assumptions' versions, the base's identity (stored build, or quotes and shape
+    files' sha256 and the build's inputs) and the code version.
     """
-    identity = {k: lineage.get(k) for k in ("kind", "curve_name", "version", "run_id", "input_sha256",
-                                             "file_sha256", "shape_sha256", "as_of_utc")}  # fmt: skip
+    identity = {
+        k: lineage.get(k)
+        for k in (
+            "kind",
+            "curve_name",
+            "version",
+            "run_id",
+            "input_sha256",
+            "file_sha256",
+            "shape_sha256",
+            "as_of_utc",
+        )
+    }
     payload = {"text": text, "assumptions": versions, "base": identity, "code_version": code_version}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -307,10 +329,17 @@ def run(
     run_id = str(uuid.uuid4())
     text_sha = hashlib.sha256(text.encode()).hexdigest()
     row: dict[str, Any] = {
-        "run_id": run_id, "scenario": spec.name, "text": text, "text_sha256": text_sha, "code_version":
-        code_version(), "status": "running", "created_by": user, "started_at_utc": started,
-        "finished_at_utc": None, "duration_s": None,
-    }  # fmt: skip
+        "run_id": run_id,
+        "scenario": spec.name,
+        "text": text,
+        "text_sha256": text_sha,
+        "code_version": code_version(),
+        "status": "running",
+        "created_by": user,
+        "started_at_utc": started,
+        "finished_at_utc": None,
+        "duration_s": None,
+    }
     record_scenario_run(db, **row)
     say(f"scenario {spec.name!r}: run {run_id}")
     try:
@@ -325,8 +354,10 @@ def run(
         earlier = reusable_run(db, spec.name, digest)
         if earlier is not None:
             status, version = "reused", int(earlier["output_version"])
-            message = (f"same inputs as run {earlier['run_id']} of {earlier['started_at_utc']:%Y-%m-%d %H:%M} UTC: "
-                       f"its output {earlier['output_curve']} version {version} (scenario {spec.name!r}) stands")  # fmt: skip
+            message = (
+                f"same inputs as run {earlier['run_id']} of {earlier['started_at_utc']:%Y-%m-%d %H:%M} UTC: "
+                f"its output {earlier['output_curve']} version {version} (scenario {spec.name!r}) stands"
+            )
             row["base_lineage"] = json.dumps(base.lineage, sort_keys=True, default=str)
         else:
             status = "ok"
@@ -335,71 +366,145 @@ def run(
         message = "; ".join([message, *outcome.warnings])
     except Exception as exc:
         elapsed = time.perf_counter() - t0
-        record_scenario_run(db, **{**row, "status": "failed", "message": str(exc),
-                                   "finished_at_utc": pd.Timestamp.now(tz="UTC"), "duration_s": elapsed})  # fmt: skip
+        record_scenario_run(
+            db,
+            **{
+                **row,
+                "status": "failed",
+                "message": str(exc),
+                "finished_at_utc": pd.Timestamp.now(tz="UTC"),
+                "duration_s": elapsed,
+            },
+        )
         raise
     elapsed = time.perf_counter() - t0
-    record_scenario_run(db, **{**row, "status": status, "message": message, "output_curve": base.curve_name,
-                               "output_version": version, "finished_at_utc": pd.Timestamp.now(tz="UTC"),
-                               "duration_s": elapsed})  # fmt: skip
+    record_scenario_run(
+        db,
+        **{
+            **row,
+            "status": status,
+            "message": message,
+            "output_curve": base.curve_name,
+            "output_version": version,
+            "finished_at_utc": pd.Timestamp.now(tz="UTC"),
+            "duration_s": elapsed,
+        },
+    )
     say(message)
     if out_csv is not None:
         _write_csv(Path(out_csv), base.points, outcome.result, outcome.derived)
         say(f"{len(outcome.result):,} rows written to {out_csv}")
     return ScenarioResult(
-        run_id=run_id, scenario=spec.name, status=status, reused=status == "reused", base=base.points,
-        result=outcome.result, comparison=outcome.comparison, derived=outcome.derived, message=message,
-        duration_s=elapsed, curve_name=base.curve_name, output_version=version, unit=base.unit,
+        run_id=run_id,
+        scenario=spec.name,
+        status=status,
+        reused=status == "reused",
+        base=base.points,
+        result=outcome.result,
+        comparison=outcome.comparison,
+        derived=outcome.derived,
+        message=message,
+        duration_s=elapsed,
+        curve_name=base.curve_name,
+        output_version=version,
+        unit=base.unit,
         warnings=outcome.warnings,
-    )  # fmt: skip
+    )
 
 
 def _store_outputs(
-    db: Any, spec: Any, base: Any, outcome: Any, run_id: str, digest: str, started: pd.Timestamp,
+    db: Any,
+    spec: Any,
+    base: Any,
+    outcome: Any,
+    run_id: str,
+    digest: str,
+    started: pd.Timestamp,
     say: Callable[[str], None],
-) -> tuple[int, str]:  # fmt: skip
+) -> tuple[int, str]:
     """Store the base (a quotes file's build, once per inputs), the scenario curve and the derived series."""
     from marketintel.curves.store import write_build
     from marketintel.scenarios.store import write_scenario_curve
 
     if base.build is not None:  # a base built from a quotes file: stored once per build inputs
         found = db.query(
-            "SELECT version, run_id FROM curve_runs FINAL WHERE curve_name = {c:String} AND scenario = 'base' "
+            "SELECT version, run_id FROM curve_runs FINAL "
+            "WHERE curve_name = {c:String} AND scenario = 'base' "
             "AND status = 'ok' AND as_of_utc = {t:DateTime64(3, 'UTC')} AND input_sha256 = {h:String} "
             "ORDER BY version DESC LIMIT 1",
-            parameters={"c": base.curve_name, "t": base.as_of_utc.tz_localize(None), "h": base.build.input_sha256},
+            parameters={
+                "c": base.curve_name,
+                "t": base.as_of_utc.tz_localize(None),
+                "h": base.build.input_sha256,
+            },
         ).result_rows
         if found:
             base.lineage.update(version=int(found[0][0]), run_id=str(found[0][1]))
         else:
-            rid, v, _ = write_build(db, base.build, base.curve_name, base.as_of_utc, currency=base.currency,
-                                    unit=base.unit, started_at_utc=started)  # fmt: skip
+            rid, v, _ = write_build(
+                db,
+                base.build,
+                base.curve_name,
+                base.as_of_utc,
+                currency=base.currency,
+                unit=base.unit,
+                started_at_utc=started,
+            )
             base.lineage.update(version=v, run_id=rid)
             say(f"base stored as {base.curve_name} version {v} (scenario 'base')")
         base.lineage["as_of_utc"] = str(base.as_of_utc)
     contracts = [
-        {"contract": r.contract, "profile": r.profile, "start": str(r.start), "end": str(r.end), "quote": r.quote}
+        {
+            "contract": r.contract,
+            "profile": r.profile,
+            "start": str(r.start),
+            "end": str(r.end),
+            "quote": r.quote,
+        }
         for r in base.contracts.itertuples(index=False)
     ]
     parameters = {
-        "scenario": spec.name, "base": base.lineage, "calendar": base.calendar.name, "tz": base.calendar.tz,
-        "granularity": base.granularity, "weights": base.weights, "contracts": contracts,
+        "scenario": spec.name,
+        "base": base.lineage,
+        "calendar": base.calendar.name,
+        "tz": base.calendar.tz,
+        "granularity": base.granularity,
+        "weights": base.weights,
+        "contracts": contracts,
         "requotes": outcome.requotes,
-    }  # fmt: skip
-    common = {"scenario": spec.name, "as_of_utc": base.as_of_utc, "currency": base.currency, "run_id": run_id,
-              "inputs_sha256": digest, "started_at_utc": started}  # fmt: skip
-    version = write_scenario_curve(db, outcome.result, curve_name=base.curve_name, unit=base.unit,
-                                   parameters=parameters, **common)  # fmt: skip
+    }
+    common = {
+        "scenario": spec.name,
+        "as_of_utc": base.as_of_utc,
+        "currency": base.currency,
+        "run_id": run_id,
+        "inputs_sha256": digest,
+        "started_at_utc": started,
+    }
+    version = write_scenario_curve(
+        db, outcome.result, curve_name=base.curve_name, unit=base.unit, parameters=parameters, **common
+    )
     stored = [f"{base.curve_name} version {version}"]
     for derive in spec.derives:
         name = derive.name.upper()
-        v = write_scenario_curve(db, outcome.derived[derive.name], curve_name=name, unit=derive.unit or base.unit,
-                                 parameters={**parameters, "derive": derive.expr.text()}, **common)  # fmt: skip
+        v = write_scenario_curve(
+            db,
+            outcome.derived[derive.name],
+            curve_name=name,
+            unit=derive.unit or base.unit,
+            parameters={**parameters, "derive": derive.expr.text()},
+            **common,
+        )
         stored.append(f"{name} version {v}")
-    return version, f"stored {', '.join(stored)} as scenario {spec.name!r} as of {base.as_of_utc:%Y-%m-%d %H:%M} UTC"
+    return (
+        version,
+        f"stored {', '.join(stored)} as scenario {spec.name!r} as of {base.as_of_utc:%Y-%m-%d %H:%M} UTC",
+    )
 
 
-def _write_csv(path: Path, base: pd.DataFrame, result: pd.DataFrame, derived: dict[str, pd.DataFrame]) -> None:
+def _write_csv(
+    path: Path, base: pd.DataFrame, result: pd.DataFrame, derived: dict[str, pd.DataFrame]
+) -> None:
     frame = result[["delivery_start_utc", "delivery_end_utc", "date"]].copy()
     frame["base"] = base["value"].to_numpy()
     frame["scenario"] = result["value"].to_numpy()
@@ -412,8 +517,21 @@ def _write_csv(path: Path, base: pd.DataFrame, result: pd.DataFrame, derived: di
 # --------------------------------------------------------------------------------------------------------
 # runs, compare, assumptions
 # --------------------------------------------------------------------------------------------------------
-_RUN_COLUMNS = ["run_id", "scenario", "status", "started_at_utc", "duration_s", "output_curve", "output_version",
-                "assumptions", "text_sha256", "inputs_sha256", "code_version", "created_by", "message"]  # fmt: skip
+_RUN_COLUMNS = [
+    "run_id",
+    "scenario",
+    "status",
+    "started_at_utc",
+    "duration_s",
+    "output_curve",
+    "output_version",
+    "assumptions",
+    "text_sha256",
+    "inputs_sha256",
+    "code_version",
+    "created_by",
+    "message",
+]
 
 
 def runs(client: Any, scenario: str | None = None) -> pd.DataFrame:
@@ -435,7 +553,8 @@ def runs(client: Any, scenario: str | None = None) -> pd.DataFrame:
     """
     where = "WHERE scenario = {s:String}" if scenario else ""
     frame: pd.DataFrame = client.query_df(
-        f"SELECT {', '.join(_RUN_COLUMNS)} FROM scenario_runs FINAL {where} ORDER BY started_at_utc DESC, run_id",
+        f"SELECT {', '.join(_RUN_COLUMNS)} FROM scenario_runs FINAL {where} "
+        "ORDER BY started_at_utc DESC, run_id",
         parameters={"s": scenario} if scenario else None,
     )
     if frame.empty:
@@ -445,7 +564,8 @@ def runs(client: Any, scenario: str | None = None) -> pd.DataFrame:
 
 def _stored_run(client: Any, run_id: str) -> dict[str, Any]:
     frame: pd.DataFrame = client.query_df(
-        "SELECT run_id, scenario, status, output_curve, output_version, base_lineage FROM scenario_runs FINAL "
+        "SELECT run_id, scenario, status, output_curve, output_version, base_lineage "
+        "FROM scenario_runs FINAL "
         "WHERE run_id = {r:String}",
         parameters={"r": run_id},
     )
@@ -464,16 +584,24 @@ def _run_curve(client: Any, row: dict[str, Any]) -> tuple[pd.DataFrame, dict[str
     from marketintel.services.queries import curve_points
 
     params_rows = client.query(
-        "SELECT parameters, as_of_utc FROM curve_runs FINAL WHERE curve_name = {c:String} AND scenario = {s:String} "
+        "SELECT parameters, as_of_utc FROM curve_runs FINAL "
+        "WHERE curve_name = {c:String} AND scenario = {s:String} "
         "AND version = {v:UInt32} AND method = 'scenario' ORDER BY as_of_utc DESC LIMIT 1",
         parameters={"c": row["output_curve"], "s": row["scenario"], "v": int(row["output_version"])},
     ).result_rows
     parameters = json.loads(params_rows[0][0])
     cutoff = pd.Timestamp(params_rows[0][1])
     cutoff = cutoff.tz_localize("UTC") if cutoff.tzinfo is None else cutoff.tz_convert("UTC")
-    raw = curve_points(client, row["output_curve"], scenario=row["scenario"], curve_as_of=cutoff,
-                       version=int(row["output_version"]))  # fmt: skip
-    return points_frame(raw["delivery_start_utc"], raw["delivery_end_utc"], raw["value"], parameters["tz"]), parameters
+    raw = curve_points(
+        client,
+        row["output_curve"],
+        scenario=row["scenario"],
+        curve_as_of=cutoff,
+        version=int(row["output_version"]),
+    )
+    return points_frame(
+        raw["delivery_start_utc"], raw["delivery_end_utc"], raw["value"], parameters["tz"]
+    ), parameters
 
 
 def compare(client: Any, run_id: str, other: str | None = None) -> pd.DataFrame:
@@ -512,13 +640,26 @@ def compare(client: Any, run_id: str, other: str | None = None) -> pd.DataFrame:
     contracts["end"] = [pd.Timestamp(d).date() for d in contracts["end"]]
     if other is None:
         lineage = parameters["base"]
-        raw = curve_points(client, lineage["curve_name"], curve_as_of=pd.Timestamp(lineage["as_of_utc"]),
-                           version=int(lineage["version"]))  # fmt: skip
-        reference = points_frame(raw["delivery_start_utc"], raw["delivery_end_utc"], raw["value"], calendar.tz)
+        raw = curve_points(
+            client,
+            lineage["curve_name"],
+            curve_as_of=pd.Timestamp(lineage["as_of_utc"]),
+            version=int(lineage["version"]),
+        )
+        reference = points_frame(
+            raw["delivery_start_utc"], raw["delivery_end_utc"], raw["value"], calendar.tz
+        )
     else:
         reference, _ = _run_curve(client, _stored_run(client, other))
-    return compare_frames(reference, scenario, contracts, calendar, parameters["granularity"],
-                          parameters["weights"], {k: float(v) for k, v in (parameters.get("requotes") or {}).items()})  # fmt: skip
+    return compare_frames(
+        reference,
+        scenario,
+        contracts,
+        calendar,
+        parameters["granularity"],
+        parameters["weights"],
+        {k: float(v) for k, v in (parameters.get("requotes") or {}).items()},
+    )
 
 
 def assumptions(client: Any) -> pd.DataFrame:
@@ -534,8 +675,20 @@ def assumptions(client: Any) -> pd.DataFrame:
     from marketintel.scenarios.store import read_assumptions
 
     frame = read_assumptions(client)
-    columns = ["name", "version", "latest", "kind", "value", "points", "first_date", "last_date", "unit",
-               "description", "created_by", "created_at_utc"]  # fmt: skip
+    columns = [
+        "name",
+        "version",
+        "latest",
+        "kind",
+        "value",
+        "points",
+        "first_date",
+        "last_date",
+        "unit",
+        "description",
+        "created_by",
+        "created_at_utc",
+    ]
     if frame.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     pairs = [json.loads(p) if p else [] for p in frame["points"]]
@@ -582,18 +735,20 @@ def set_assumption(
     """
     from marketintel.scenarios.store import write_assumption
 
-    return write_assumption(client, name, value=value, points=points, unit=unit, description=description,
-                            user=user)  # fmt: skip
+    return write_assumption(
+        client, name, value=value, points=points, unit=unit, description=description, user=user
+    )
 
 
 def read_points_csv(path: Path) -> pd.Series:
     """Read an assumption's series from a CSV ``date,<value>`` (the first numeric column) [its unit]."""
     frame = pd.read_csv(path)
     if "date" not in frame.columns:
-        raise MarketIntelError(f"{path}: expected a 'date' column and a value column, found {list(frame.columns)}")
+        raise MarketIntelError(
+            f"{path}: expected a 'date' column and a value column, found {list(frame.columns)}"
+        )
     numeric = frame.drop(columns=["date"]).select_dtypes("number")
     if numeric.empty:
         raise MarketIntelError(f"{path}: no numeric value column besides 'date' in {list(frame.columns)}")
     index = pd.DatetimeIndex(pd.to_datetime(frame["date"], format="%Y-%m-%d"))
     return pd.Series(numeric.iloc[:, 0].to_numpy(dtype=float), index=index, name=str(numeric.columns[0]))
-
