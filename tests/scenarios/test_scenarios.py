@@ -406,3 +406,17 @@ def test_cli_checks_runs_lists_and_assumes(
     assert f"{bad}:2:18: unexpected '2026-03-31'" in capsys.readouterr().err
     assert main(["scenario", "run", str(bad)]) == 1
     assert f"{bad}:2:18:" in capsys.readouterr().err
+
+
+def test_the_issue_base_quotes_line_reads_as_henry_hub_gas_in_new_york_time() -> None:
+    from marketintel.scenarios.engine import choose_calendar
+    from marketintel.scenarios.language import BaseQuotes, parse
+
+    spec = parse(
+        'scenario "s"\nbase quotes "quotes.csv" daily weights days tz America/New_York '
+        "from 2026-12-01 to 2031-12-31\n"
+    )
+    assert isinstance(spec.base, BaseQuotes)
+    assert (spec.base.start, spec.base.end) == (dt.date(2026, 12, 1), dt.date(2031, 12, 31))
+    calendar = choose_calendar(spec.base)
+    assert (calendar.name, calendar.tz, calendar.commodity) == ("HENRY_HUB", "America/New_York", "gas")
