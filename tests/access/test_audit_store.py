@@ -219,3 +219,25 @@ def test_kill_9_under_load_loses_no_record_of_an_answered_query(audited: dict[st
     time.sleep(0)  # the restarted store continues the chain: a new record verifies too
     sp.client(username="ann", password="ann-pw").query("SELECT 1")
     assert verify_store(admin(sp), audited["dir"]).ok
+
+
+def test_routing_decisions_reach_the_audit_trail(
+    audited: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The router's default sink reports each decision to the store (kind ``routing``), as a service."""
+    from marketintel.routing.router import default_audit
+
+    sp = audited["sp"]
+    monkeypatch.setenv("MI_CLICKHOUSE_URL", f"http://svc:svc-pw@127.0.0.1:{sp.port}/default")
+    event = {"series": "CAISO_LOAD_DA", "chosen": "caiso/system_load_resource_schedules_dam", "intervals": 24,
+             "reason": "failover: caiso/load_forecast_dam open"}  # fmt: skip
+    default_audit()(event)
+    (record,) = records(sp, "kind = 'routing'")
+    assert (record["user"], record["caller"], record["target"], record["rows"]) == (
+        "routing",
+        "routing",
+        "CAISO_LOAD_DA",
+        24,
+    )
+    assert json.loads(record["detail"])["reason"] == "failover: caiso/load_forecast_dam open"
+    assert verify_store(admin(sp), audited["dir"]).ok

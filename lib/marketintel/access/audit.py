@@ -30,7 +30,7 @@ GENESIS = "0" * 64
 #: what a record is about
 KINDS = (
     "query", "store_login_failed", "login", "login_failed", "logout", "page", "api", "export",
-    "access_change", "user_change", "verify",
+    "access_change", "user_change", "verify", "routing",
 )  # fmt: skip
 #: kinds a service may submit (the others the store writes itself)
 SUBMITTED_KINDS = frozenset(KINDS) - {"query", "store_login_failed", "user_change"}
