@@ -78,6 +78,13 @@ PAGES: dict[str, Page] = {
             "marketintel.dashboards.curve_builder:CurveBuilder",
         ),
         Page(
+            "scenarios",
+            "Scenarios",
+            "Write a what-if scenario with live checking, run it, compare it with its base and other runs",
+            frozenset({"quants", "admins"}),
+            "marketintel.dashboards.scenarios:Scenarios",
+        ),
+        Page(
             "accuracy",
             "Forecast accuracy",
             "Backtest runs: metrics by market, model, horizon, hour and month; DM/GW tests; reports",

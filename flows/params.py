@@ -83,10 +83,20 @@ class DataQualityParams(_Params):
     end: str = Field("2025-03-31T13:55:00Z", description="window end, UTC")
 
 
+class ScenarioParams(_Params):
+    """Run a scenario (its text, or a scenario file) and compare it with its base, contract by contract."""
+
+    scenario: str = Field("", description="the scenario's text; '' = read file")
+    file: str = Field(
+        "", description="a scenario file (its file names are read next to it); '' with no text: case A's"
+    )
+
+
 #: flow name -> (notebook stem, parameter model)
 NOTEBOOKS: dict[str, tuple[str, type[_Params]]] = {
     "ingest": ("ingest", IngestParams),
     "build_curves": ("curves", CurvesParams),
     "backtest": ("backtest", BacktestParams),
     "data_quality": ("data_quality", DataQualityParams),
+    "scenario": ("scenario", ScenarioParams),
 }

@@ -1,4 +1,4 @@
-"""The Prefect flows: ingest, build_curves, backtest, data_quality. Each runs its notebook with papermill.
+"""The Prefect flows: ingest, build_curves, backtest, data_quality, scenario; each runs its notebook.
 
 A flow validates its parameters (the pydantic models of :mod:`marketintel.flows.params`, which equal the
 notebooks' ``parameters`` cells), makes sure the store is up (the embedded one is started when it is the
@@ -29,6 +29,7 @@ from marketintel.flows.params import (
     CurvesParams,
     DataQualityParams,
     IngestParams,
+    ScenarioParams,
 )
 from marketintel.services.store import ensure_store
 
@@ -193,4 +194,16 @@ def data_quality(params: DataQualityParams = DataQualityParams()) -> dict[str, s
     return out
 
 
-FLOWS = {"ingest": ingest, "build_curves": build_curves, "backtest": backtest, "data_quality": data_quality}
+@flow(name="scenario", log_prints=True)
+def scenario(params: ScenarioParams = ScenarioParams()) -> dict[str, str]:  # noqa: B008
+    """Run a scenario (tracked in scenario_runs) and report it against its base, contract by contract."""
+    return _run("scenario", params)
+
+
+FLOWS = {
+    "ingest": ingest,
+    "build_curves": build_curves,
+    "backtest": backtest,
+    "data_quality": data_quality,
+    "scenario": scenario,
+}

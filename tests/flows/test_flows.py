@@ -175,3 +175,44 @@ def test_ingest_flow_follows_a_dataset_interval_by_interval(
     client = store.client(database=ch_database)
     assert client.command("SELECT count() FROM prices FINAL WHERE market = 'SPP_REAL_TIME_5MIN'") == 3 * 1234
     assert client.command("SELECT countIf(status = 'quarantined') FROM raw_payloads FINAL") == 1
+
+
+def test_scenario_flow_reports_the_issue_scenario_against_its_base(
+    flow_env: Path, store: StoreProcess, ch_database: str, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    from marketintel.flows.demo import SCENARIO_EXAMPLE
+    from marketintel.flows.params import ScenarioParams
+    from marketintel.flows.pipeline import scenario
+    from marketintel.flows.recordings import replay_folder
+    from marketintel.services import scenarios as S
+    from marketintel.services.curves import build_and_store_curve
+    from marketintel.services.ingest import ingest_window
+
+    client = store.client(database=ch_database)
+    replay_folder("cme", "futures_settlements", tmp_path / "replay")
+    ingest_window(
+        "cme", "futures_settlements", "2014-12-29 05:00", "2014-12-30 05:00", replay=tmp_path / "replay"
+    )
+    build_and_store_curve(product="NG", as_of="2014-12-29", calendar="HENRY_HUB", weights="days",
+                          curve_name="HENRY_HUB_DAILY", client=client)  # fmt: skip
+    out = scenario(ScenarioParams(file=str(SCENARIO_EXAMPLE)))
+    page = Path(out["html"]).read_text()
+    assert Path(out["html"]).parent.parent.name == "scenario" and "hl-ipython3" not in page
+    runs = S.runs(client, "gas-cold-winter")
+    assert runs["status"].tolist() == ["ok"]
+    compared = S.compare(client, str(runs["run_id"].iloc[0])).set_index("contract")
+    assert compared.loc["M-2015-06", "scenario_price"] == pytest.approx(3.10, abs=1e-9)
+    feb = compared.loc["M-2015-02"]  # requoted June moves February's curve, then +15 %
+    row = "<td>M-2015-02</td>"
+    assert row in page and f"{feb['scenario_price']:.4f}" in page and f"{feb['difference']:+.4f}" in page
+    assert "3.1000" in page and "scenario against its base" in page and 'name="difference"' not in page
+    # the same text again: recognised as a rerun, nothing new stored
+    scenario(ScenarioParams(scenario=SCENARIO_EXAMPLE.read_text()))
+    assert S.runs(client, "gas-cold-winter")["status"].tolist() == ["reused", "ok"]
+    # a scenario that does not check fails the run, naming the line and column
+    with pytest.raises(Exception, match=r"line 2, column 1: unknown statement 'shfit'"):
+        scenario(ScenarioParams(scenario='scenario "x"\nshfit 2015-01-01..2015-02-01 by +1\n'))
+    assert client.command("SELECT count() FROM alerts FINAL WHERE category = 'flow'") == 1
+    assert pd.notna(runs["duration_s"].iloc[0])

@@ -25,10 +25,11 @@ def test_demo_leaves_the_hub_up_with_one_user_per_group_and_private_secrets(plat
     out = platform.demo_stdout
     for line in (
         "demo-trader  traders: explorer, exports, curves, accuracy",
-        "demo-quant   quants: explorer, exports, curves, curve-builder, accuracy, quality; JupyterLab",
+        "demo-quant   quants: explorer, exports, curves, curve-builder, scenarios, accuracy, quality; "
+        "JupyterLab",
         "demo-ops     ops: quality, health",
-        "demo-admin   admins (Hub admin): explorer, exports, curves, curve-builder, accuracy, quality, "
-        "access, audit, health",
+        "demo-admin   admins (Hub admin): explorer, exports, curves, curve-builder, scenarios, accuracy, "
+        "quality, access, audit, health",
         "demo-pilot   customers-spp: explorer, exports",
         "demo-delayed customers-delayed: explorer, exports",
     ):
