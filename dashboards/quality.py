@@ -10,7 +10,10 @@
 - **Completeness per local day** of the series of one completeness check: the market's local days, so a
   DST day expects 23 or 25 hours of intervals;
 - **Quarantined payloads**: what could not be parsed, why, and the first bytes as fetched;
-- **Alerts**, with *acknowledge*: the logged-in hub user and the time are stored in ``alert_acks``.
+- **Alerts**, with *acknowledge*: the logged-in hub user and the time are stored in ``alert_acks``;
+- **Routing**: per logical series (:mod:`marketintel.services.routing`) and candidate source, whether it
+  serves now, its latest trust score and components, its circuit breaker's state and the router's last
+  decision with its reason.
 
 While ``live`` is on, a periodic callback reads only what is new (results checked after the newest shown,
 payloads fetched after the newest shown) and *streams* those rows into the figures' data sources and the
@@ -35,6 +38,7 @@ from marketintel.exceptions import MarketIntelError
 from marketintel.figures import quality as figures
 from marketintel.services import alerts as alert_service
 from marketintel.services import quality as service
+from marketintel.services import routing as routing_service
 
 __all__ = ["DEV_USER", "Quality"]
 
@@ -58,7 +62,7 @@ DEV_USER = "developer"
 #: what each section is filled by, for its empty state
 RUN_CHECKS = "mi flows run data_quality"
 RUN_INGEST = "mi flows run ingest"
-VIEWS = ("check results", "freshness", "completeness per day", "quarantined payloads", "alerts")
+VIEWS = ("check results", "freshness", "completeness per day", "quarantined payloads", "alerts", "routing")
 
 
 def _shown(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
@@ -135,6 +139,7 @@ class Quality(PageView):
         self.days = pd.DataFrame()
         self.quarantined = pd.DataFrame()
         self.alerts = pd.DataFrame()
+        self.routing = pd.DataFrame()
         self.acknowledged: dict[str, Any] | None = None
         self._callback: Any = None
         self._polled: dict[str, pd.DataFrame] = {}  # the shared answers this page's last look got
@@ -147,7 +152,7 @@ class Quality(PageView):
         }
         self._notes = {
             name: pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=[f"mi-{name}-note"])
-            for name in ("freshness", "checks", "completeness", "quarantine", "alerts")
+            for name in ("freshness", "checks", "completeness", "quarantine", "alerts", "routing")
         }
         self._tables = {
             name: pn.widgets.Tabulator(
@@ -157,7 +162,7 @@ class Quality(PageView):
                 css_classes=[f"mi-{name}-table"],
             )
             for name, page in (("freshness", 10), ("checks", 12), ("completeness", 10), ("quarantine", 5),
-                               ("alerts", 10))
+                               ("alerts", 10), ("routing", 10))
         }  # fmt: skip
         self._ack_button = pn.widgets.Button(label="Acknowledge", color="primary", width=140,
                                              css_classes=["mi-ack"])  # fmt: skip
@@ -187,12 +192,15 @@ class Quality(PageView):
             self.quarantined = service.quarantined_with_preview(self.client, database=self.database)
         with self.guard("reading the alerts"):
             self.alerts = alert_service.alerts_with_acks(self.client, database=self.database)
+        with self.guard("reading the routing state"):
+            self.routing = routing_service.routing_state(self.client)
         self._choose_check()
         with pn.io.hold():
             self._draw_freshness()
             self._draw_checks()
             self._draw_quarantine()
             self._draw_alerts()
+            self._draw_routing()
             self._read_completeness()
         if self.results.empty and self.freshness.empty and not self.message:
             self.empty("data-quality result or ingested dataset", f"{RUN_INGEST}` then `{RUN_CHECKS}")
@@ -206,6 +214,7 @@ class Quality(PageView):
             self._draw_checks()
             self._draw_quarantine()
             self._draw_alerts()
+            self._draw_routing()
 
     def _all_results(self) -> pd.DataFrame:
         """Every stored check result (newest first), each with its finding in words."""
@@ -412,6 +421,37 @@ class Quality(PageView):
             self.alert = next(iter(options.values()), None)
         self._ack_button.disabled = not options
 
+    def _draw_routing(self) -> None:
+        """Draw the routing section: each declared series' sources, the ones routed first."""
+        frame = self.routing
+        if frame.empty:
+            self._tables["routing"].visible = False
+            self._notes["routing"].object = "No logical series is declared to the router."
+            return
+        routed = frame[frame["last_decided_at_utc"].notna()]
+        names = list(dict.fromkeys(routed["series"]))
+        served = routed[routed["chosen"].astype(bool)]
+        lines = [
+            f"- **{r['series']}**: served by **{r['source']}** (breaker {r['breaker']}, trust "
+            f"{r['score']:.2f}); last decision {pd.Timestamp(r['last_decided_at_utc']):%Y-%m-%d %H:%M} UTC: "
+            f"{r['last_reason']}"
+            for _, r in served.iterrows()
+        ]
+        self._notes["routing"].object = "\n".join([
+            f"{frame['series'].nunique()} logical series declared, {len(names)} routed so far "
+            "(`read_series` of marketintel.services.routing). Trust = 0.25 freshness + 0.25 completeness "
+            "+ 0.30 agreement + 0.20 reliability (trusted from 0.6: may be blended); a breaker opens after "
+            "consecutive failures or an error rate and lets a probe through after its cool-down.",
+            "",
+            *lines,
+        ])  # fmt: skip
+        order = frame.assign(_routed=frame["last_decided_at_utc"].notna())
+        order = order.sort_values(["_routed", "series", "priority"], ascending=[False, True, True])
+        columns = ["series", "source", "priority", "chosen", "breaker", "score", "freshness", "completeness",
+                   "agreement", "reliability", "evaluated_at_utc", "last_reason",
+                   "last_decided_at_utc"]  # fmt: skip
+        self._show_table("routing", order[columns].rename(columns={"chosen": "serves now"}))
+
     # -- acknowledge -------------------------------------------------------------------------------------
     def _on_acknowledge(self, _event: Any = None) -> None:
         self.acknowledge()
@@ -599,6 +639,7 @@ class Quality(PageView):
             "completeness per day": lambda: self.days,
             "quarantined payloads": lambda: self.quarantined.drop(columns=["preview"], errors="ignore"),
             "alerts": lambda: self.alerts,
+            "routing": lambda: self.routing,
         }  # fmt: skip
         return frames[str(self.view)]()
 
@@ -633,4 +674,6 @@ class Quality(PageView):
             self._notes["quarantine"], self._tables["quarantine"],
             pn.pane.Markdown("### Alerts"),
             self._notes["alerts"], self._tables["alerts"],
+            pn.pane.Markdown("### Routing of logical series"),
+            self._notes["routing"], self._tables["routing"],
         ]  # fmt: skip

@@ -266,3 +266,51 @@ def test_a_read_only_service_is_refused_until_it_has_the_acknowledgement_user(
         assert "Acknowledged by **demo-ops**" in page._ack_status.object
     finally:
         assert proc.stop() == 0
+
+
+@pytest.mark.shared
+def test_routing_shows_each_series_source_trust_and_breaker(
+    store: Any, ch_database: str, shared_dir: Path, tmp_path: Path
+) -> None:
+    """The demo's OMIE day (2025-10-01, 15-minute) read through the router: OMIE serves, ENTSO-E is stale."""
+    from marketintel.flows.recordings import replay_folder
+    from marketintel.routing.router import Router
+    from marketintel.services import routing
+    from marketintel.services.ingest import ingest_window
+
+    client = store.client(database=ch_database, autogenerate_session_id=False)
+    migrate(client, database=ch_database)
+    replay_folder("omie", "marginal_price_15min", tmp_path / "omie")
+    ingest_window("omie", "marginal_price_15min", "2025-09-30T22:00:00Z", "2025-10-01T22:00:00Z",
+                  client=client, replay=tmp_path / "omie")  # fmt: skip
+    audited: list[dict[str, Any]] = []
+    router = Router(audit=audited.append)
+    served = routing.read_series(
+        client, "ES_DA_15MIN", "2025-09-30T22:00Z", "2025-10-01T22:00Z", router=router
+    )
+    assert len(served) == 96 and set(served["source"]) == {"omie/marginal_price_15min"}
+    assert [(e["chosen"], e["intervals"], e["reason"]) for e in audited] == [
+        ("omie/marginal_price_15min", 96, "priority")
+    ]
+    page = Quality(client=client)
+    state = routing.routing_state(client)
+    assert page.routing.equals(state) and page.message == ""
+    rows = page.routing.set_index(["series", "source"])
+    omie = rows.loc[("ES_DA_15MIN", "omie/marginal_price_15min")]
+    entsoe = rows.loc[("ES_DA_15MIN", "entsoe/day_ahead_prices")]
+    assert bool(omie["chosen"]) and not bool(entsoe["chosen"])
+    assert (omie["freshness"], omie["completeness"], omie["agreement"], omie["reliability"]) == (1, 1, 1, 1)
+    assert omie["score"] == pytest.approx(1.0) and omie["breaker"] == "closed"
+    # ENTSO-E has no row of the day: not fresh (F = 0), nothing complete, nothing contradicts it
+    assert (entsoe["freshness"], entsoe["completeness"], entsoe["agreement"]) == (0, 0, 1)
+    assert entsoe["score"] == pytest.approx(0.30 + 0.20) and entsoe["breaker"] == "closed"
+    assert omie["last_reason"] == "priority"
+    table = page._tables["routing"].value
+    assert list(table["series"].iloc[:2]) == ["ES_DA_15MIN", "ES_DA_15MIN"]  # the routed series first
+    assert list(table["source"].iloc[:2]) == ["omie/marginal_price_15min", "entsoe/day_ahead_prices"]
+    assert list(table["serves now"].iloc[:2]) == [True, False]
+    note = page._notes["routing"].object
+    assert f"{len(routing.series_names())} logical series declared, 1 routed so far" in note
+    assert "**ES_DA_15MIN**: served by **omie/marginal_price_15min** (breaker closed, trust 1.00)" in note
+    page.view = "routing"
+    assert page.view_frame().equals(state)
