@@ -128,7 +128,7 @@ class Scenarios(PageView):
         self._runs_table = self._tabulator("mi-runs", 8)
         self._compare_button = pn.widgets.Button(label="Compare", color="primary", width=250,
                                                  css_classes=["mi-compare"])  # fmt: skip
-        self._compare_button.on_click(lambda _event: self.compare())
+        self._compare_button.on_click(self._on_compare)
         self._compare_title = pn.pane.Markdown("", margin=(0, 10), css_classes=["mi-compare-title"])
         self._compare_table = self._tabulator("mi-compare-table", 14)
         self.check_text()
@@ -186,17 +186,18 @@ class Scenarios(PageView):
         """Run the editor's scenario as the user; show the curves, the comparison and the runs."""
         self.clear()
         self.progress = []
-        result: service.ScenarioResult | None = None
+        done: list[service.ScenarioResult] = []  # empty when the guard showed an error instead
         with self.guard("running the scenario"):
             started = time.perf_counter()
-            result = service.run(self.text, client=self._writer(), user=self._user(),
-                                 progress=self.progress.append)  # fmt: skip
-            self._finish(result, time.perf_counter() - started)
-        if result is None:
+            done.append(service.run(self.text, client=self._writer(), user=self._user(),
+                                    progress=self.progress.append))  # fmt: skip
+            self._finish(done[0], time.perf_counter() - started)
+        if not done:
             why = self.message.replace("**Failed running the scenario.** ", "")
             self._status.object = f"**Not run.** {why}"
             self.read_runs()  # a run that got as far as the store is listed as failed
-        return result
+            return None
+        return done[0]
 
     async def _on_run(self, _event: Any = None) -> None:
         """Run in a worker thread, showing its progress lines in the page meanwhile."""
@@ -322,6 +323,9 @@ class Scenarios(PageView):
         )
         self._runs_table.visible = True
         return self.runs
+
+    def _on_compare(self, _event: Any = None) -> None:
+        self.compare()
 
     def compare(self) -> pd.DataFrame:
         """Compare the chosen run with its base or with the other chosen run, contract by contract."""

@@ -84,7 +84,8 @@ def comparison_figure(
         ``scenario``), and ``scenario - base`` [unit] (source ``difference``).
     """
     from bokeh.layouts import column
-    from bokeh.models import ColumnDataSource, HoverTool, Span
+    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.models.annotations import Span
 
     if not unit:
         raise FigureError("a scenario figure needs the price unit of its values")
