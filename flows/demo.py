@@ -6,9 +6,11 @@ ingestion of real-time and day-ahead SPP LMP, ISO-NE regional load forecasts, NY
 Iberian day-ahead prices on their first 15-minute day and AEMO's NEM dispatch prices
 (offline by default: this machine reaches package registries only, so ingestion replays the publishers'
 recorded responses from ``../shared/fixtures`` and says so); curves from the shared reference cases and
-from the recorded Henry Hub settlements; a LEAR backtest on the benchmark data; data-quality checks on the
-ingested SPP series. Then the deployments are registered with their schedules, so the Prefect UI lists them
-beside the runs, and a summary says where every report and the Prefect UI are.
+from the recorded Henry Hub settlements; the issue's scenario (gas-cold-winter) on that Henry Hub curve,
+reported against its base; a LEAR backtest on the benchmark data; data-quality checks on the ingested SPP
+series; the Spanish 15-minute day-ahead prices read through the router (its decisions and trust scores
+show on the quality page). Then the deployments are registered with their schedules, so the Prefect UI
+lists them beside the runs, and a summary says where every report and the Prefect UI are.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import marketintel.scenarios as _scenarios
 from marketintel import config
 
 
@@ -182,9 +185,48 @@ class StepResult:
     message: str = ""
 
 
+#: the demo's scenario: the issue's example on the Henry Hub curve the demo builds (package data)
+SCENARIO_EXAMPLE = Path(_scenarios.__file__).parent / "examples" / "gas-cold-winter.scn"
+#: the demo's routed series and window [UTC]: OMIE's Spanish 15-minute day-ahead prices of 2025-10-01
+#: (Madrid), which the demo ingests; its second source, ENTSO-E, has no rows in the demo
+ROUTED = ("ES_DA_15MIN", "2025-09-30T22:00:00Z", "2025-10-01T22:00:00Z")
+
+
+def route_demo_series() -> list[str]:
+    """Read the demo's routed series through the router (decisions stored and audited); say what it chose.
+
+    A failure is reported in the lines: the demo's results stand without it.
+    """
+    from marketintel.services.routing import read_series, routing_state
+    from marketintel.services.store import ensure_store
+
+    name, start, end = ROUTED
+    try:
+        client = ensure_store().client
+        served = read_series(client, name, start, end)
+        state = routing_state(client)
+    except Exception as exc:  # reported, and the demo goes on
+        return [f"  routing {name}: FAILED {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"]
+    rows = state[state["series"] == name]
+    sources = ", ".join(f"{s} ({n})" for s, n in served["source"].value_counts().items()) or "nothing"
+    reason = str(rows["last_reason"].iloc[0]) if len(rows) else ""
+    trust = "; ".join(f"{r.source} trust {r.score:.2f}, breaker {r.breaker}" for r in rows.itertuples())
+    return [
+        f"  routing {name} {start[:10]} .. {end[:10]} UTC: {len(served)} intervals served by {sources};"
+        f" last decision: {reason}",
+        f"        {trust} (quality page: Routing)",
+    ]
+
+
 def steps() -> list[tuple[str, str, Any]]:
     """Return the demo's (flow, title, parameters) in order."""
-    from marketintel.flows.params import BacktestParams, CurvesParams, DataQualityParams, IngestParams
+    from marketintel.flows.params import (
+        BacktestParams,
+        CurvesParams,
+        DataQualityParams,
+        IngestParams,
+        ScenarioParams,
+    )
 
     curves = config.shared_dir() / "curves"
     return [
@@ -215,6 +257,8 @@ def steps() -> list[tuple[str, str, Any]]:
         ("build_curves", "Henry Hub gas, daily, the whole strip of the NYMEX settlements",
          CurvesParams(product="NG", as_of="2014-12-29", calendar="HENRY_HUB", weights="days",
                       curve_name="HENRY_HUB_DAILY")),
+        ("scenario", "Henry Hub gas-cold-winter scenario against its base, the curve of 2014-12-29",
+         ScenarioParams(file=str(SCENARIO_EXAMPLE))),
         ("backtest", "LEAR 1456 on Nord Pool, first 7 test days of the benchmark",
          BacktestParams(market="NP", model="lear", window=1456, start="2016-12-27", days=7)),
         ("data_quality", "SPP real-time LMP at SPPNORTH_HUB, the ingested window", DataQualityParams()),
@@ -255,6 +299,8 @@ def run_pipeline(say: Callable[[str], None] = print) -> tuple[str, list[StepResu
         say(f"  [{k}/{len(steps())}] {flow_name}: {title}: {result.state} in {result.seconds:.1f} s")
         if result.message:
             say(f"        {result.message}")
+    for line in route_demo_series():
+        say(line)
     ids = register()
     say(f"  {len(ids)} deployments registered with their schedules: {ui}/deployments")
     return ui, results

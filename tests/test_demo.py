@@ -100,12 +100,15 @@ def test_demo_runs_twice_without_duplicates_and_says_where_to_look(tmp_path: Pat
     assert "offline: ingestion replays the publishers' recorded responses" in out
     reports = sorted((tmp_path / "reports").rglob("*.html"))
     flows = {p.parent.parent.name for p in reports}
-    assert flows == {"ingest", "build_curves", "backtest", "data_quality"}, out
-    assert len(reports) == 11  # one per step, the failing data-quality run included
-    for step in ("ingest", "build_curves", "backtest"):
+    assert flows == {"ingest", "build_curves", "backtest", "data_quality", "scenario"}, out
+    assert len(reports) == 12  # one per step, the failing data-quality run included
+    for step in ("ingest", "build_curves", "backtest", "scenario"):
         assert re.search(rf"{step}\s+completed", out), out
     assert re.search(r"data_quality\s+FAILED .*\n.*completeness", out)  # the 08:45 interval was served empty
     for market in ("OMIE", "NEM"):  # a European and an Australian day from recordings
         assert re.search(rf"ingest: [^\n]*{market}[^\n]*: completed in", out), out
     assert f"{n} deployments registered with their schedules" in out
+    # the demo's Spanish 15-minute day read through the router: OMIE serves it, ENTSO-E has no rows
+    routed = r"routing ES_DA_15MIN 2025-09-30 \.\. 2025-10-01 UTC: 96 intervals served by omie/"
+    assert re.search(routed, out), out
     assert "Prefect UI: http://127.0.0.1:" in out
