@@ -40,8 +40,8 @@ __all__ = ["BASE", "EXAMPLE", "Scenarios"]
 BASE = "its base"
 #: runs listed at most
 MAX_RUNS = 200
-_TABLE_COLUMNS = ["contract", "profile", "delivery_start", "delivery_end", "quote", "requote", "base_price",
-                  "scenario_price", "difference"]  # fmt: skip
+_TABLE_COLUMNS = ["contract", "delivery_start", "delivery_end", "base_price", "scenario_price", "difference",
+                  "quote", "requote", "profile"]  # fmt: skip
 
 
 def _example() -> str:
@@ -62,13 +62,21 @@ def _run_label(row: pd.Series) -> str:
 
 
 def comparison_rows(comparison: pd.DataFrame, unit: str) -> pd.DataFrame:
-    """Return a comparison contract by contract as the page's table shows it (units in the headers)."""
-    shown = comparison[_TABLE_COLUMNS].copy()
-    for column in ("delivery_start", "delivery_end"):
-        shown[column] = shown[column].astype(str)
-    priced = {"quote": "quote", "requote": "requote", "base_price": "base", "scenario_price": "scenario",
-              "difference": "difference"}  # fmt: skip
-    return shown.rename(columns={k: f"{v} [{unit}]" for k, v in priced.items()})
+    """Return a comparison contract by contract as the page's table shows it (units in the headers).
+
+    The columns that answer "what moved" come first (contract, delivery, base, scenario, difference), so
+    they are in view at 1280 px; the quotes and the profile follow.
+    """
+    delivery = [
+        f"{s} .. {e}" for s, e in zip(comparison["delivery_start"], comparison["delivery_end"], strict=True)
+    ]
+    priced = {"base_price": "base", "scenario_price": "scenario", "difference": "difference",
+              "quote": "quote", "requote": "requote"}  # fmt: skip
+    shown = pd.DataFrame({"contract": comparison["contract"], "delivery (local dates)": delivery})
+    for column, name in priced.items():
+        shown[f"{name} [{unit}]"] = comparison[column].to_numpy()
+    shown["profile"] = comparison["profile"].to_numpy()
+    return shown
 
 
 class Scenarios(PageView):
@@ -110,7 +118,7 @@ class Scenarios(PageView):
         #: the unit of each run this page ran (a comparison's table names it)
         self.units: dict[str, str] = {}
         self._editor = pn.widgets.CodeEditor(
-            value=self.text, language="python", theme="chrome", height=230, sizing_mode="stretch_width",
+            value=self.text, language="python", theme="chrome", height=170, sizing_mode="stretch_width",
             on_keyup=True, print_margin=False, css_classes=["mi-scenario-editor"],
         )  # fmt: skip
         self._editor.param.watch(self._edited, "value")

@@ -109,3 +109,28 @@ def test_trader_is_refused_the_quality_page(platform: Platform, screens: Screens
     answer = page.goto(f"{platform.url}/services/dashboards/quality")
     assert answer is not None and answer.status == 403
     assert page.title() == "Panel: Authorization Error"
+
+
+def test_ops_sees_the_routing_of_the_demos_spanish_day(platform: Platform, screens: Screens) -> None:
+    """The demo reads its OMIE 15-minute day through the router: the page lists OMIE serving it, as stored."""
+    from marketintel.services import routing
+
+    state = routing.routing_state(admin_client(platform))
+    spain = state[state["series"] == "ES_DA_15MIN"].set_index("source")
+    assert bool(spain.loc["omie/marginal_price_15min", "chosen"]), spain
+    page = screens.page("quality-routing")
+    errors = _errors(page)
+    login(page, platform, "demo-ops")
+    answer = page.goto(f"{platform.url}/services/dashboards/quality")
+    assert answer is not None and answer.status == 200, answer and answer.status
+    page.wait_for_function(BOKEH_IDLE)
+    page.get_by_text("1 routed so far").wait_for()
+    page.locator(".mi-routing-table").scroll_into_view_if_needed()
+    screens.snap(page, "quality-routing")
+    assert page.get_by_text("served by omie/marginal_price_15min (breaker closed, trust 1.00)").count() == 1
+    table = next(t for t in page.evaluate(SOURCES_WITH, "serves now") if "last_reason" in t)
+    assert table["series"][:2] == ["ES_DA_15MIN", "ES_DA_15MIN"]
+    assert table["source"][:2] == ["omie/marginal_price_15min", "entsoe/day_ahead_prices"]
+    assert table["serves now"][:2] == [True, False] and table["last_reason"][0] == "priority"
+    assert table["score"][:2] == [pytest.approx(float(spain.loc[s, "score"])) for s in table["source"][:2]]
+    assert errors == [], errors
