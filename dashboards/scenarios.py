@@ -62,19 +62,20 @@ def _run_label(row: pd.Series) -> str:
 
 
 def comparison_rows(comparison: pd.DataFrame, unit: str) -> pd.DataFrame:
-    """Return a comparison contract by contract as the page's table shows it (units in the headers).
+    """Return a comparison contract by contract as the page's table shows it.
 
     The columns that answer "what moved" come first (contract, delivery, base, scenario, difference), so
-    they are in view at 1280 px; the quotes and the profile follow.
+    they are in view at 1280 px; the quotes and the profile follow. The prices' ``unit`` is in the table's
+    title, not in every header (headers with units pushed the difference past the page's edge).
     """
     delivery = [
         f"{s} .. {e}" for s, e in zip(comparison["delivery_start"], comparison["delivery_end"], strict=True)
     ]
     priced = {"base_price": "base", "scenario_price": "scenario", "difference": "difference",
               "quote": "quote", "requote": "requote"}  # fmt: skip
-    shown = pd.DataFrame({"contract": comparison["contract"], "delivery (local dates)": delivery})
+    shown = pd.DataFrame({"contract": comparison["contract"], "delivery": delivery})
     for column, name in priced.items():
-        shown[f"{name} [{unit}]"] = comparison[column].to_numpy()
+        shown[name] = comparison[column].to_numpy()
     shown["profile"] = comparison["profile"].to_numpy()
     return shown
 
