@@ -355,7 +355,7 @@ def still_allowed(check: HubUserCheck, token: str | None, page: str) -> bool:
 ENDED = "Your hub session ended (logged out, or your groups changed). Reload the page to log in again."
 
 
-#: the navigation bar's links: a flex row that wraps (an admin's nine pages and "Hub home" do not fit one
+#: the navigation bar's links: a flex row that wraps (an admin's ten pages and "Hub home" do not fit one
 #: line at 1280 px beside the page title), so no link is ever cut at the window's edge
 NAV_STYLE = (
     "display:flex;flex-wrap:wrap;align-items:center;column-gap:18px;row-gap:2px;font-size:15px;"

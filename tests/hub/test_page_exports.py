@@ -3,7 +3,7 @@
 demo-trader clicks "download this view" (CSV) in the explorer: the dashboards start an export job in the
 API acting for the trader; the exports page shows it finish, and its signed link downloads the file in the
 browser (through the API, which checks the user) with the rows of the view. The pilot, without the export
-right, sees the note instead of buttons. An admin's navigation (nine pages) fits a 1280 px window.
+right, sees the note instead of buttons. An admin's navigation (ten pages) fits a 1280 px window.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def test_the_pilot_without_the_export_right_sees_the_note(platform: Platform, sc
     screens.snap(page, "exports")
 
 
-def test_an_admins_nine_pages_fit_the_navigation_at_1280_px(platform: Platform, screens: Screens) -> None:
+def test_an_admins_ten_pages_fit_the_navigation_at_1280_px(platform: Platform, screens: Screens) -> None:
     page = screens.page("access")
     login(page, platform, "demo-admin")
     page.goto(f"{platform.url}/services/dashboards/access")  # a long title beside the links
@@ -108,7 +108,7 @@ def test_an_admins_nine_pages_fit_the_navigation_at_1280_px(platform: Platform, 
     page.get_by_text("Rules in force").wait_for()
     nav: dict[str, Any] = page.evaluate(NAV_EDGES)
     links = nav["links"]
-    assert len(links) == 10, links  # nine pages and Hub home
+    assert len(links) == 11, links  # ten pages (scenarios is the tenth) and Hub home
     assert all(box["left"] >= 0 and box["right"] <= nav["width"] for box in links.values()), links
     header = page.locator("#header").bounding_box()
     assert header is not None

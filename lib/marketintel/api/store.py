@@ -214,7 +214,14 @@ class Clients:
         self._users: OrderedDict[str, Any] = OrderedDict()
         self._service: Any = None
         self._entitlements: dict[str, tuple[float, Entitlement]] = {}
+        #: one lock per caller: concurrent misses of a cold caller connect and read the entitlement once
+        #: (a burst of one user's first requests otherwise took every store slot and got 503s)
+        self._flights: dict[str, threading.RLock] = {}
         self.slots = Slots()
+
+    def _flight(self, name: str) -> threading.RLock:
+        with self._lock:
+            return self._flights.setdefault(name, threading.RLock())
 
     def _connect(self, **settings: Any) -> Any:
         try:
@@ -239,34 +246,47 @@ class Clients:
                 self._service = self._connect()
             return self._service
 
-    def user(self, name: str) -> Any:
-        """Return the client that reads as ``name``."""
+    def _cached_user(self, name: str) -> Any:
         with self._lock:
             client = self._users.get(name)
             if client is not None:
                 self._users.move_to_end(name)
+            return client
+
+    def user(self, name: str) -> Any:
+        """Return the client that reads as ``name`` (connected once, however many ask at the same time)."""
+        client = self._cached_user(name)
+        if client is not None:
+            return client
+        with self._flight(name):
+            client = self._cached_user(name)
+            if client is not None:
                 return client
-        client = self._connect(execute_as=name)
-        with self._lock:
-            self._users[name] = client
-            while len(self._users) > MAX_CLIENTS:
-                _, old = self._users.popitem(last=False)
-                old.close()
+            client = self._connect(execute_as=name)
+            with self._lock:
+                self._users[name] = client
+                while len(self._users) > MAX_CLIENTS:
+                    _, old = self._users.popitem(last=False)
+                    old.close()
         return client
 
     def entitlement(self, name: str) -> Entitlement:
         """Return what ``name``'s entitlement opens, read from the store at most every few seconds."""
-        now = time.monotonic()
         hit = self._entitlements.get(name)
-        if hit is not None and now - hit[0] < ENTITLEMENT_TTL_S:
+        if hit is not None and time.monotonic() - hit[0] < ENTITLEMENT_TTL_S:
             return hit[1]
-        client = self.user(name)
-        try:
-            found = access.entitlement(client)
-        except Exception as exc:
-            raise store_problem(exc) or exc from None
-        self._entitlements[name] = (now, found)
-        return found
+        with self._flight(name):  # the first asker reads it; the others wait and take the answer
+            now = time.monotonic()
+            hit = self._entitlements.get(name)
+            if hit is not None and now - hit[0] < ENTITLEMENT_TTL_S:
+                return hit[1]
+            client = self.user(name)
+            try:
+                found = access.entitlement(client)
+            except Exception as exc:
+                raise store_problem(exc) or exc from None
+            self._entitlements[name] = (now, found)
+            return found
 
     def require(self, name: str, table: str, market: str, locations: list[str] | None = None) -> None:
         """Check that ``name`` may read ``market`` (and ``locations``) of ``table``.
