@@ -327,6 +327,7 @@ class Scenarios(PageView):
                    "created_by", "assumptions", "run_id", "message"]  # fmt: skip
         shown = self.runs[columns].copy()
         shown["started_at_utc"] = pd.to_datetime(shown["started_at_utc"]).dt.strftime("%Y-%m-%d %H:%M:%S")
+        shown["duration_s"] = shown["duration_s"].round(2)  # 0.26 s, not 0.258481
         self._runs_table.value = shown.rename(
             columns={"started_at_utc": "started [UTC]", "duration_s": "duration [s]"}
         )
